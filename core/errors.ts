@@ -1,0 +1,44 @@
+/**
+ * Typed errors: every failure Harmonium reports carries a stable `code`, names what is at
+ * fault (file, field, peer) in its message, and keeps the underlying `cause`.
+ */
+export type ErrorCode =
+  | 'DATA_NOT_FOUND'
+  | 'DATA_FORMAT'
+  | 'DATA_CORRUPT'
+  | 'DATA_CHECKSUM'
+  | 'IMAGE_DECODE'
+  | 'CONFIG_INVALID'
+  | 'CHECKPOINT_INVALID'
+  | 'BACKEND_UNAVAILABLE'
+  | 'MODEL_INVALID'
+  | 'IO';
+
+export class HarmoniumError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Malformed, truncated or inconsistent input data; the message names the file and offset/entry. */
+export class DataError extends HarmoniumError {}
+
+/** A user option (flag, job-file field, environment variable) that is missing or out of range. */
+export class ConfigError extends HarmoniumError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', `${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** A checkpoint that cannot be read or does not match the model it is loaded into. */
+export class CheckpointError extends HarmoniumError {}
+
+/** A compute backend that was asked for but cannot be used here. */
+export class BackendError extends HarmoniumError {}

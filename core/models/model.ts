@@ -1,0 +1,80 @@
+import type { Rng } from '../data/rng.js';
+
+/** One named parameter tensor; its values sit at [offset, offset + size) of the flat buffer. */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** What one training step on one batch yields. */
+export interface StepResult {
+  /** The training loss of the batch (for the RBM: the reconstruction error of the CD step). */
+  readonly loss: number;
+  /**
+   * Descent direction for every parameter, laid out like the flat parameter buffer: the gradient
+   * of the loss, or for the RBM the negated CD statistics (-(<vh>data - <vh>model)) plus weight
+   * decay. This is the buffer the cluster all-reduces (averages) across ranks.
+   */
+  readonly grads: Float32Array;
+  /** Extra per-step figures worth logging (e.g. `kl`, `reconstruction`, `penalty`). */
+  readonly extras?: Readonly<Record<string, number>>;
+}
+
+/**
+ * The small interface every model implements. Parameters live outside the model, in one flat
+ * `Float32Array` laid out as `paramSpecs` in order; the model turns them into named tensors for
+ * its computation and returns flat gradients, so optimizers and all-reduce never see tensors.
+ */
+export interface Model {
+  /** The command-line name, e.g. "ae", "vae", "rbm". */
+  readonly kind: string;
+  /** Values per input image (height * width * channels). */
+  readonly inputSize: number;
+  /** Values per code (the bottleneck / hidden layer / latent); 0 when the model has none. */
+  readonly codeSize: number;
+  readonly paramSpecs: readonly ParamSpec[];
+  /** Hyperparameters as given, for summary.json and checkpoints. */
+  readonly hyper: Readonly<Record<string, unknown>>;
+
+  /** Fresh parameters (flat), drawn from `rng`. */
+  init(rng: Rng): Float32Array;
+  /** Loss and descent direction for a batch of `batchSize` rows of `inputSize` values in [0, 1]. */
+  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult;
+  /** Codes (batchSize x codeSize): the deterministic code (the mean for the VAE, p(h|v) for the RBM). */
+  encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
+  /** Reconstructions in [0, 1] (or the data range) from codes. */
+  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array;
+  /** Deterministic reconstruction of a batch (decode(encode(x)), mean-field for the RBM). */
+  reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
+  /** Samples from the model (VAE prior, RBM Gibbs chains), where it is generative. */
+  sample?(params: Float32Array, count: number, rng: Rng): Float32Array;
+  /** State that persists across steps besides parameters (PCD fantasy particles), for checkpoints. */
+  saveState?(): Float32Array | null;
+  loadState?(state: Float32Array): void;
+}
+
+/** Number of values in a shape. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Total length of the flat buffer for these specs. */
+export function flatLength(specs: readonly ParamSpec[]): number {
+  let n = 0;
+  for (const s of specs) n += shapeSize(s.shape);
+  return n;
+}
+
+/** Offsets of each named parameter inside the flat buffer. */
+export function paramOffsets(specs: readonly ParamSpec[]): Map<string, { offset: number; size: number }> {
+  const out = new Map<string, { offset: number; size: number }>();
+  let offset = 0;
+  for (const s of specs) {
+    const size = shapeSize(s.shape);
+    out.set(s.name, { offset, size });
+    offset += size;
+  }
+  return out;
+}
