@@ -48,6 +48,16 @@ export interface Model {
   reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
   /** Samples from the model (VAE prior, RBM Gibbs chains), where it is generative. */
   sample?(params: Float32Array, count: number, rng: Rng): Float32Array;
+  /**
+   * Model-specific test figures for a batch, as sums over its images (the caller divides by the
+   * image count): e.g. the VAE's `neg_elbo_nats`, the RBM's `pseudo_log_likelihood`.
+   */
+  evaluate?(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): Record<string, number>;
+  /**
+   * Figures computed once for the whole test set rather than summed per batch (e.g. the RBM's exact
+   * `log_likelihood_nats`, which needs log Z); `null` when none apply.
+   */
+  evaluateSet?(params: Float32Array, data: Float32Array, count: number): Record<string, number> | null;
   /** State that persists across steps besides parameters (PCD fantasy particles), for checkpoints. */
   saveState?(): Float32Array | null;
   loadState?(state: Float32Array): void;
