@@ -1,0 +1,206 @@
+import { BACKEND_CHOICES, type BackendChoice } from '../compute/backend.js';
+import { ConfigError } from '../errors.js';
+import type { HyperValues, ModelEntry } from '../models/hyper.js';
+import { findModel } from '../models/registry.js';
+import { parseOptionValue, suggest, type OptionSpec, type OptionValue } from './option-spec.js';
+
+/** A complete, validated training job: everything the trainer reads, nothing else. */
+export interface JobConfig {
+  readonly model: string;
+  readonly hyper: HyperValues;
+  /** `fashion-mnist`, `idx:PATH`, `images:DIR` or `shards:DIR`. */
+  readonly data: string;
+  /** Use the first N training images; 0 means all. */
+  readonly limit: number;
+  /** Evaluate on the first N test images; 0 means all. */
+  readonly testLimit: number;
+  /** Geometry images are resized to, for `images:DIR`. */
+  readonly imageHeight: number;
+  readonly imageWidth: number;
+  readonly imageChannels: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: 'sgd' | 'adam';
+  readonly lr: number;
+  readonly lrSchedule: 'constant' | 'cosine' | 'step';
+  readonly warmupSteps: number;
+  readonly momentum: number;
+  readonly finalMomentum: number;
+  readonly momentumSwitchEpoch: number;
+  readonly seed: number;
+  readonly backend: BackendChoice;
+  readonly out: string;
+  readonly resume: boolean;
+  /** Steps between checkpoints; 0 means at the end of every epoch. */
+  readonly checkpointEvery: number;
+  readonly logEvery: number;
+  readonly eval: boolean;
+  readonly pictures: boolean;
+}
+
+/** Training options shared by every model; a model's own hyperparameters come from its entry. */
+export const TRAINING_OPTIONS: readonly OptionSpec[] = [
+  { name: 'model', type: 'string', default: '', doc: 'model to train (see `harmonium models`)' },
+  { name: 'data', type: 'string', default: 'fashion-mnist', doc: 'fashion-mnist | idx:PATH | images:DIR | shards:DIR' },
+  { name: 'limit', type: 'int', default: 0, min: 0, doc: 'use the first N training images (0: all)' },
+  { name: 'test-limit', type: 'int', default: 0, min: 0, doc: 'evaluate on the first N test images (0: all)' },
+  { name: 'image-height', type: 'int', default: 28, min: 1, max: 4096, doc: 'height images:DIR is resized to' },
+  { name: 'image-width', type: 'int', default: 28, min: 1, max: 4096, doc: 'width images:DIR is resized to' },
+  { name: 'image-channels', type: 'int', default: 1, min: 1, max: 3, doc: '1 (grey) or 3 (RGB) for images:DIR' },
+  { name: 'epochs', type: 'int', default: 5, min: 1, doc: 'passes over the training set' },
+  { name: 'batch-size', type: 'int', default: 100, min: 1, doc: 'images per step' },
+  { name: 'optimizer', type: 'enum', default: '', values: ['sgd', 'adam'], doc: "model's default if absent" },
+  { name: 'lr', type: 'float', default: 0, min: 0, doc: "learning rate (model's default if absent)" },
+  {
+    name: 'lr-schedule',
+    type: 'enum',
+    default: 'constant',
+    values: ['constant', 'cosine', 'step'],
+    doc: 'constant; cosine to 1% of lr; step: x0.1 at 50% and 75% of training',
+  },
+  { name: 'warmup-steps', type: 'int', default: 0, min: 0, doc: 'linear learning-rate warm-up' },
+  { name: 'momentum', type: 'float', default: -1, min: 0, max: 0.999, doc: 'SGD momentum at the start' },
+  { name: 'final-momentum', type: 'float', default: -1, min: 0, max: 0.999, doc: 'SGD momentum after the switch' },
+  { name: 'momentum-switch-epoch', type: 'int', default: -1, min: 0, doc: 'epoch at which momentum switches' },
+  { name: 'seed', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, doc: 'run seed (init, order, noise)' },
+  { name: 'backend', type: 'enum', default: 'auto', values: BACKEND_CHOICES, doc: 'compute backend' },
+  { name: 'out', type: 'string', default: '', doc: 'output directory (default runs/<model>)' },
+  { name: 'resume', type: 'bool', default: false, doc: 'continue from <out>/checkpoint' },
+  { name: 'checkpoint-every', type: 'int', default: 0, min: 0, doc: 'steps between checkpoints (0: each epoch)' },
+  { name: 'log-every', type: 'int', default: 10, min: 1, doc: 'steps between metrics.jsonl lines' },
+  { name: 'eval', type: 'bool', default: true, doc: 'compute the test block after training' },
+  { name: 'pictures', type: 'bool', default: true, doc: 'write the PNG pictures after training' },
+];
+
+/** Raw option values by source, before validation. Flags are strings (or `true` for a bare flag). */
+export interface OptionSources {
+  readonly flags: ReadonlyMap<string, string | true>;
+  /** The environment; `HARMONIUM_BATCH_SIZE` sets `batch-size`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly jobFile: Readonly<Record<string, unknown>> | null;
+  readonly jobFilePath?: string;
+}
+
+export function envName(option: string): string {
+  return `HARMONIUM_${option.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/**
+ * Compiles a job from its sources (flags > environment > job file > defaults) into a complete,
+ * typed config. Any unknown flag or job-file field, or any value of the wrong type or range,
+ * fails with a ConfigError naming the option, its source and what was expected.
+ */
+export function compileJobConfig(src: OptionSources): JobConfig {
+  const jobWhere = src.jobFilePath ? `job file ${src.jobFilePath}` : 'job file';
+  const lookup = (spec: OptionSpec): { raw: unknown; where: string } | null => {
+    const flag = src.flags.get(spec.name);
+    if (flag !== undefined) {
+      if (flag === true && spec.type !== 'bool') {
+        throw new ConfigError(`${spec.name} (flag --${spec.name})`, 'needs a value');
+      }
+      return { raw: flag, where: `flag --${spec.name}` };
+    }
+    const env = src.env[envName(spec.name)];
+    if (env !== undefined && env !== '') return { raw: env, where: `environment ${envName(spec.name)}` };
+    if (src.jobFile && spec.name in src.jobFile) return { raw: src.jobFile[spec.name], where: jobWhere };
+    return null;
+  };
+  const value = (spec: OptionSpec): OptionValue => {
+    const found = lookup(spec);
+    return found === null ? spec.default : parseOptionValue(spec, found.raw, found.where);
+  };
+
+  const modelSpec = TRAINING_OPTIONS[0]!;
+  const modelName = value(modelSpec) as string;
+  if (modelName === '') throw new ConfigError('model', 'required: give --model or `model:` in the job file');
+  const entry: ModelEntry = findModel(modelName);
+
+  const known = [...TRAINING_OPTIONS, ...entry.hypers];
+  const knownNames = known.map((s) => s.name);
+  const checkKnown = (name: string, where: string): void => {
+    if (!knownNames.includes(name)) {
+      throw new ConfigError(
+        name,
+        `unknown ${where} for model ${entry.kind}${suggest(name, knownNames)}; known: ${knownNames.join(', ')}`,
+      );
+    }
+  };
+  for (const name of src.flags.keys()) checkKnown(name, `option --${name}`);
+  if (src.jobFile) for (const name of Object.keys(src.jobFile)) checkKnown(name, `field in ${jobWhere}`);
+
+  const get = (name: string): OptionValue => value(TRAINING_OPTIONS.find((s) => s.name === name)!);
+  const hyper: Record<string, OptionValue> = {};
+  for (const spec of entry.hypers) hyper[spec.name] = value(spec);
+
+  const t = entry.training;
+  const optimizer = (get('optimizer') as string) || t.optimizer;
+  const num = (name: string, fallback: number, unset: number): number => {
+    const v = get(name) as number;
+    return v === unset ? fallback : v;
+  };
+  const out = (get('out') as string) || `runs/${entry.kind}`;
+  return {
+    model: entry.kind,
+    hyper,
+    data: get('data') as string,
+    limit: get('limit') as number,
+    testLimit: get('test-limit') as number,
+    imageHeight: get('image-height') as number,
+    imageWidth: get('image-width') as number,
+    imageChannels: get('image-channels') as number,
+    epochs: get('epochs') as number,
+    batchSize: get('batch-size') as number,
+    optimizer: optimizer as 'sgd' | 'adam',
+    lr: num('lr', t.lr, 0),
+    lrSchedule: get('lr-schedule') as JobConfig['lrSchedule'],
+    warmupSteps: get('warmup-steps') as number,
+    momentum: num('momentum', t.momentum, -1),
+    finalMomentum: num('final-momentum', t.finalMomentum, -1),
+    momentumSwitchEpoch: num('momentum-switch-epoch', t.momentumSwitchEpoch, -1),
+    seed: get('seed') as number,
+    backend: get('backend') as BackendChoice,
+    out,
+    resume: get('resume') as boolean,
+    checkpointEvery: get('checkpoint-every') as number,
+    logEvery: get('log-every') as number,
+    eval: get('eval') as boolean,
+    pictures: get('pictures') as boolean,
+  };
+}
+
+/**
+ * Splits command-line words into `--name value` pairs. `--name=value` and `--no-name` (false) are
+ * accepted; a flag followed by another flag (or nothing) is a bare boolean `true`.
+ */
+export function parseFlags(args: readonly string[]): Map<string, string | true> {
+  const out = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--') || a === '--') {
+      throw new ConfigError(a, 'unexpected argument: options are given as --name value');
+    }
+    const body = a.slice(2);
+    const eq = body.indexOf('=');
+    let name: string;
+    let v: string | true;
+    if (eq >= 0) {
+      name = body.slice(0, eq);
+      v = body.slice(eq + 1);
+    } else if (body.startsWith('no-')) {
+      name = body.slice(3);
+      v = 'false';
+    } else {
+      name = body;
+      const next = args[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        v = next;
+        i++;
+      } else {
+        v = true;
+      }
+    }
+    if (out.has(name)) throw new ConfigError(name, `given twice on the command line`);
+    out.set(name, v);
+  }
+  return out;
+}

@@ -1,0 +1,123 @@
+/**
+ * Turns the user's `data` option into loaded train (and, when the source has one, test) sets.
+ * Accepted forms: `fashion-mnist`, `idx:PATH`, `images:DIR`, `shards:DIR`.
+ */
+import { access } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+
+import type { ImageSet, ImageShape } from './corpus.js';
+import { loadFashionMnist } from './fashion-mnist.js';
+import type { FashionMnistOptions } from './fashion-mnist.js';
+import { readIdxImageSet } from './idx-reader.js';
+import { readImageFolder } from './image-folder-reader.js';
+import { readShardsToImageSet } from './shard-reader.js';
+import { ConfigError } from '../errors.js';
+
+export { openShards, ShardCorpus } from './shard-reader.js';
+
+const ACCEPTED = 'fashion-mnist, idx:PATH (a *-images-idx3-ubyte[.gz] file), images:DIR, shards:DIR';
+
+/** Options for {@link openCorpus}. */
+export interface OpenCorpusOptions {
+  /** Geometry `images:DIR` converts every image to; required for that form only. */
+  readonly imageShape?: ImageShape;
+  /** Where `fashion-mnist` looks and whether it may download. */
+  readonly fashionMnist?: FashionMnistOptions;
+}
+
+/** The loaded corpus. */
+export interface OpenedCorpus {
+  readonly train: ImageSet;
+  /** The held-out split, when the source has one. */
+  readonly test: ImageSet | null;
+  /** One line saying where the data came from, for logs and summary.json. */
+  readonly source: string;
+}
+
+async function firstExisting(paths: readonly string[]): Promise<string | null> {
+  for (const p of paths) {
+    try {
+      await access(p);
+      return p;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return null;
+}
+
+/** `p` and `p` with its ".gz" suffix toggled, since either may be on disk. */
+function withAndWithoutGz(p: string): string[] {
+  return p.endsWith('.gz') ? [p, p.slice(0, -3)] : [p, `${p}.gz`];
+}
+
+const IMAGES_PART = '-images-idx3-ubyte';
+const LABELS_PART = '-labels-idx1-ubyte';
+
+/** The labels file beside an images file by MNIST naming, if present. */
+async function labelsBeside(imagesPath: string): Promise<string | null> {
+  const name = basename(imagesPath);
+  if (!name.includes(IMAGES_PART)) return null;
+  return firstExisting(withAndWithoutGz(join(dirname(imagesPath), name.replace(IMAGES_PART, LABELS_PART))));
+}
+
+/** The test-split images file beside a train one ("train" -> "t10k" or "test"), if present. */
+async function testImagesBeside(trainPath: string): Promise<string | null> {
+  const name = basename(trainPath);
+  const at = name.lastIndexOf('train', name.indexOf(IMAGES_PART));
+  if (!name.includes(IMAGES_PART) || at < 0) return null;
+  const candidates = ['t10k', 'test'].flatMap((t) =>
+    withAndWithoutGz(join(dirname(trainPath), name.slice(0, at) + t + name.slice(at + 'train'.length))),
+  );
+  return firstExisting(candidates);
+}
+
+async function openIdx(path: string): Promise<OpenedCorpus> {
+  const train = await readIdxImageSet(path, await labelsBeside(path), `idx:${path}`);
+  const testPath = await testImagesBeside(path);
+  const test =
+    testPath === null
+      ? null
+      : await readIdxImageSet(testPath, await labelsBeside(testPath), `idx:${testPath}`);
+  const source = `IDX ${path}${test === null ? '' : ` (test split ${testPath})`}`;
+  return { train, test, source };
+}
+
+/**
+ * Parses `spec` and loads the corpus:
+ * - `fashion-mnist`: train 60000 / test 10000 (see fashion-mnist.ts for where it is found);
+ * - `idx:PATH`: PATH is a train images IDX file; `-labels-idx1-ubyte` labels beside it are
+ *   used when present, and a test split named with "t10k" or "test" in place of "train";
+ * - `images:DIR`: a PNG/JPEG folder tree at `opts.imageShape`; no test split;
+ * - `shards:DIR`: a sharded corpus, loaded whole into memory here (streaming readers:
+ *   openShards); no test split.
+ * Throws ConfigError on field "data" for an unknown form or a missing part, DataError for data
+ * that cannot be read.
+ */
+export async function openCorpus(spec: string, opts: OpenCorpusOptions = {}): Promise<OpenedCorpus> {
+  if (spec === 'fashion-mnist') {
+    const { train, test } = await loadFashionMnist(opts.fashionMnist);
+    return { train, test, source: 'Fashion-MNIST' };
+  }
+  const colon = spec.indexOf(':');
+  const scheme = colon < 0 ? spec : spec.slice(0, colon);
+  const rest = colon < 0 ? '' : spec.slice(colon + 1);
+  const known = scheme === 'idx' || scheme === 'images' || scheme === 'shards';
+  if (!known) throw new ConfigError('data', `unknown corpus "${spec}"; expected one of: ${ACCEPTED}`);
+  if (rest === '')
+    throw new ConfigError('data', `"${spec}" needs a path after "${scheme}:"; expected one of: ${ACCEPTED}`);
+  const path = resolve(rest);
+  switch (scheme) {
+    case 'idx':
+      return openIdx(path);
+    case 'images': {
+      if (opts.imageShape === undefined) {
+        throw new ConfigError('data', `"${spec}" needs an image size (height, width, channels) to resize to`);
+      }
+      const train = await readImageFolder(path, { ...opts.imageShape, name: `images:${path}` });
+      return { train, test: null, source: `image folder ${path}` };
+    }
+    default:
+      return { train: await readShardsToImageSet(path), test: null, source: `shards ${path}` };
+  }
+}

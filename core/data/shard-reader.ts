@@ -1,0 +1,291 @@
+/**
+ * Reads a sharded corpus written by shard-writer.ts, one shard at a time: a shard file is read in
+ * one pass into a buffer while it is hashed, its size and sha256 are checked against the manifest,
+ * and only then are its images decoded and handed out. At most one shard is held in memory by the
+ * iterators, so corpora larger than memory can be streamed.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { pixelsPerImage } from './corpus.js';
+import type { ImageSet, ImageShape } from './corpus.js';
+import { decodeImage } from './image-decode.js';
+import { resizeInto } from './image-resize.js';
+import { MANIFEST_FILE, validateManifest } from './shard-manifest.js';
+import type { ShardInfo, ShardManifest } from './shard-manifest.js';
+import { readTar } from './tar.js';
+import type { TarEntry } from './tar.js';
+import { DataError } from '../errors.js';
+
+const READ_CHUNK = 1 << 20;
+
+/** One decoded shard. */
+export interface LoadedShard {
+  /** Position of the shard in manifest.shards. */
+  readonly index: number;
+  /** Path of the shard file. */
+  readonly file: string;
+  /** The sample keys, in the order of `images`. */
+  readonly keys: readonly string[];
+  /** The shard's images (and labels when the corpus has them). */
+  readonly images: ImageSet;
+}
+
+/** One sample; `pixels` is a view into its shard's buffer. */
+export interface ShardSample {
+  readonly key: string;
+  readonly shard: number;
+  readonly pixels: Uint8Array;
+  readonly label: number | null;
+}
+
+/** Reads `path` fully, hashing as it goes; throws unless size and sha256 match `info`. */
+async function readVerified(path: string, info: ShardInfo): Promise<Buffer> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new DataError('DATA_NOT_FOUND', `${path}: shard file listed in ${MANIFEST_FILE} is missing`, {
+        cause: err,
+      });
+    }
+    throw new DataError('IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size !== info.bytes) {
+      throw new DataError(
+        'DATA_CHECKSUM',
+        `${path}: size is ${size} bytes, ${MANIFEST_FILE} says ${info.bytes}`,
+      );
+    }
+    const buf = Buffer.allocUnsafe(size);
+    const hash = createHash('sha256');
+    let pos = 0;
+    while (pos < size) {
+      const { bytesRead } = await fh.read(buf, pos, Math.min(READ_CHUNK, size - pos), pos);
+      if (bytesRead === 0) {
+        throw new DataError(
+          'DATA_CHECKSUM',
+          `${path}: file shrank while reading: ended at ${pos} of ${size} bytes`,
+        );
+      }
+      hash.update(buf.subarray(pos, pos + bytesRead));
+      pos += bytesRead;
+    }
+    const digest = hash.digest('hex');
+    if (digest !== info.sha256) {
+      throw new DataError(
+        'DATA_CHECKSUM',
+        `${path}: sha256 is ${digest}, ${MANIFEST_FILE} says ${info.sha256}`,
+      );
+    }
+    return buf;
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+}
+
+interface RawSample {
+  key: string;
+  png?: TarEntry;
+  cls?: TarEntry;
+}
+
+/** WebDataset grouping: the key is the entry name up to the first "." of its last path part. */
+function splitName(name: string): { key: string; ext: string } {
+  const slash = name.lastIndexOf('/');
+  const dot = name.indexOf('.', slash + 1);
+  return dot < 0 ? { key: name, ext: '' } : { key: name.slice(0, dot), ext: name.slice(dot + 1) };
+}
+
+/** Groups consecutive tar entries by key; fields other than png and cls are ignored. */
+function groupSamples(buf: Uint8Array, path: string): RawSample[] {
+  const samples: RawSample[] = [];
+  const seen = new Set<string>();
+  for (const entry of readTar(buf, path)) {
+    const { key, ext } = splitName(entry.name);
+    let cur = samples[samples.length - 1];
+    if (cur === undefined || cur.key !== key) {
+      if (seen.has(key)) {
+        throw new DataError(
+          'DATA_FORMAT',
+          `${path}: entry ${entry.name}: sample ${key} is split across the shard`,
+        );
+      }
+      seen.add(key);
+      cur = { key };
+      samples.push(cur);
+    }
+    if (ext === 'png' || ext === 'cls') {
+      if (cur[ext] !== undefined)
+        throw new DataError('DATA_FORMAT', `${path}: entry ${entry.name} appears twice`);
+      cur[ext] = entry;
+    }
+  }
+  return samples;
+}
+
+function parseLabel(entry: TarEntry, path: string): number {
+  const text = Buffer.from(entry.data).toString('utf8').trim();
+  const v = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(v <= 255)) {
+    throw new DataError(
+      'DATA_FORMAT',
+      `${path}: entry ${entry.name}: label "${text}" is not an integer in 0..255`,
+    );
+  }
+  return v;
+}
+
+/** A sharded corpus opened by {@link openShards}. */
+export class ShardCorpus {
+  /** The corpus directory. */
+  readonly dir: string;
+  readonly manifest: ShardManifest;
+
+  constructor(dir: string, manifest: ShardManifest) {
+    this.dir = dir;
+    this.manifest = manifest;
+  }
+
+  /** Geometry of every image. */
+  get shape(): ImageShape {
+    return this.manifest.shape;
+  }
+
+  /** Total number of samples. */
+  get count(): number {
+    return this.manifest.count;
+  }
+
+  /** Number of shard files. */
+  get numShards(): number {
+    return this.manifest.shards.length;
+  }
+
+  /**
+   * Reads, verifies and decodes shard `index` (position in manifest.shards). Throws DataError:
+   * DATA_NOT_FOUND for a missing file, DATA_CHECKSUM for a size or sha256 mismatch (before any
+   * decoding), DATA_CORRUPT/DATA_FORMAT for a malformed tar or sample, IMAGE_DECODE naming the
+   * shard file and entry for an undecodable PNG or one of the wrong size.
+   */
+  async readShard(index: number): Promise<LoadedShard> {
+    const info = this.manifest.shards[index];
+    if (!Number.isInteger(index) || info === undefined) {
+      throw new RangeError(`shard index ${index} out of range 0..${this.numShards - 1}`);
+    }
+    const path = join(this.dir, info.file);
+    const raw = groupSamples(await readVerified(path, info), path);
+    if (raw.length !== info.count) {
+      throw new DataError(
+        'DATA_FORMAT',
+        `${path}: holds ${raw.length} samples, ${MANIFEST_FILE} says ${info.count}`,
+      );
+    }
+    const shape = this.shape;
+    const d = pixelsPerImage(shape);
+    const pixels = new Uint8Array(raw.length * d);
+    const labels = this.manifest.hasLabels ? new Uint8Array(raw.length) : null;
+    raw.forEach((s, i) => {
+      if (s.png === undefined)
+        throw new DataError('DATA_FORMAT', `${path}: sample ${s.key} has no .png entry`);
+      const where = `${path}: entry ${s.png.name}`;
+      const img = decodeImage(s.png.data, where);
+      if (img.width !== shape.width || img.height !== shape.height) {
+        throw new DataError(
+          'IMAGE_DECODE',
+          `${where}: image is ${img.width}x${img.height}, ${MANIFEST_FILE} says ${shape.width}x${shape.height}`,
+        );
+      }
+      // Same size: this only converts channels, copying the stored bytes exactly.
+      resizeInto(img, shape, pixels, i * d);
+      if (labels !== null) {
+        if (s.cls === undefined)
+          throw new DataError('DATA_FORMAT', `${path}: sample ${s.key} has no .cls entry`);
+        labels[i] = parseLabel(s.cls, path);
+      }
+    });
+    return {
+      index,
+      file: path,
+      keys: raw.map((s) => s.key),
+      images: { name: path, shape, count: raw.length, pixels, labels },
+    };
+  }
+
+  /**
+   * Yields shards one at a time in `order` (indices into manifest.shards; default 0, 1, ...),
+   * each verified before any of its images is yielded. Only the current shard is held.
+   */
+  async *shards(order?: ArrayLike<number>): AsyncGenerator<LoadedShard> {
+    const n = order?.length ?? this.numShards;
+    for (let i = 0; i < n; i++) yield await this.readShard(order === undefined ? i : order[i]!);
+  }
+
+  /** Yields the samples of the shards in `order` (see {@link shards}), in order within a shard. */
+  async *samples(order?: ArrayLike<number>): AsyncGenerator<ShardSample> {
+    const d = pixelsPerImage(this.shape);
+    for await (const s of this.shards(order)) {
+      const { pixels, labels } = s.images;
+      for (let i = 0; i < s.images.count; i++) {
+        yield {
+          key: s.keys[i]!,
+          shard: s.index,
+          pixels: pixels.subarray(i * d, (i + 1) * d),
+          label: labels === null ? null : labels[i]!,
+        };
+      }
+    }
+  }
+}
+
+/**
+ * Opens the sharded corpus in `dir`, reading and validating its manifest.json (no shard is read
+ * yet). Throws DataError: DATA_NOT_FOUND without a manifest, DATA_FORMAT for invalid JSON or a
+ * bad field (named in the message).
+ */
+export async function openShards(dir: string): Promise<ShardCorpus> {
+  const path = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new DataError('DATA_NOT_FOUND', `${path}: no such file (is ${dir} a sharded corpus?)`, {
+        cause: err,
+      });
+    }
+    throw new DataError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new DataError('DATA_FORMAT', `${path}: not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return new ShardCorpus(dir, validateManifest(raw, path));
+}
+
+/** Loads a whole sharded corpus into memory as one ImageSet named `shards:<dir>` (small corpora). */
+export async function readShardsToImageSet(dir: string): Promise<ImageSet> {
+  const corpus = await openShards(dir);
+  const d = pixelsPerImage(corpus.shape);
+  const pixels = new Uint8Array(corpus.count * d);
+  const labels = corpus.manifest.hasLabels ? new Uint8Array(corpus.count) : null;
+  let at = 0;
+  for await (const s of corpus.shards()) {
+    pixels.set(s.images.pixels, at * d);
+    if (labels !== null && s.images.labels !== null) labels.set(s.images.labels, at);
+    at += s.images.count;
+  }
+  return { name: `shards:${dir}`, shape: corpus.shape, count: corpus.count, pixels, labels };
+}
