@@ -139,6 +139,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     return v === unset ? fallback : v;
   };
   const out = (get('out') as string) || `runs/${entry.kind}`;
+  if (get('image-channels') === 2) throw new ConfigError('image-channels', 'must be 1 (grey) or 3 (RGB), got 2');
   return {
     model: entry.kind,
     hyper,

@@ -1,0 +1,58 @@
+/** Dense layers, activations and weight initialisation shared by the autoencoders and the VAE. */
+import { tf } from '../compute/tf.js';
+import type { Rng } from '../data/rng.js';
+
+/** Layer nonlinearities; `linear` is only offered for code layers. */
+export type Activation = 'linear' | 'sigmoid' | 'relu' | 'tanh';
+
+/** Applies `name` elementwise. */
+export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
+  switch (name) {
+    case 'linear':
+      return x;
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+  }
+}
+
+/** x W + b for x (batch x in), W (in x out), b (out). */
+export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, w), b);
+}
+
+/** x W^T + b: a tied decoder layer reusing an encoder's W (in x out) to map out -> in. */
+export function denseTransposed(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, w, false, true), b);
+}
+
+/**
+ * Glorot/Xavier uniform: U(-r, r) with r = sqrt(6 / (fanIn + fanOut)), written into `out`
+ * (fanIn * fanOut values, row-major fanIn x fanOut).
+ */
+export function glorotUniform(rng: Rng, fanIn: number, fanOut: number, out: Float32Array): void {
+  const r = Math.sqrt(6 / (fanIn + fanOut));
+  rng.fillUniform(out);
+  for (let i = 0; i < out.length; i++) out[i] = (2 * out[i]! - 1) * r;
+}
+
+/**
+ * Sum over pixels of the Bernoulli negative log-likelihood of `x` under sigmoid(`logits`), in
+ * nats, one value per row. Written as softplus(z) - x z, which is stable for any logit.
+ */
+export function bernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  return tf.sum(tf.sub(tf.softplus(logits), tf.mul(x, logits)), 1);
+}
+
+/** Row sums of squared differences. */
+export function sumSquares(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
+  return tf.sum(tf.square(tf.sub(a, b)), 1);
+}
+
+/** A batch of `rows` x `cols` values as a 2-D tensor. */
+export function matrix(values: Float32Array, rows: number, cols: number): tf.Tensor2D {
+  return tf.tensor2d(values.subarray(0, rows * cols), [rows, cols], 'float32');
+}

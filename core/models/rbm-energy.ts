@@ -1,0 +1,29 @@
+/** The Bernoulli-Bernoulli RBM's conditionals and free energy, shared by the model and its exact likelihood. */
+import { tf } from '../compute/tf.js';
+
+/** RBM parameters as tensors: W (visible x hidden), visible bias a, hidden bias b. */
+export interface RbmTensors {
+  readonly w: tf.Tensor2D;
+  readonly visibleBias: tf.Tensor1D;
+  readonly hiddenBias: tf.Tensor1D;
+}
+
+/** p(h = 1 | v) = sigmoid(v W + b), one row per visible vector. */
+export function hiddenProbs(rbm: RbmTensors, v: tf.Tensor2D): tf.Tensor2D {
+  return tf.sigmoid(tf.add(tf.matMul(v, rbm.w), rbm.hiddenBias));
+}
+
+/** p(v = 1 | h) = sigmoid(h W^T + a), one row per hidden vector. */
+export function visibleProbs(rbm: RbmTensors, h: tf.Tensor2D): tf.Tensor2D {
+  return tf.sigmoid(tf.add(tf.matMul(h, rbm.w, false, true), rbm.visibleBias));
+}
+
+/**
+ * Free energy F(v) = -v.a - sum_j softplus(b_j + v.W_j), so that p(v) = exp(-F(v)) / Z;
+ * one value per row.
+ */
+export function freeEnergy(rbm: RbmTensors, v: tf.Tensor2D): tf.Tensor1D {
+  const visibleTerm = tf.sum(tf.mul(v, rbm.visibleBias), 1);
+  const hiddenTerm = tf.sum(tf.softplus(tf.add(tf.matMul(v, rbm.w), rbm.hiddenBias)), 1);
+  return tf.neg(tf.add(visibleTerm, hiddenTerm));
+}

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { selectBackend } from '../compute/backend.js';
+import { tf } from '../compute/tf.js';
+import { Rng } from '../data/rng.js';
+import { CheckpointError } from '../errors.js';
+import { createRbm } from './rbm.js';
+import type { Rbm } from './rbm.js';
+import { barsImages, train } from './testing.js';
+
+before(async () => {
+  await selectBackend('cpu');
+});
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+/** Plain-JS RBM in float64, reading the same flat layout: w (n x m), visible.b, hidden.b. */
+class Reference {
+  constructor(
+    readonly n: number,
+    readonly m: number,
+    readonly p: Float32Array,
+  ) {}
+  w(i: number, j: number): number {
+    return this.p[i * this.m + j]!;
+  }
+  a(i: number): number {
+    return this.p[this.n * this.m + i]!;
+  }
+  b(j: number): number {
+    return this.p[this.n * this.m + this.n + j]!;
+  }
+  hidden(v: number[]): number[] {
+    return Array.from({ length: this.m }, (_, j) => {
+      let s = this.b(j);
+      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
+      return sigmoid(s);
+    });
+  }
+  visible(h: number[]): number[] {
+    return Array.from({ length: this.n }, (_, i) => {
+      let s = this.a(i);
+      for (let j = 0; j < this.m; j++) s += h[j]! * this.w(i, j);
+      return sigmoid(s);
+    });
+  }
+  freeEnergy(v: number[]): number {
+    let f = 0;
+    for (let i = 0; i < this.n; i++) f -= v[i]! * this.a(i);
+    for (let j = 0; j < this.m; j++) {
+      let s = this.b(j);
+      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
+      f -= softplus(s);
+    }
+    return f;
+  }
+}
+
+/** Samples rows of probabilities in row-major order, as the model draws them. */
+function sampleRows(ps: number[][], rng: Rng): number[][] {
+  return ps.map((row) => row.map((p) => (Math.fround(rng.uniform()) < Math.fround(p) ? 1 : 0)));
+}
+
+/** CD-k (probabilities for visible reconstructions, sampled hidden states) in plain JS. */
+function referenceCd(ref: Reference, v0: number[][], k: number, decay: number, rng: Rng) {
+  const { n, m } = ref;
+  const bsz = v0.length;
+  const ph0 = v0.map((v) => ref.hidden(v));
+  let hs = sampleRows(ph0, rng);
+  let pv = hs.map((h) => ref.visible(h));
+  let loss = 0;
+  v0.forEach((v, r) => v.forEach((x, i) => (loss += (x - pv[r]![i]!) ** 2)));
+  let ph = pv.map((v) => ref.hidden(v));
+  for (let s = 2; s <= k; s++) {
+    hs = sampleRows(ph, rng);
+    pv = hs.map((h) => ref.visible(h));
+    ph = pv.map((v) => ref.hidden(v));
+  }
+  const grads: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let r = 0; r < bsz; r++) s += v0[r]![i]! * ph0[r]![j]! - pv[r]![i]! * ph[r]![j]!;
+      grads.push(-s / bsz + decay * ref.w(i, j));
+    }
+  }
+  for (let i = 0; i < n; i++) grads.push(-v0.reduce((s, v, r) => s + v[i]! - pv[r]![i]!, 0) / bsz);
+  for (let j = 0; j < m; j++) grads.push(-ph0.reduce((s, h, r) => s + h[j]! - ph[r]![j]!, 0) / bsz);
+  return { loss: loss / bsz, grads };
+}
+
+function rows(flat: Float32Array, n: number): number[][] {
+  return Array.from({ length: flat.length / n }, (_, r) => Array.from(flat.subarray(r * n, (r + 1) * n)));
+}
+
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): void {
+  assert.equal(actual.length, expected.length, what);
+  for (let i = 0; i < actual.length; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  }
+}
+
+describe('rbm CD statistics', () => {
+  it('hand-computed: zero weights and biases, one visible vector (1, 0)', () => {
+    // Every probability is 1/2 whatever the hidden sample, so the rng does not matter:
+    // <vh>data = [[.5, .5], [0, 0]], <vh>model = .25 everywhere, <v>model = <h> = .5.
+    const model = createRbm(2, { hidden: 2, 'weight-decay': 0 });
+    const r = model.step(new Float32Array(8), Float32Array.of(1, 0), 1, new Rng(1));
+    assertClose(r.grads, [-0.25, -0.25, 0.25, 0.25, -0.5, 0.5, 0, 0], 1e-7, 'grads');
+    assert.equal(r.loss, 0.5);
+  });
+
+  for (const k of [1, 3]) {
+    it(`CD-${k} matches a plain-JS reference with the same random draws`, () => {
+      const n = 3;
+      const m = 2;
+      const decay = 0.01;
+      const model = createRbm(n, { hidden: m, k, 'weight-decay': decay });
+      const params = new Rng(5).fillNormal(new Float32Array(n * m + n + m), 0, 1);
+      const batch = new Rng(6).fillUniform(new Float32Array(4 * n));
+      const r = model.step(params, batch, 4, new Rng(9));
+      const e = referenceCd(new Reference(n, m, params), rows(batch, n), k, decay, new Rng(9));
+      assertClose(r.grads, e.grads, 2e-6, 'grads');
+      assert.ok(Math.abs(r.loss - e.loss) < 2e-6);
+    });
+  }
+});
+
+describe('rbm persistent CD', () => {
+  it('keeps binary fantasy particles that checkpoints restore exactly', () => {
+    const n = 5;
+    const data = new Rng(1).fillUniform(new Float32Array(4 * n));
+    const a = createRbm(n, { hidden: 3, persistent: true });
+    const params = a.init(new Rng(2));
+    assert.equal(a.saveState(), null);
+    a.step(params, data, 4, new Rng(3));
+    const state = a.saveState()!;
+    assert.equal(state.length, 4 * n);
+    assert.ok(state.every((x) => x === 0 || x === 1));
+    const b = createRbm(n, { hidden: 3, persistent: true });
+    b.loadState(state);
+    assert.deepEqual(b.step(params, data, 4, new Rng(4)), a.step(params, data, 4, new Rng(4)));
+    assert.deepEqual(b.saveState(), a.saveState());
+    assert.throws(() => b.loadState(new Float32Array(7)), CheckpointError);
+    assert.throws(() => createRbm(n, { hidden: 3 }).loadState(state), CheckpointError);
+  });
+});
+
+describe('rbm evaluation', () => {
+  const n = 6;
+  const model = createRbm(n, { hidden: 4, 'sample-steps': 20 });
+  const params = new Rng(7).fillNormal(new Float32Array(n * 4 + n + 4), 0, 1);
+  const batch = new Rng(8).fillUniform(new Float32Array(3 * n));
+
+  it('pseudo-log-likelihood flips one random bit per binarised image', () => {
+    const ref = new Reference(n, 4, params);
+    const rng = new Rng(10);
+    let pll = 0;
+    for (const x of rows(batch, n)) {
+      const v = x.map((p): number => (p > 0.5 ? 1 : 0));
+      const flipped = [...v];
+      const i = rng.int(n);
+      flipped[i] = 1 - flipped[i]!;
+      pll += n * Math.log(sigmoid(ref.freeEnergy(flipped) - ref.freeEnergy(v)));
+    }
+    const e = model.evaluate(params, batch, 3, new Rng(10));
+    assert.ok(Math.abs(e['pseudo_log_likelihood']! - pll) < 1e-4, `${e['pseudo_log_likelihood']} vs ${pll}`);
+    assert.ok(e['sse']! > 0);
+  });
+
+  it('samples, encodes and decodes without leaking tensors', () => {
+    const before = tf.memory().numTensors;
+    const s = model.sample(params, 5, new Rng(1));
+    assert.equal(s.length, 5 * n);
+    assert.ok(s.every((x) => x >= 0 && x <= 1));
+    assert.deepEqual(s, model.sample(params, 5, new Rng(1)));
+    const codes = model.encode(params, batch, 3);
+    assert.deepEqual(model.reconstruct(params, batch, 3), model.decode(params, codes, 3));
+    model.step(params, batch, 3, new Rng(2));
+    const pcd = createRbm(n, { hidden: 4, persistent: true, k: 2 });
+    pcd.step(params, batch, 3, new Rng(2));
+    pcd.step(params, batch, 3, new Rng(3));
+    model.evaluate(params, batch, 3, new Rng(4));
+    assert.ok(model.evaluateSet(params, batch, 3) !== null);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('reports the exact likelihood only for small hidden layers', () => {
+    assert.equal(createRbm(n, { hidden: 21 }).evaluateSet(new Float32Array(n * 21 + n + 21), batch, 3), null);
+  });
+});
+
+describe('rbm training', () => {
+  /** Four fixed 12-pixel binary patterns, repeated. */
+  const patterns = [
+    [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1],
+    [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0],
+  ];
+  const data = Float32Array.from(Array.from({ length: 4 }, () => patterns.flat()).flat());
+
+  function logLikelihood(model: Rbm, params: Float32Array): number {
+    return model.evaluateSet(params, data, 16)!['log_likelihood_nats']!;
+  }
+
+  for (const persistent of [false, true]) {
+    it(`exact log-likelihood rises under ${persistent ? 'PCD' : 'CD-1'} (12 visible, 8 hidden)`, () => {
+      const model = createRbm(12, { hidden: 8, persistent });
+      const params = model.init(new Rng(1));
+      const before = logLikelihood(model, params);
+      train(model, params, data, 16, { epochs: 75, batchSize: 4, lr: 0.1, adam: false, rng: new Rng(2) });
+      const after = logLikelihood(model, params);
+      // Uniform start: 12 log 2 = 8.3 nats; the set's own entropy is log 4 = 1.4 nats.
+      assert.ok(after > before + 2, `${before} -> ${after}`);
+    });
+  }
+
+  it('reconstruction error falls on bars within 400 SGD steps', () => {
+    const side = 4;
+    const bars = barsImages(side, 64, new Rng(11));
+    const model = createRbm(side * side, { hidden: 16 });
+    const params = model.init(new Rng(1));
+    const r = train(model, params, bars, 64, {
+      epochs: 100,
+      batchSize: 16,
+      lr: 0.1,
+      adam: false,
+      rng: new Rng(2),
+    });
+    assert.ok(r.last < 0.8 * r.first, `${r.first} -> ${r.last}`);
+  });
+});

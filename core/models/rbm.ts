@@ -1,0 +1,301 @@
+/**
+ * Bernoulli-Bernoulli restricted Boltzmann machine trained with contrastive divergence (CD-k) or
+ * persistent CD, following Hinton's "A practical guide to training RBMs" (2010). Data in [0, 1]
+ * are used as visible probabilities, not binarised.
+ */
+import { tf } from '../compute/tf.js';
+import type { Rng } from '../data/rng.js';
+import { CheckpointError } from '../errors.js';
+import { EXACT_HIDDEN_LIMIT, exactLogLikelihood, exactLogPartition } from '../eval/rbm-likelihood.js';
+import type { RbmWeights } from '../eval/rbm-likelihood.js';
+import type { HyperSpec, HyperValues } from './hyper.js';
+import { HyperReader } from './hyper-values.js';
+import { matrix } from './layers.js';
+import { flatLength } from './model.js';
+import type { Model, ParamSpec, StepResult } from './model.js';
+import { flattenTensors, paramTensors } from './params.js';
+import { freeEnergy, hiddenProbs, visibleProbs } from './rbm-energy.js';
+import type { RbmTensors } from './rbm-energy.js';
+
+/** Everything that defines an RBM, after hyperparameters have been read. */
+export interface RbmConfig {
+  readonly inputSize: number;
+  readonly hidden: number;
+  /** Gibbs steps per update (CD-k / PCD-k). */
+  readonly k: number;
+  /** Keep fantasy particles across updates (PCD) instead of restarting chains at the data. */
+  readonly persistent: boolean;
+  /** L2 coefficient on the weights (not the biases). */
+  readonly weightDecay: number;
+  /** Gibbs steps per chain in `sample`. */
+  readonly sampleSteps: number;
+  readonly hyper: Readonly<Record<string, unknown>>;
+}
+
+/** Standard deviation of the initial weights (Hinton's guide, section 8). */
+const INIT_STD = 0.01;
+
+/** Binary states drawn with P(1) = p, from uniforms taken from `rng` in row-major order. */
+function bernoulli(p: tf.Tensor2D, rng: Rng): tf.Tensor2D {
+  const u = tf.tensor2d(rng.fillUniform(new Float32Array(p.size)), [p.shape[0], p.shape[1]], 'float32');
+  return tf.cast(tf.less(u, p), 'float32');
+}
+
+/**
+ * Flat parameters: `w` (visible x hidden), `visible.b`, `hidden.b`.
+ *
+ * One CD-k update: h0 ~ p(h|v0) from the data v0. CD then runs k Gibbs steps from h0 using
+ * visible probabilities for the reconstructions and sampled binary hidden states to drive them
+ * (guide, section 3). PCD instead continues its fantasy particles, a true Gibbs chain of binary
+ * visible and hidden states, started from binarised data on the first update. The statistics use
+ * hidden probabilities. Random numbers are drawn from the step's Rng in this order: h0; on the
+ * first PCD update the particles; then per Gibbs step the states the chain samples.
+ */
+export class Rbm implements Model {
+  readonly kind = 'rbm';
+  readonly inputSize: number;
+  readonly codeSize: number;
+  readonly paramSpecs: readonly ParamSpec[];
+  readonly hyper: Readonly<Record<string, unknown>>;
+  /** PCD fantasy particles (binary visible states), rows of inputSize; null until the first PCD step. */
+  private particles: Float32Array | null = null;
+
+  constructor(private readonly config: RbmConfig) {
+    this.inputSize = config.inputSize;
+    this.codeSize = config.hidden;
+    this.hyper = config.hyper;
+    this.paramSpecs = [
+      { name: 'w', shape: [config.inputSize, config.hidden] },
+      { name: 'visible.b', shape: [config.inputSize] },
+      { name: 'hidden.b', shape: [config.hidden] },
+    ];
+  }
+
+  /** W ~ N(0, 0.01^2); both biases 0 (the data-dependent visible bias log(p/(1-p)) is left to the trainer). */
+  init(rng: Rng): Float32Array {
+    const flat = new Float32Array(flatLength(this.paramSpecs));
+    rng.fillNormal(flat.subarray(0, this.inputSize * this.config.hidden), 0, INIT_STD);
+    return flat;
+  }
+
+  private tensors(params: Float32Array): RbmTensors {
+    const [w, visibleBias, hiddenBias] = paramTensors(this.paramSpecs, params);
+    return {
+      w: w as tf.Tensor2D,
+      visibleBias: visibleBias as tf.Tensor1D,
+      hiddenBias: hiddenBias as tf.Tensor1D,
+    };
+  }
+
+  /** The flat parameters viewed as the arrays the exact likelihood takes. */
+  weights(params: Float32Array): RbmWeights {
+    const n = this.inputSize;
+    const m = this.config.hidden;
+    return {
+      visible: n,
+      hidden: m,
+      w: params.subarray(0, n * m),
+      visibleBias: params.subarray(n * m, n * m + n),
+      hiddenBias: params.subarray(n * m + n, n * m + n + m),
+    };
+  }
+
+  /**
+   * loss: squared error per image between the data and its first reconstruction p(v|h0).
+   * grads: -(<v h>data - <v h>model) + weightDecay * W, and the bias analogues without decay,
+   * each statistic averaged over its own rows (data batch, or fantasy particles).
+   */
+  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult {
+    const { k, persistent, weightDecay } = this.config;
+    return tf.tidy(() => {
+      const t = this.tensors(params);
+      const v0 = matrix(batch, batchSize, this.inputSize);
+      const ph0 = hiddenProbs(t, v0);
+      const h0 = bernoulli(ph0, rng);
+      const pv1 = visibleProbs(t, h0);
+      const loss = tf.sum(tf.square(tf.sub(v0, pv1))).dataSync()[0]! / batchSize;
+
+      let vNeg: tf.Tensor2D;
+      let hNeg: tf.Tensor2D;
+      if (persistent) {
+        if (!this.particles) this.particles = Float32Array.from(bernoulli(v0, rng).dataSync());
+        let vs = matrix(this.particles, this.particles.length / this.inputSize, this.inputSize);
+        let ph = hiddenProbs(t, vs);
+        for (let s = 0; s < k; s++) {
+          vs = bernoulli(visibleProbs(t, bernoulli(ph, rng)), rng);
+          ph = hiddenProbs(t, vs);
+        }
+        this.particles = Float32Array.from(vs.dataSync());
+        vNeg = vs;
+        hNeg = ph;
+      } else {
+        let pv = pv1;
+        let ph = hiddenProbs(t, pv);
+        for (let s = 1; s < k; s++) {
+          pv = visibleProbs(t, bernoulli(ph, rng));
+          ph = hiddenProbs(t, pv);
+        }
+        vNeg = pv;
+        hNeg = ph;
+      }
+
+      const posW = tf.div(tf.matMul(v0, ph0, true, false), batchSize);
+      const negW = tf.div(tf.matMul(vNeg, hNeg, true, false), vNeg.shape[0]);
+      const gW = tf.add(tf.neg(tf.sub(posW, negW)), tf.mul(weightDecay, t.w));
+      const gA = tf.neg(tf.sub(tf.mean(v0, 0), tf.mean(vNeg, 0)));
+      const gB = tf.neg(tf.sub(tf.mean(ph0, 0), tf.mean(hNeg, 0)));
+      return { loss, grads: flattenTensors(this.paramSpecs, [gW, gA, gB]) };
+    });
+  }
+
+  /** p(h = 1 | v). */
+  encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
+    return tf.tidy(() =>
+      Float32Array.from(
+        hiddenProbs(this.tensors(params), matrix(batch, batchSize, this.inputSize)).dataSync(),
+      ),
+    );
+  }
+
+  /** p(v = 1 | h) for hidden vectors (binary states or probabilities). */
+  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
+    return tf.tidy(() =>
+      Float32Array.from(
+        visibleProbs(this.tensors(params), matrix(codes, count, this.config.hidden)).dataSync(),
+      ),
+    );
+  }
+
+  /** Mean-field reconstruction p(v | p(h | v)). */
+  reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
+    return tf.tidy(() => {
+      const t = this.tensors(params);
+      return Float32Array.from(
+        visibleProbs(t, hiddenProbs(t, matrix(batch, batchSize, this.inputSize))).dataSync(),
+      );
+    });
+  }
+
+  /**
+   * `count` Gibbs chains started from uniformly random binary images, run for `sampleSteps`
+   * full steps v -> h -> v; returns p(v | h) of the last step (smoother to look at than states).
+   */
+  sample(params: Float32Array, count: number, rng: Rng): Float32Array {
+    return tf.tidy(() => {
+      const t = this.tensors(params);
+      let v = bernoulli(tf.fill([count, this.inputSize], 0.5) as tf.Tensor2D, rng);
+      let pv = v;
+      for (let s = 0; s < this.config.sampleSteps; s++) {
+        // One tidy per step so a long chain holds only its current state.
+        const [nextV, nextPv] = tf.tidy(() => {
+          const p = visibleProbs(t, bernoulli(hiddenProbs(t, v), rng));
+          return [bernoulli(p, rng), p];
+        });
+        if (pv !== v) pv.dispose();
+        v.dispose();
+        v = nextV as tf.Tensor2D;
+        pv = nextPv as tf.Tensor2D;
+      }
+      return Float32Array.from(pv.dataSync());
+    });
+  }
+
+  /**
+   * Sums over the batch of the pseudo-log-likelihood of the binarised images (scikit-learn's
+   * estimator: inputSize * log sigmoid(F(v~) - F(v)) with v~ = v with one random bit flipped)
+   * and of the squared error of the mean-field reconstruction of the raw images.
+   */
+  evaluate(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): Record<string, number> {
+    const n = this.inputSize;
+    const v = new Float32Array(batchSize * n);
+    for (let i = 0; i < v.length; i++) v[i] = batch[i]! > 0.5 ? 1 : 0;
+    const flipped = Float32Array.from(v);
+    for (let r = 0; r < batchSize; r++) {
+      const i = r * n + rng.int(n);
+      flipped[i] = 1 - flipped[i]!;
+    }
+    return tf.tidy(() => {
+      const t = this.tensors(params);
+      const gap = tf.sub(
+        freeEnergy(t, matrix(flipped, batchSize, n)),
+        freeEnergy(t, matrix(v, batchSize, n)),
+      );
+      // log sigmoid(x) = -softplus(-x)
+      const pll = tf.mul(-n, tf.sum(tf.softplus(tf.neg(gap))));
+      const x = matrix(batch, batchSize, n);
+      const sse = tf.sum(tf.square(tf.sub(x, visibleProbs(t, hiddenProbs(t, x)))));
+      return { pseudo_log_likelihood: pll.dataSync()[0]!, sse: sse.dataSync()[0]! };
+    });
+  }
+
+  /** The exact mean log p(v) of the binarised set and log Z, when hidden <= EXACT_HIDDEN_LIMIT. */
+  evaluateSet(params: Float32Array, data: Float32Array, count: number): Record<string, number> | null {
+    if (this.config.hidden > EXACT_HIDDEN_LIMIT || count === 0) return null;
+    const rbm = this.weights(params);
+    const logZ = exactLogPartition(rbm);
+    return { log_likelihood_nats: exactLogLikelihood(rbm, data, count, logZ), log_partition: logZ };
+  }
+
+  /** A copy of the PCD fantasy particles, or null (CD, or before the first step). */
+  saveState(): Float32Array | null {
+    return this.particles ? Float32Array.from(this.particles) : null;
+  }
+
+  loadState(state: Float32Array): void {
+    if (!this.config.persistent) {
+      throw new CheckpointError(
+        'CHECKPOINT_INVALID',
+        'rbm: checkpoint holds fantasy particles but --persistent is off',
+      );
+    }
+    if (state.length === 0 || state.length % this.inputSize !== 0) {
+      throw new CheckpointError(
+        'CHECKPOINT_INVALID',
+        `rbm: fantasy particles of ${state.length} values are not whole images of ${this.inputSize}`,
+      );
+    }
+    this.particles = Float32Array.from(state);
+  }
+}
+
+/** Hyperparameters of `rbm`. */
+export const RBM_HYPERS: readonly HyperSpec[] = [
+  { name: 'hidden', type: 'int', default: 500, min: 1, max: 65536, doc: 'hidden units' },
+  { name: 'k', type: 'int', default: 1, min: 1, max: 1000, doc: 'Gibbs steps per update (CD-k)' },
+  {
+    name: 'persistent',
+    type: 'bool',
+    default: false,
+    doc: 'persistent CD: fantasy particles carried across updates (and checkpoints)',
+  },
+  {
+    name: 'weight-decay',
+    type: 'float',
+    default: 0.0002,
+    min: 0,
+    max: 1,
+    doc: 'L2 coefficient on the weights only',
+  },
+  {
+    name: 'sample-steps',
+    type: 'int',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Gibbs steps per chain when drawing samples',
+  },
+];
+
+/** Builds an RBM from (validated) hyperparameters; missing ones take their defaults. */
+export function createRbm(inputSize: number, values: HyperValues): Rbm {
+  const h = new HyperReader(RBM_HYPERS, values);
+  return new Rbm({
+    inputSize,
+    hidden: h.int('hidden'),
+    k: h.int('k'),
+    persistent: h.bool('persistent'),
+    weightDecay: h.number('weight-decay'),
+    sampleSteps: h.int('sample-steps'),
+    hyper: h.resolved(),
+  });
+}

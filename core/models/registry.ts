@@ -1,0 +1,91 @@
+/** The models the CLI can name, with their hyperparameters and training defaults. */
+import { ConfigError } from '../errors.js';
+import {
+  AE_HYPERS,
+  CONTRACTIVE_AE_HYPERS,
+  DENOISING_AE_HYPERS,
+  SPARSE_AE_HYPERS,
+  createAutoencoder,
+} from './autoencoder.js';
+import type { ModelEntry, TrainingDefaults } from './hyper.js';
+import { RBM_HYPERS, createRbm } from './rbm.js';
+import { VAE_HYPERS, createVae } from './vae.js';
+
+const ADAM: TrainingDefaults = {
+  optimizer: 'adam',
+  lr: 1e-3,
+  momentum: 0,
+  finalMomentum: 0,
+  momentumSwitchEpoch: 0,
+};
+
+/** Hinton's guide: learning rate 0.1 on CD statistics, momentum 0.5 rising to 0.9 after 5 epochs. */
+const RBM_SGD: TrainingDefaults = {
+  optimizer: 'sgd',
+  lr: 0.1,
+  momentum: 0.5,
+  finalMomentum: 0.9,
+  momentumSwitchEpoch: 5,
+};
+
+/** Every model kind, in the order `harmonium models` lists them. */
+export const MODEL_ENTRIES: readonly ModelEntry[] = [
+  {
+    kind: 'ae',
+    summary:
+      'autoencoder; loss mean_x sum_i BCE(x_i, sigmoid(dec(enc(x)))_i) (or squared error with --loss mse)',
+    hypers: AE_HYPERS,
+    training: ADAM,
+    create: (inputSize, hyper) => createAutoencoder('ae', inputSize, hyper),
+  },
+  {
+    kind: 'sparse-ae',
+    summary: 'sparse autoencoder; loss = ae reconstruction + lambda * mean_x sum_j |h_j(x)| (L1 on the code)',
+    hypers: SPARSE_AE_HYPERS,
+    training: ADAM,
+    create: (inputSize, hyper) => createAutoencoder('sparse-ae', inputSize, hyper),
+  },
+  {
+    kind: 'denoising-ae',
+    summary: 'denoising autoencoder; loss = ae reconstruction of the clean x from enc(corrupt(x))',
+    hypers: DENOISING_AE_HYPERS,
+    training: ADAM,
+    create: (inputSize, hyper) => createAutoencoder('denoising-ae', inputSize, hyper),
+  },
+  {
+    kind: 'contractive-ae',
+    summary:
+      'contractive autoencoder (one sigmoid layer); loss = ae reconstruction + lambda * mean_x ||dh/dx||_F^2',
+    hypers: CONTRACTIVE_AE_HYPERS,
+    training: ADAM,
+    create: (inputSize, hyper) => createAutoencoder('contractive-ae', inputSize, hyper),
+  },
+  {
+    kind: 'vae',
+    summary:
+      'variational autoencoder; loss = -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) in nats per image',
+    hypers: VAE_HYPERS,
+    training: ADAM,
+    create: createVae,
+  },
+  {
+    kind: 'rbm',
+    summary:
+      'Bernoulli-Bernoulli RBM trained by CD-k/PCD; update -(<vh>data - <vh>model) + decay * W, loss = reconstruction SSE',
+    hypers: RBM_HYPERS,
+    training: RBM_SGD,
+    create: createRbm,
+  },
+];
+
+/** The entry for `kind`; a ConfigError on field `model` that lists the known kinds otherwise. */
+export function findModel(kind: string): ModelEntry {
+  const entry = MODEL_ENTRIES.find((e) => e.kind === kind);
+  if (!entry) {
+    throw new ConfigError(
+      'model',
+      `unknown model "${kind}"; known: ${MODEL_ENTRIES.map((e) => e.kind).join(', ')}`,
+    );
+  }
+  return entry;
+}

@@ -1,0 +1,122 @@
+/** Helpers for the model tests: finite-difference gradient checks, a tiny Adam, synthetic images. */
+import type { Rng } from '../data/rng.js';
+import type { Model } from './model.js';
+
+/** Worst disagreement between an analytic gradient and central differences. */
+export interface GradCheck {
+  /** ||numeric - analytic|| / (||numeric|| + ||analytic||). */
+  readonly relativeError: number;
+  /** The entry furthest outside |numeric - analytic| <= atol + rtol * max(|numeric|, |analytic|). */
+  readonly worst: { readonly index: number; readonly numeric: number; readonly analytic: number };
+  /** Its |numeric - analytic| / (atol + rtol * max(|numeric|, |analytic|)); at most 1 passes. */
+  readonly worstRatio: number;
+}
+
+/**
+ * Compares `analytic` with (loss(p + eps e_i) - loss(p - eps e_i)) / (2 eps) for every entry i of
+ * `params` (restored afterwards). The defaults suit float32 losses of order 1-100 with eps 1e-2.
+ */
+export function checkGradient(
+  loss: (params: Float32Array) => number,
+  params: Float32Array,
+  analytic: Float32Array,
+  eps: number,
+  tolerance: { readonly atol: number; readonly rtol: number } = { atol: 1e-3, rtol: 1e-2 },
+): GradCheck {
+  let diff2 = 0;
+  let num2 = 0;
+  let ana2 = 0;
+  let worst = { index: -1, numeric: 0, analytic: 0 };
+  let worstRatio = -1;
+  for (let i = 0; i < params.length; i++) {
+    const keep = params[i]!;
+    params[i] = keep + eps;
+    const up = loss(params);
+    params[i] = keep - eps;
+    const down = loss(params);
+    params[i] = keep;
+    // The step actually taken in float32, not the nominal eps.
+    const h = Math.fround(keep + eps) - Math.fround(keep - eps);
+    const numeric = (up - down) / h;
+    const a = analytic[i]!;
+    const d = numeric - a;
+    const ratio = Math.abs(d) / (tolerance.atol + tolerance.rtol * Math.max(Math.abs(numeric), Math.abs(a)));
+    if (ratio > worstRatio) {
+      worstRatio = ratio;
+      worst = { index: i, numeric, analytic: a };
+    }
+    diff2 += d * d;
+    num2 += numeric * numeric;
+    ana2 += a * a;
+  }
+  return { relativeError: Math.sqrt(diff2) / (Math.sqrt(num2) + Math.sqrt(ana2) + 1e-12), worst, worstRatio };
+}
+
+/**
+ * Trains `model` in place with Adam (or plain SGD when `adam` is false) on full passes over
+ * `data` in batches of `batchSize`; returns the mean step loss of the first and last pass.
+ */
+export function train(
+  model: Model,
+  params: Float32Array,
+  data: Float32Array,
+  count: number,
+  opts: {
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly lr: number;
+    readonly adam: boolean;
+    readonly rng: Rng;
+  },
+): { first: number; last: number } {
+  const m = new Float32Array(params.length);
+  const v = new Float32Array(params.length);
+  const b1 = 0.9;
+  const b2 = 0.999;
+  let t = 0;
+  let first = NaN;
+  let last = NaN;
+  for (let e = 0; e < opts.epochs; e++) {
+    let sum = 0;
+    let batches = 0;
+    for (let start = 0; start < count; start += opts.batchSize) {
+      const rows = Math.min(opts.batchSize, count - start);
+      const batch = data.subarray(start * model.inputSize, (start + rows) * model.inputSize);
+      const { loss, grads } = model.step(params, batch, rows, opts.rng);
+      sum += loss;
+      batches++;
+      t++;
+      for (let i = 0; i < params.length; i++) {
+        const g = grads[i]!;
+        if (!opts.adam) {
+          params[i] = params[i]! - opts.lr * g;
+          continue;
+        }
+        m[i] = b1 * m[i]! + (1 - b1) * g;
+        v[i] = b2 * v[i]! + (1 - b2) * g * g;
+        const mh = m[i]! / (1 - b1 ** t);
+        const vh = v[i]! / (1 - b2 ** t);
+        params[i] = params[i]! - (opts.lr * mh) / (Math.sqrt(vh) + 1e-8);
+      }
+    }
+    if (e === 0) first = sum / batches;
+    last = sum / batches;
+  }
+  return { first, last };
+}
+
+/**
+ * `count` side x side images of random horizontal or vertical bars (each bar on with probability
+ * 1/2 - the classic RBM toy set), values in {0.1, 0.9} so that they are probabilities.
+ */
+export function barsImages(side: number, count: number, rng: Rng): Float32Array {
+  const out = new Float32Array(count * side * side);
+  for (let n = 0; n < count; n++) {
+    const vertical = rng.uniform() < 0.5;
+    const on = Array.from({ length: side }, () => rng.uniform() < 0.5);
+    for (let r = 0; r < side; r++) {
+      for (let c = 0; c < side; c++) out[n * side * side + r * side + c] = on[vertical ? c : r] ? 0.9 : 0.1;
+    }
+  }
+  return out;
+}
