@@ -1,0 +1,34 @@
+/** Runs the real `harmonium` CLI in a child process, as a user would. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function harmonium(args: readonly string[], env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [join(REPO, 'cli', 'harmonium.mjs'), ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, ...env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+export function readJsonLines(path: string): Record<string, number>[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
+}

@@ -1,0 +1,184 @@
+/**
+ * End to end: the `harmonium` CLI trains every model on real Fashion-MNIST (a few hundred images),
+ * writes summary.json, metrics.jsonl, a checkpoint and pictures; the loss falls; --resume continues
+ * the same run bit for bit; `eval` recomputes the test block; bad options fail clearly.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { harmonium, readJson, readJsonLines } from './cli-helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'harmonium-cli-'));
+const SMALL = [
+  '--limit',
+  '400',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '50',
+  '--log-every',
+  '2',
+  '--test-limit',
+  '300',
+];
+
+const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = [
+  { kind: 'ae', args: ['--layers', '64,16'], testKeys: ['pca_sse_per_image', 'probe_accuracy'] },
+  { kind: 'sparse-ae', args: ['--layers', '128', '--sparsity', '0.01'], testKeys: ['probe_accuracy'] },
+  {
+    kind: 'denoising-ae',
+    args: ['--layers', '64,16', '--noise', 'gaussian'],
+    testKeys: ['pca_sse_per_image'],
+  },
+  { kind: 'contractive-ae', args: ['--layers', '32'], testKeys: ['pca_sse_per_image'] },
+  { kind: 'vae', args: ['--layers', '64', '--latent', '2'], testKeys: ['neg_elbo_nats', 'kl_nats'] },
+  {
+    kind: 'rbm',
+    args: ['--hidden', '12', '--sample-steps', '50'],
+    testKeys: ['pseudo_log_likelihood', 'log_likelihood_nats'],
+  },
+];
+
+describe('harmonium train (end to end on Fashion-MNIST)', () => {
+  for (const m of MODELS) {
+    it(`trains ${m.kind}: outputs written, loss falls, test block filled`, () => {
+      const out = join(tmp, m.kind);
+      const r = harmonium(['train', '--model', m.kind, ...m.args, ...SMALL, '--out', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const s = readJson(join(out, 'summary.json'));
+      assert.equal(s['model'], m.kind);
+      assert.equal(s['workers'], 1);
+      assert.equal(s['images_seen'], 800);
+      assert.equal(s['epochs'], 2);
+      assert.match(String(s['dataset']), /Fashion-MNIST/i);
+      assert.ok(['wasm', 'cpu', 'tensorflow'].includes(String(s['backend'])));
+      for (const k of ['wall_seconds', 'images_per_second']) assert.ok((s[k] as number) > 0, k);
+      assert.ok(Number.isFinite(s['final_train_loss']));
+      const stats = s['param_stats'] as { count: number; l2: number; sum: number };
+      assert.ok(stats.count > 0 && stats.l2 > 0);
+      const test = s['test'] as Record<string, number>;
+      for (const k of ['sse_per_image', 'mse_per_pixel', ...m.testKeys]) {
+        assert.ok(Number.isFinite(test[k]), `test.${k} = ${test[k]}`);
+      }
+      const lines = readJsonLines(join(out, 'metrics.jsonl'));
+      assert.equal(lines.length, 8);
+      assert.deepEqual(
+        lines.map((l) => l['step']),
+        [2, 4, 6, 8, 10, 12, 14, 16],
+      );
+      for (const l of lines) assert.ok(l['images_per_second']! > 0 && Number.isFinite(l['loss']));
+      assert.ok(
+        lines.at(-1)!['loss']! < lines[0]!['loss']!,
+        `loss ${lines[0]!['loss']} -> ${lines.at(-1)!['loss']}`,
+      );
+      assert.ok(existsSync(join(out, 'checkpoint', 'weights.bin')));
+      const pictures = s['pictures'] as string[];
+      assert.ok(pictures.length >= 2, JSON.stringify(pictures));
+      for (const p of pictures) assert.ok(existsSync(join(out, p)) || existsSync(p), p);
+    });
+  }
+
+  it('--resume continues the same run: identical parameters and loss curve', () => {
+    const straight = join(tmp, 'straight');
+    const resumed = join(tmp, 'resumed');
+    const small = SMALL.filter((_, i) => SMALL[i] !== '--epochs' && SMALL[i - 1] !== '--epochs');
+    const base = [
+      'train',
+      '--model',
+      'denoising-ae',
+      '--layers',
+      '32,8',
+      ...small,
+      '--no-eval',
+      '--no-pictures',
+    ];
+    assert.equal(harmonium([...base, '--epochs', '2', '--out', straight]).status, 0);
+    const first = harmonium([...base, '--epochs', '1', '--out', resumed]);
+    assert.equal(first.status, 0, first.stderr);
+    const second = harmonium([...base, '--epochs', '2', '--resume', '--out', resumed]);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, /resuming denoising-ae .* at step 8/);
+    const a = readJson(join(straight, 'summary.json'));
+    const b = readJson(join(resumed, 'summary.json'));
+    assert.deepEqual(b['param_stats'], a['param_stats']);
+    assert.equal(b['resumed_from_step'], 8);
+    const la = readJsonLines(join(straight, 'metrics.jsonl')).map((l) => [l['step'], l['loss']]);
+    const lb = readJsonLines(join(resumed, 'metrics.jsonl')).map((l) => [l['step'], l['loss']]);
+    assert.deepEqual(lb, la);
+  });
+
+  it('eval --checkpoint recomputes the test block of summary.json', () => {
+    const out = join(tmp, 'eval');
+    const t = harmonium(['train', '--model', 'ae', '--layers', '32,8', ...SMALL, '--no-pictures', '--out', out]);
+    assert.equal(t.status, 0, t.stderr);
+    const r = harmonium(['eval', '--checkpoint', join(out, 'checkpoint'), '--test-limit', '300']);
+    assert.equal(r.status, 0, r.stderr);
+    const again = JSON.parse(r.stdout) as Record<string, number>;
+    assert.deepEqual(again, readJson(join(out, 'summary.json'))['test']);
+  });
+});
+
+describe('harmonium CLI errors', () => {
+  const cases: { name: string; args: string[]; stderr: RegExp; env?: Record<string, string> }[] = [
+    {
+      name: 'a non-numeric flag',
+      args: ['--model', 'ae', '--epochs', 'two'],
+      stderr: /epochs \(flag --epochs\).*integer/,
+    },
+    { name: 'an unknown model', args: ['--model', 'gann'], stderr: /model: unknown model "gann".*vae, rbm/ },
+    {
+      name: 'an unknown flag',
+      args: ['--model', 'vae', '--latnet', '2'],
+      stderr: /latnet: .*did you mean latent/,
+    },
+    {
+      name: 'a bad environment value',
+      args: ['--model', 'ae'],
+      env: { HARMONIUM_BACKEND: 'gpu' },
+      stderr: /backend \(environment HARMONIUM_BACKEND\)/,
+    },
+    {
+      name: 'a missing IDX file',
+      args: ['--model', 'ae', '--data', 'idx:/nonexistent/train-images-idx3-ubyte'],
+      stderr: /\/nonexistent\/train-images-idx3-ubyte/,
+    },
+    {
+      name: 'an unknown data scheme',
+      args: ['--model', 'ae', '--data', 'csv:x'],
+      stderr: /data: .*images:DIR/,
+    },
+    {
+      name: 'a batch larger than the corpus',
+      args: ['--model', 'ae', '--limit', '10', '--batch-size', '20'],
+      stderr: /batch-size: 20 is larger than the 10 training images/,
+    },
+  ];
+  for (const c of cases) {
+    it(`rejects ${c.name}`, () => {
+      const r = harmonium(['train', ...c.args, '--out', join(tmp, 'err')], c.env);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, c.stderr);
+      assert.doesNotMatch(r.stderr, /unexpected error/);
+    });
+  }
+
+  it('rejects an unknown job-file field naming the file', () => {
+    const job = join(tmp, 'job.yaml');
+    writeFileSync(job, 'model: ae\nepochs: 1\nlayer: [64, 16]\n');
+    const r = harmonium(['train', '--config', job]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /layer: unknown field in job file .*job\.yaml.*did you mean layers/);
+  });
+
+  it('lists the models with their hyperparameters', () => {
+    const r = harmonium(['models']);
+    assert.equal(r.status, 0);
+    for (const kind of ['ae', 'sparse-ae', 'denoising-ae', 'contractive-ae', 'vae', 'rbm']) {
+      assert.match(r.stdout, new RegExp(`^${kind} `, 'm'));
+    }
+    assert.match(r.stdout, /--hidden/);
+    assert.match(r.stdout, /--noise-rate/);
+  });
+});
