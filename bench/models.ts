@@ -69,17 +69,23 @@ for (const w of WORKLOADS) {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const torch = new Map<string, number>();
-const py = spawnSync('/usr/bin/python3', [join(here, 'torch-models.py'), '1', String(batch)], { encoding: 'utf8' });
+const py = spawnSync('/usr/bin/python3', [join(here, 'torch-models.py'), '1', String(batch)], {
+  encoding: 'utf8',
+});
 if (py.status === 0) {
   for (const line of py.stdout.trim().split('\n')) {
     const r = JSON.parse(line) as { model: string; step_ms: number };
     torch.set(r.model, r.step_ms);
   }
 } else {
-  console.error(`PyTorch reference skipped (apt-get install python3-torch): ${py.stderr.trim().split('\n').pop()}`);
+  console.error(
+    `PyTorch reference skipped (apt-get install python3-torch): ${py.stderr.trim().split('\n').pop()}`,
+  );
 }
 
-console.log(`\nbatch ${batch}, 1 thread, backend ${backend.name} vs PyTorch ${torch.size > 0 ? 'CPU' : '(absent)'}`);
+console.log(
+  `\nbatch ${batch}, 1 thread, backend ${backend.name} vs PyTorch ${torch.size > 0 ? 'CPU' : '(absent)'}`,
+);
 console.log(
   `${'model'.padEnd(16)}${'architecture'.padEnd(32)}${'ours img/s'.padStart(12)}${'torch img/s'.padStart(13)}${'step ours/torch'.padStart(17)}`,
 );

@@ -15,13 +15,17 @@ function readJobFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('config', `cannot read job file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError('config', `cannot read job file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError('config', `job file ${path} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError('config', `job file ${path} is not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError('config', `job file ${path} must be a mapping of option: value`);
@@ -33,7 +37,9 @@ function fail(err: unknown): never {
   if (err instanceof HarmoniumError) {
     console.error(`harmonium: error [${err.code}]: ${err.message}`);
   } else {
-    console.error(`harmonium: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    console.error(
+      `harmonium: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   }
   process.exit(err instanceof ConfigError ? 2 : 1);
 }
@@ -44,7 +50,9 @@ const program = new Command('harmonium')
 
 program
   .command('train')
-  .description('train a model; options as flags and/or a YAML job file (--config FILE); see `harmonium models`')
+  .description(
+    'train a model; options as flags and/or a YAML job file (--config FILE); see `harmonium models`',
+  )
   .allowUnknownOption()
   .allowExcessArguments()
   .helpOption(false)
@@ -53,7 +61,9 @@ program
     if (args.includes('--help') || args.includes('-h')) {
       console.log('Usage: harmonium train --model KIND [--config job.yaml] [options]\n\nTraining options:');
       for (const s of TRAINING_OPTIONS) console.log(`  --${s.name.padEnd(24)} ${s.doc}`);
-      console.log('\nModel options: see `harmonium models`. Flags > HARMONIUM_* environment > job file > defaults.');
+      console.log(
+        '\nModel options: see `harmonium models`. Flags > HARMONIUM_* environment > job file > defaults.',
+      );
       return;
     }
     const flags = parseFlags(args);

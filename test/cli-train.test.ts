@@ -111,7 +111,17 @@ describe('harmonium train (end to end on Fashion-MNIST)', () => {
 
   it('eval --checkpoint recomputes the test block of summary.json', () => {
     const out = join(tmp, 'eval');
-    const t = harmonium(['train', '--model', 'ae', '--layers', '32,8', ...SMALL, '--no-pictures', '--out', out]);
+    const t = harmonium([
+      'train',
+      '--model',
+      'ae',
+      '--layers',
+      '32,8',
+      ...SMALL,
+      '--no-pictures',
+      '--out',
+      out,
+    ]);
     assert.equal(t.status, 0, t.stderr);
     const r = harmonium(['eval', '--checkpoint', join(out, 'checkpoint'), '--test-limit', '300']);
     assert.equal(r.status, 0, r.stderr);

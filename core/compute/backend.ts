@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { BackendError } from '../errors.js';
 import { tf } from './tf.js';
+import { installWasmTransposedMatMul } from './wasm-transposed-matmul.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -39,6 +40,7 @@ async function tryNative(): Promise<{ pkg: string } | { error: unknown }> {
 
 async function tryWasm(): Promise<boolean> {
   await import('@tensorflow/tfjs-backend-wasm');
+  installWasmTransposedMatMul();
   return tf.setBackend('wasm');
 }
 

@@ -55,7 +55,11 @@ describe('compileJobConfig', () => {
   it('takes flags over the environment over the job file over defaults', () => {
     const job = { model: 'ae', epochs: 7, 'batch-size': 50, lr: 0.01, layers: [64, 8] };
     const c = compileJobConfig(
-      sources(['--lr', '0.02'], { env: { HARMONIUM_BATCH_SIZE: '25' }, jobFile: job, jobFilePath: 'job.yaml' }),
+      sources(['--lr', '0.02'], {
+        env: { HARMONIUM_BATCH_SIZE: '25' },
+        jobFile: job,
+        jobFilePath: 'job.yaml',
+      }),
     );
     assert.equal(c.lr, 0.02);
     assert.equal(c.batchSize, 25);
@@ -69,7 +73,11 @@ describe('compileJobConfig', () => {
   });
 
   it('rejects an unknown flag with a suggestion, and another model’s hyperparameter', () => {
-    configError(() => compileJobConfig(sources(['--model', 'ae', '--epoch', '3'])), /^epoch$/, /did you mean epochs/);
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--epoch', '3'])),
+      /^epoch$/,
+      /did you mean epochs/,
+    );
     configError(() => compileJobConfig(sources(['--model', 'ae', '--hidden', '10'])), /^hidden$/, /model ae/);
   });
 
@@ -82,9 +90,21 @@ describe('compileJobConfig', () => {
   });
 
   it('rejects values of the wrong type or range, naming field and source', () => {
-    configError(() => compileJobConfig(sources(['--model', 'ae', '--epochs', 'two'])), /epochs \(flag/, /integer/);
-    configError(() => compileJobConfig(sources(['--model', 'ae', '--batch-size', '0'])), /batch-size/, />= 1/);
-    configError(() => compileJobConfig(sources(['--model', 'ae', '--backend', 'gpu'])), /backend/, /auto, tensorflow/);
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--epochs', 'two'])),
+      /epochs \(flag/,
+      /integer/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--batch-size', '0'])),
+      /batch-size/,
+      />= 1/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--backend', 'gpu'])),
+      /backend/,
+      /auto, tensorflow/,
+    );
     configError(() => compileJobConfig(sources(['--model', 'ae', '--layers', '30,x'])), /layers/, /integers/);
     configError(() => compileJobConfig(sources(['--model', 'ae', '--lr'])), /lr/, /needs a value/);
     configError(

@@ -41,12 +41,37 @@ export interface JobConfig {
 /** Training options shared by every model; a model's own hyperparameters come from its entry. */
 export const TRAINING_OPTIONS: readonly OptionSpec[] = [
   { name: 'model', type: 'string', default: '', doc: 'model to train (see `harmonium models`)' },
-  { name: 'data', type: 'string', default: 'fashion-mnist', doc: 'fashion-mnist | idx:PATH | images:DIR | shards:DIR' },
+  {
+    name: 'data',
+    type: 'string',
+    default: 'fashion-mnist',
+    doc: 'fashion-mnist | idx:PATH | images:DIR | shards:DIR',
+  },
   { name: 'limit', type: 'int', default: 0, min: 0, doc: 'use the first N training images (0: all)' },
-  { name: 'test-limit', type: 'int', default: 0, min: 0, doc: 'evaluate on the first N test images (0: all)' },
-  { name: 'image-height', type: 'int', default: 28, min: 1, max: 4096, doc: 'height images:DIR is resized to' },
+  {
+    name: 'test-limit',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: 'evaluate on the first N test images (0: all)',
+  },
+  {
+    name: 'image-height',
+    type: 'int',
+    default: 28,
+    min: 1,
+    max: 4096,
+    doc: 'height images:DIR is resized to',
+  },
   { name: 'image-width', type: 'int', default: 28, min: 1, max: 4096, doc: 'width images:DIR is resized to' },
-  { name: 'image-channels', type: 'int', default: 1, min: 1, max: 3, doc: '1 (grey) or 3 (RGB) for images:DIR' },
+  {
+    name: 'image-channels',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 3,
+    doc: '1 (grey) or 3 (RGB) for images:DIR',
+  },
   { name: 'epochs', type: 'int', default: 5, min: 1, doc: 'passes over the training set' },
   { name: 'batch-size', type: 'int', default: 100, min: 1, doc: 'images per step' },
   { name: 'optimizer', type: 'enum', default: '', values: ['sgd', 'adam'], doc: "model's default if absent" },
@@ -60,13 +85,32 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'warmup-steps', type: 'int', default: 0, min: 0, doc: 'linear learning-rate warm-up' },
   { name: 'momentum', type: 'float', default: -1, min: 0, max: 0.999, doc: 'SGD momentum at the start' },
-  { name: 'final-momentum', type: 'float', default: -1, min: 0, max: 0.999, doc: 'SGD momentum after the switch' },
-  { name: 'momentum-switch-epoch', type: 'int', default: -1, min: 0, doc: 'epoch at which momentum switches' },
+  {
+    name: 'final-momentum',
+    type: 'float',
+    default: -1,
+    min: 0,
+    max: 0.999,
+    doc: 'SGD momentum after the switch',
+  },
+  {
+    name: 'momentum-switch-epoch',
+    type: 'int',
+    default: -1,
+    min: 0,
+    doc: 'epoch at which momentum switches',
+  },
   { name: 'seed', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, doc: 'run seed (init, order, noise)' },
   { name: 'backend', type: 'enum', default: 'auto', values: BACKEND_CHOICES, doc: 'compute backend' },
   { name: 'out', type: 'string', default: '', doc: 'output directory (default runs/<model>)' },
   { name: 'resume', type: 'bool', default: false, doc: 'continue from <out>/checkpoint' },
-  { name: 'checkpoint-every', type: 'int', default: 0, min: 0, doc: 'steps between checkpoints (0: each epoch)' },
+  {
+    name: 'checkpoint-every',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: 'steps between checkpoints (0: each epoch)',
+  },
   { name: 'log-every', type: 'int', default: 10, min: 1, doc: 'steps between metrics.jsonl lines' },
   { name: 'eval', type: 'bool', default: true, doc: 'compute the test block after training' },
   { name: 'pictures', type: 'bool', default: true, doc: 'write the PNG pictures after training' },
@@ -139,7 +183,8 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     return v === unset ? fallback : v;
   };
   const out = (get('out') as string) || `runs/${entry.kind}`;
-  if (get('image-channels') === 2) throw new ConfigError('image-channels', 'must be 1 (grey) or 3 (RGB), got 2');
+  if (get('image-channels') === 2)
+    throw new ConfigError('image-channels', 'must be 1 (grey) or 3 (RGB), got 2');
   return {
     model: entry.kind,
     hyper,

@@ -38,7 +38,8 @@ export function parseOptionValue(spec: OptionSpec, raw: unknown, where: string):
     }
     case 'int':
     case 'float': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      const n =
+        typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
       const what = spec.type === 'int' ? 'an integer' : 'a number';
       if (!Number.isFinite(n) || (spec.type === 'int' && !Number.isInteger(n))) fail(what);
       checkRange(spec, n, field);
@@ -52,8 +53,11 @@ export function parseOptionValue(spec: OptionSpec, raw: unknown, where: string):
           : typeof raw === 'string'
             ? raw.split(',').map((s) => s.trim())
             : [];
-      const out = parts.map((p) => (typeof p === 'number' ? p : typeof p === 'string' && p !== '' ? Number(p) : NaN));
-      if (out.length === 0 || out.some((n) => !Number.isInteger(n))) fail('a comma-separated list of integers');
+      const out = parts.map((p) =>
+        typeof p === 'number' ? p : typeof p === 'string' && p !== '' ? Number(p) : NaN,
+      );
+      if (out.length === 0 || out.some((n) => !Number.isInteger(n)))
+        fail('a comma-separated list of integers');
       for (const n of out) checkRange(spec, n, field);
       return out;
     }
@@ -61,8 +65,10 @@ export function parseOptionValue(spec: OptionSpec, raw: unknown, where: string):
 }
 
 function checkRange(spec: HyperSpec, n: number, field: string): void {
-  if (spec.min !== undefined && n < spec.min) throw new ConfigError(field, `must be >= ${spec.min}, got ${n}`);
-  if (spec.max !== undefined && n > spec.max) throw new ConfigError(field, `must be <= ${spec.max}, got ${n}`);
+  if (spec.min !== undefined && n < spec.min)
+    throw new ConfigError(field, `must be >= ${spec.min}, got ${n}`);
+  if (spec.max !== undefined && n > spec.max)
+    throw new ConfigError(field, `must be <= ${spec.max}, got ${n}`);
 }
 
 /** Closest known names, for "did you mean" hints. */

@@ -15,7 +15,12 @@ export interface EvaluateCheckpointOptions {
   readonly backend?: string;
 }
 
-function snapshotField<T>(config: Readonly<Record<string, unknown>>, field: string, dir: string, fallback?: T): T {
+function snapshotField<T>(
+  config: Readonly<Record<string, unknown>>,
+  field: string,
+  dir: string,
+  fallback?: T,
+): T {
   const v = config[field];
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
@@ -31,7 +36,10 @@ function snapshotField<T>(config: Readonly<Record<string, unknown>>, field: stri
 export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promise<Record<string, number>> {
   const backend = (opts.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(backend)) {
-    throw new ConfigError('backend', `expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(backend)}`);
+    throw new ConfigError(
+      'backend',
+      `expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(backend)}`,
+    );
   }
   if (opts.testLimit !== undefined && !(Number.isInteger(opts.testLimit) && opts.testLimit >= 0)) {
     throw new ConfigError('test-limit', `expected a whole number >= 0, got ${opts.testLimit}`);
@@ -51,7 +59,10 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   if (!corpus.test) {
     throw new ConfigError('data', `${corpus.source} has no test split to evaluate on`);
   }
-  const model = findModel(ckpt.modelKind).create(pixelsPerImage(corpus.train.shape), ckpt.hyper as HyperValues);
+  const model = findModel(ckpt.modelKind).create(
+    pixelsPerImage(corpus.train.shape),
+    ckpt.hyper as HyperValues,
+  );
   assertCheckpointFits(ckpt, { kind: model.kind, paramSpecs: model.paramSpecs });
   const limit = snapshotField<number>(cfg, 'limit', dir, 0);
   const train = limit > 0 ? limitSet(corpus.train, limit) : corpus.train;

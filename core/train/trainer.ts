@@ -146,7 +146,11 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
       throw new ConfigError('resume', `no checkpoint at ${ckptDir} to resume from`);
     }
     const ckpt = await readCheckpoint(ckptDir);
-    assertCheckpointFits(ckpt, { kind: model.kind, paramSpecs: model.paramSpecs, optimizer: config.optimizer });
+    assertCheckpointFits(ckpt, {
+      kind: model.kind,
+      paramSpecs: model.paramSpecs,
+      optimizer: config.optimizer,
+    });
     checkResumable(ckpt.config, config, ckptDir);
     params = Float32Array.from(ckpt.params);
     optimizer.loadState(ckpt.optimizer.state);
@@ -269,7 +273,9 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
   if (config.eval && corpus.test) {
     const testSet = config.testLimit > 0 ? limitSet(corpus.test, config.testLimit) : corpus.test;
     log(`evaluating on ${testSet.count} test images`);
-    test = { ...(await evaluateModel(model, params, { train: fullTrain, test: testSet, seed: config.seed })) };
+    test = {
+      ...(await evaluateModel(model, params, { train: fullTrain, test: testSet, seed: config.seed })),
+    };
   } else if (config.eval) {
     log(`no test split in ${corpus.source}: the test block is left empty`);
   }
@@ -306,6 +312,8 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     pictures,
   };
   writeJsonAtomic(join(config.out, 'summary.json'), summary);
-  log(`done: ${cursor.step} steps, final train loss ${lastLoss.toFixed(4)}; wrote ${join(config.out, 'summary.json')}`);
+  log(
+    `done: ${cursor.step} steps, final train loss ${lastLoss.toFixed(4)}; wrote ${join(config.out, 'summary.json')}`,
+  );
   return summary;
 }
