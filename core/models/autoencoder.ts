@@ -203,7 +203,7 @@ export class Autoencoder implements Model {
     );
   }
 
-  /** Sums over the batch of the clean-input reconstruction loss and of the squared error. */
+  /** Sum over the batch of the clean-input reconstruction loss (the report computes the squared error). */
   evaluate(params: Float32Array, batch: Float32Array, batchSize: number): Record<string, number> {
     return tf.tidy(() => {
       const p = paramTensors(this.paramSpecs, params);
@@ -211,7 +211,6 @@ export class Autoencoder implements Model {
       const logits = this.decodeLogits(p, this.encodeT(p, x));
       return {
         reconstruction_loss: tf.sum(this.reconstructionLoss(logits, x)).dataSync()[0]!,
-        sse: tf.sum(sumSquares(tf.sigmoid(logits), x)).dataSync()[0]!,
       };
     });
   }

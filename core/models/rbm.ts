@@ -201,9 +201,8 @@ export class Rbm implements Model {
   }
 
   /**
-   * Sums over the batch of the pseudo-log-likelihood of the binarised images (scikit-learn's
-   * estimator: inputSize * log sigmoid(F(v~) - F(v)) with v~ = v with one random bit flipped)
-   * and of the squared error of the mean-field reconstruction of the raw images.
+   * Sum over the batch of the pseudo-log-likelihood of the binarised images (scikit-learn's
+   * estimator: inputSize * log sigmoid(F(v~) - F(v)) with v~ = v with one random bit flipped).
    */
   evaluate(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): Record<string, number> {
     const n = this.inputSize;
@@ -222,9 +221,7 @@ export class Rbm implements Model {
       );
       // log sigmoid(x) = -softplus(-x)
       const pll = tf.mul(-n, tf.sum(tf.softplus(tf.neg(gap))));
-      const x = matrix(batch, batchSize, n);
-      const sse = tf.sum(tf.square(tf.sub(x, visibleProbs(t, hiddenProbs(t, x)))));
-      return { pseudo_log_likelihood: pll.dataSync()[0]!, sse: sse.dataSync()[0]! };
+      return { pseudo_log_likelihood: pll.dataSync()[0]! };
     });
   }
 
