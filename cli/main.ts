@@ -85,12 +85,21 @@ program
   .description('recompute the test block of summary.json from a checkpoint')
   .requiredOption('--checkpoint <dir>', 'checkpoint directory (e.g. runs/ae/checkpoint)')
   .option('--data <spec>', 'evaluate on this corpus instead of the one the model was trained on')
+  .option('--test-data <spec>', "test set, same forms as --data (default: the run's test set)")
   .option('--test-limit <n>', 'evaluate on the first N test images', (v) => Number(v))
   .option('--backend <name>', 'compute backend', 'auto')
-  .action(async (opts: { checkpoint: string; data?: string; testLimit?: number; backend: string }) => {
-    const report = await evaluateCheckpoint(opts);
-    console.log(JSON.stringify(report, null, 2));
-  });
+  .action(
+    async (opts: {
+      checkpoint: string;
+      data?: string;
+      testData?: string;
+      testLimit?: number;
+      backend: string;
+    }) => {
+      const report = await evaluateCheckpoint(opts);
+      console.log(JSON.stringify(report, null, 2));
+    },
+  );
 
 program
   .command('models')

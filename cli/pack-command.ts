@@ -1,4 +1,4 @@
-import { openCorpus } from '../core/data/open-corpus.js';
+import { openCorpus, ShardCorpus } from '../core/data/open-corpus.js';
 import { packShards } from '../core/data/shard-writer.js';
 import { ConfigError } from '../core/errors.js';
 
@@ -25,7 +25,6 @@ export async function packCommand(src: string, opts: PackOptions): Promise<void>
   if (opts.split !== 'train' && opts.split !== 'test') {
     throw new ConfigError('split', `expected train or test, got ${JSON.stringify(opts.split)}`);
   }
-  if (src.startsWith('shards:')) throw new ConfigError('src', 'is already a shard corpus');
   const corpus = await openCorpus(src, {
     imageShape: {
       height: positiveInt('image-height', opts.imageHeight, 4096),
@@ -33,6 +32,7 @@ export async function packCommand(src: string, opts: PackOptions): Promise<void>
       channels: positiveInt('image-channels', opts.imageChannels, 3),
     },
   });
+  if (corpus.train instanceof ShardCorpus) throw new ConfigError('src', 'is already a shard corpus');
   const set = opts.split === 'train' ? corpus.train : corpus.test;
   if (!set) throw new ConfigError('split', `${corpus.source} has no test split`);
   const manifest = await packShards(set, opts.out, shardSize);

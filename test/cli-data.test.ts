@@ -1,6 +1,7 @@
 /**
  * End to end: `harmonium data pack` writes a tar-shard corpus from an IDX file, and `harmonium train`
- * trains from it; a shard that no longer matches its manifest stops training with a clear error.
+ * streams it; a run stopped mid-epoch resumes to the same parameters; `--test-data` gives a shard
+ * corpus a test block; a shard that no longer matches its manifest stops training with a clear error.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,17 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { shardOrder } from '../core/data/sampler.js';
+import { shardFileName } from '../core/data/shard-manifest.js';
 import { harmonium, readJson } from './cli-helpers.js';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-data-'));
 
-/** The first `n` Fashion-MNIST training images as a plain (not gzipped) IDX file. */
-function smallIdx(n: number): string {
-  const full = gunzipSync(readFileSync(FMNIST));
+/** The first `n` images of a Fashion-MNIST images file as a plain (not gzipped) IDX file. */
+function smallIdx(n: number, from = FMNIST, name = 'small-images-idx3-ubyte'): string {
+  const full = gunzipSync(readFileSync(from));
   const header = Buffer.from(full.subarray(0, 16));
   header.writeUInt32BE(n, 4);
-  const path = join(tmp, 'small-images-idx3-ubyte');
+  const path = join(tmp, name);
   writeFileSync(path, Buffer.concat([header, full.subarray(16, 16 + n * 784)]));
   return path;
 }
@@ -48,6 +51,8 @@ describe('harmonium data pack + train from shards', () => {
       'rbm',
       '--hidden',
       '16',
+      '--sample-steps',
+      '50',
       '--data',
       `shards:${shards}`,
       '--epochs',
@@ -61,6 +66,63 @@ describe('harmonium data pack + train from shards', () => {
     const s = readJson(join(out, 'summary.json'));
     assert.equal(s['images_seen'], 250);
     assert.match(String(s['dataset']), /shards/);
+    assert.equal(s['test'], null, 'no test split in the shards');
+  });
+
+  it('resumes a run stopped mid-epoch to the same parameters as an uninterrupted one', () => {
+    const base = ['train', '--model', 'rbm', '--hidden', '16', '--data', `shards:${shards}`, '--seed', '1'];
+    const run = [...base, '--epochs', '2', '--batch-size', '30', '--no-eval', '--no-pictures'];
+    const straight = harmonium([...run, '--out', join(tmp, 'straight')]);
+    assert.equal(straight.status, 0, straight.stderr);
+    // Stop the run where its first batch needs the second shard of epoch 0, by spoiling that shard.
+    const order = shardOrder(3, 1, 0);
+    const shard = join(shards, shardFileName(order[1]!));
+    const good = readFileSync(shard);
+    const spoilt = Buffer.from(good);
+    spoilt[1000] = spoilt[1000]! ^ 1;
+    writeFileSync(shard, spoilt);
+    const stopped = harmonium([...run, '--checkpoint-every', '1', '--out', join(tmp, 'stopped')]);
+    writeFileSync(shard, good);
+    assert.notEqual(stopped.status, 0);
+    assert.match(stopped.stderr, new RegExp(`DATA_CHECKSUM.*${shardFileName(order[1]!)}`));
+    const resumed = harmonium([...run, '--resume', '--out', join(tmp, 'stopped')]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const at = Math.floor((order[0] === 2 ? 50 : 100) / 30);
+    assert.match(resumed.stderr, new RegExp(`resuming rbm .* at step ${at} \\(epoch 0\\)`));
+    const a = readJson(join(tmp, 'straight', 'summary.json'));
+    const b = readJson(join(tmp, 'stopped', 'summary.json'));
+    assert.equal(a['steps'], 16, '250 images in batches of 30: 8 steps an epoch');
+    assert.deepEqual(b['param_stats'], a['param_stats']);
+  });
+
+  it('evaluates on --test-data, fitting the PCA on the training images read back', () => {
+    const test = smallIdx(200, FMNIST.replace('train-', 't10k-'), 'small-t10k-images-idx3-ubyte');
+    const out = join(tmp, 'with-test');
+    const r = harmonium([
+      'train',
+      '--model',
+      'rbm',
+      '--hidden',
+      '8',
+      '--data',
+      `shards:${shards}`,
+      '--test-data',
+      `idx:${test}`,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '50',
+      '--no-pictures',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const block = readJson(join(out, 'summary.json'))['test'] as Record<string, number>;
+    assert.ok(Number.isFinite(block['sse_per_image']) && Number.isFinite(block['pca_sse_per_image']));
+    assert.equal(block['pca_fit_images'], 250);
+    const again = harmonium(['eval', '--checkpoint', join(out, 'checkpoint')]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout), block);
   });
 
   it('refuses a shard whose bytes changed since packing, naming the shard', () => {

@@ -164,6 +164,11 @@ describe('harmonium CLI errors', () => {
       args: ['--model', 'ae', '--limit', '10', '--batch-size', '20'],
       stderr: /batch-size: 20 is larger than the 10 training images/,
     },
+    {
+      name: 'a native backend that is not installed',
+      args: ['--model', 'ae', '--backend', 'tensorflow'],
+      stderr: /BACKEND_UNAVAILABLE.*@tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/,
+    },
   ];
   for (const c of cases) {
     it(`rejects ${c.name}`, () => {

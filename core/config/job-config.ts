@@ -14,6 +14,8 @@ export interface JobConfig {
   readonly limit: number;
   /** Evaluate on the first N test images; 0 means all. */
   readonly testLimit: number;
+  /** The test set, in the forms of `data`; '' means the held-out split of `data` itself. */
+  readonly testData: string;
   /** Geometry images are resized to, for `images:DIR`. */
   readonly imageHeight: number;
   readonly imageWidth: number;
@@ -54,6 +56,12 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     default: 0,
     min: 0,
     doc: 'evaluate on the first N test images (0: all)',
+  },
+  {
+    name: 'test-data',
+    type: 'string',
+    default: '',
+    doc: "test set, same forms as data (default: the data's own test split)",
   },
   {
     name: 'image-height',
@@ -191,6 +199,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     data: get('data') as string,
     limit: get('limit') as number,
     testLimit: get('test-limit') as number,
+    testData: get('test-data') as string,
     imageHeight: get('image-height') as number,
     imageWidth: get('image-width') as number,
     imageChannels: get('image-channels') as number,

@@ -1,16 +1,18 @@
 /**
- * Turns the user's `data` option into loaded train (and, when the source has one, test) sets.
+ * Turns the user's `data` option into a training corpus (in memory, or a shard corpus to stream)
+ * and, when the source has one, a test set; and the `test-data` option into a test set.
  * Accepted forms: `fashion-mnist`, `idx:PATH`, `images:DIR`, `shards:DIR`.
  */
 import { access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
+import { limitSet } from './corpus.js';
 import type { ImageSet, ImageShape } from './corpus.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import type { FashionMnistOptions } from './fashion-mnist.js';
 import { readIdxImageSet } from './idx-reader.js';
 import { readImageFolder } from './image-folder-reader.js';
-import { readShardsToImageSet } from './shard-reader.js';
+import { openShards, ShardCorpus } from './shard-reader.js';
 import { ConfigError } from '../errors.js';
 
 export { openShards, ShardCorpus } from './shard-reader.js';
@@ -23,11 +25,17 @@ export interface OpenCorpusOptions {
   readonly imageShape?: ImageShape;
   /** Where `fashion-mnist` looks and whether it may download. */
   readonly fashionMnist?: FashionMnistOptions;
+  /** The option named in errors about the spec; default "data". */
+  readonly field?: string;
 }
 
-/** The loaded corpus. */
+/** The opened corpus. */
 export interface OpenedCorpus {
-  readonly train: ImageSet;
+  /**
+   * The training split: in memory, or for `shards:DIR` the opened corpus (only its manifest read)
+   * for training to stream (ShardBatchSource).
+   */
+  readonly train: ImageSet | ShardCorpus;
   /** The held-out split, when the source has one. */
   readonly test: ImageSet | null;
   /** One line saying where the data came from, for logs and summary.json. */
@@ -89,12 +97,12 @@ async function openIdx(path: string): Promise<OpenedCorpus> {
  * - `idx:PATH`: PATH is a train images IDX file; `-labels-idx1-ubyte` labels beside it are
  *   used when present, and a test split named with "t10k" or "test" in place of "train";
  * - `images:DIR`: a PNG/JPEG folder tree at `opts.imageShape`; no test split;
- * - `shards:DIR`: a sharded corpus, loaded whole into memory here (streaming readers:
- *   openShards); no test split.
- * Throws ConfigError on field "data" for an unknown form or a missing part, DataError for data
- * that cannot be read.
+ * - `shards:DIR`: a sharded corpus, opened but not read (train is a ShardCorpus); no test split.
+ * Throws ConfigError on field `opts.field` ("data") for an unknown form or a missing part,
+ * DataError for data that cannot be read.
  */
 export async function openCorpus(spec: string, opts: OpenCorpusOptions = {}): Promise<OpenedCorpus> {
+  const field = opts.field ?? 'data';
   if (spec === 'fashion-mnist') {
     const { train, test } = await loadFashionMnist(opts.fashionMnist);
     return { train, test, source: 'Fashion-MNIST' };
@@ -103,21 +111,57 @@ export async function openCorpus(spec: string, opts: OpenCorpusOptions = {}): Pr
   const scheme = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? '' : spec.slice(colon + 1);
   const known = scheme === 'idx' || scheme === 'images' || scheme === 'shards';
-  if (!known) throw new ConfigError('data', `unknown corpus "${spec}"; expected one of: ${ACCEPTED}`);
+  if (!known) throw new ConfigError(field, `unknown corpus "${spec}"; expected one of: ${ACCEPTED}`);
   if (rest === '')
-    throw new ConfigError('data', `"${spec}" needs a path after "${scheme}:"; expected one of: ${ACCEPTED}`);
+    throw new ConfigError(field, `"${spec}" needs a path after "${scheme}:"; expected one of: ${ACCEPTED}`);
   const path = resolve(rest);
   switch (scheme) {
     case 'idx':
       return openIdx(path);
     case 'images': {
       if (opts.imageShape === undefined) {
-        throw new ConfigError('data', `"${spec}" needs an image size (height, width, channels) to resize to`);
+        throw new ConfigError(field, `"${spec}" needs an image size (height, width, channels) to resize to`);
       }
       const train = await readImageFolder(path, { ...opts.imageShape, name: `images:${path}` });
       return { train, test: null, source: `image folder ${path}` };
     }
     default:
-      return { train: await readShardsToImageSet(path), test: null, source: `shards ${path}` };
+      return { train: await openShards(path), test: null, source: `shards ${path}` };
   }
+}
+
+/** At most this many training images are read back from a streamed corpus for evaluation. */
+export const STREAMED_EVAL_TRAIN_IMAGES = 10000;
+
+/**
+ * The training images evaluation fits the PCA baseline on and draws the probes' labelled images
+ * from, in memory with their labels: the first `limit` (0: all) of an in-memory corpus; of a shard
+ * corpus the first min(limit, STREAMED_EVAL_TRAIN_IMAGES), reading only the shards they are in.
+ */
+export async function evaluationTrainSet(train: ImageSet | ShardCorpus, limit: number): Promise<ImageSet> {
+  if (!(train instanceof ShardCorpus)) return limit > 0 ? limitSet(train, limit) : train;
+  return train.readImages(Math.min(limit > 0 ? limit : train.count, STREAMED_EVAL_TRAIN_IMAGES));
+}
+
+/**
+ * The test set of the `test-data` option `spec` (the forms of openCorpus), in memory: the held-out
+ * split of the corpus when it has one, else all its images. Throws ConfigError on "test-data" for
+ * a bad spec or images of another shape than `shape` (the training images').
+ */
+export async function openTestSet(
+  spec: string,
+  shape: ImageShape,
+  opts: OpenCorpusOptions = {},
+): Promise<ImageSet> {
+  const corpus = await openCorpus(spec, { ...opts, field: 'test-data' });
+  const test =
+    corpus.test ?? (corpus.train instanceof ShardCorpus ? await corpus.train.readImages() : corpus.train);
+  const size = (s: ImageShape): string => `${s.height}x${s.width}x${s.channels}`;
+  if (size(test.shape) !== size(shape)) {
+    throw new ConfigError(
+      'test-data',
+      `${test.name}: images are ${size(test.shape)}, the training images are ${size(shape)}`,
+    );
+  }
+  return test;
 }

@@ -222,6 +222,25 @@ export class ShardCorpus {
   }
 
   /**
+   * The first `limit` images (default all) in manifest order as one in-memory ImageSet named
+   * `shards:<dir>`, with labels when the corpus has them; reads only the shards they are in.
+   */
+  async readImages(limit: number = this.count): Promise<ImageSet> {
+    const count = Math.min(limit, this.count);
+    const d = pixelsPerImage(this.shape);
+    const pixels = new Uint8Array(count * d);
+    const labels = this.manifest.hasLabels ? new Uint8Array(count) : null;
+    for (let i = 0, at = 0; at < count; i++) {
+      const { images } = await this.readShard(i);
+      const n = Math.min(images.count, count - at);
+      pixels.set(images.pixels.subarray(0, n * d), at * d);
+      if (labels !== null && images.labels !== null) labels.set(images.labels.subarray(0, n), at);
+      at += n;
+    }
+    return { name: `shards:${this.dir}`, shape: this.shape, count, pixels, labels };
+  }
+
+  /**
    * Yields shards one at a time in `order` (indices into manifest.shards; default 0, 1, ...),
    * each verified before any of its images is yielded. Only the current shard is held.
    */
@@ -277,15 +296,5 @@ export async function openShards(dir: string): Promise<ShardCorpus> {
 
 /** Loads a whole sharded corpus into memory as one ImageSet named `shards:<dir>` (small corpora). */
 export async function readShardsToImageSet(dir: string): Promise<ImageSet> {
-  const corpus = await openShards(dir);
-  const d = pixelsPerImage(corpus.shape);
-  const pixels = new Uint8Array(corpus.count * d);
-  const labels = corpus.manifest.hasLabels ? new Uint8Array(corpus.count) : null;
-  let at = 0;
-  for await (const s of corpus.shards()) {
-    pixels.set(s.images.pixels, at * d);
-    if (labels !== null && s.images.labels !== null) labels.set(s.images.labels, at);
-    at += s.images.count;
-  }
-  return { name: `shards:${dir}`, shape: corpus.shape, count: corpus.count, pixels, labels };
+  return (await openShards(dir)).readImages();
 }

@@ -147,6 +147,7 @@ describe('evaluateModel', () => {
       'images_seen',
       'model_sse_per_image',
       'mse_per_pixel',
+      'pca_fit_images',
       'pca_mse_per_pixel',
       'pca_sse_per_image',
       'pixel_sum',
@@ -165,6 +166,7 @@ describe('evaluateModel', () => {
     assert.ok(Math.abs(report['pixel_sum']! - pixelSumPerImage(test)) < 1e-6 * pixelSumPerImage(test));
     assert.equal(report['model_sse_per_image'], -1);
     assert.equal(report['images_seen'], 1000);
+    assert.equal(report['pca_fit_images'], 3000);
   });
 
   it('leaves out the probes without labels and the PCA baseline when the code is as wide as the input', () => {

@@ -17,7 +17,8 @@ import { reconstructionError, reconstructionErrorOf } from './reconstruction.js'
 
 /**
  * Named test figures with snake_case keys: `sse_per_image`, `mse_per_pixel`, `pca_sse_per_image`,
- * `pca_mse_per_pixel`, `probe_accuracy`, `raw_probe_accuracy`, then the model's own keys. A figure
+ * `pca_mse_per_pixel` with `pca_fit_images` (the training images the PCA was fitted on),
+ * `probe_accuracy`, `raw_probe_accuracy`, then the model's own keys. A figure
  * that does not apply (no labels, no code) is absent rather than NaN.
  */
 export type TestReport = Record<string, number>;
@@ -47,6 +48,7 @@ const OWN_KEYS = new Set([
   'mse_per_pixel',
   'pca_sse_per_image',
   'pca_mse_per_pixel',
+  'pca_fit_images',
   'probe_accuracy',
   'raw_probe_accuracy',
 ]);
@@ -74,6 +76,7 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
     );
     report['pca_sse_per_image'] = err.sse_per_image;
     report['pca_mse_per_pixel'] = err.mse_per_pixel;
+    report['pca_fit_images'] = pcaTrain.count;
   }
 
   if (train.labels && test.labels && test.count > 0) {

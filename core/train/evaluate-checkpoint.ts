@@ -1,6 +1,6 @@
 import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../compute/backend.js';
 import { limitSet, pixelsPerImage } from '../data/corpus.js';
-import { openCorpus } from '../data/open-corpus.js';
+import { evaluationTrainSet, openCorpus, openTestSet } from '../data/open-corpus.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import type { HyperValues } from '../models/hyper.js';
@@ -11,6 +11,11 @@ export interface EvaluateCheckpointOptions {
   readonly checkpoint: string;
   /** Corpus to evaluate on; default the one the checkpoint was trained on. */
   readonly data?: string;
+  /**
+   * Test set (the forms of `data`); '' means the held-out split of `data`. Default: the one the
+   * checkpoint was evaluated on, unless `data` is given.
+   */
+  readonly testData?: string;
   readonly testLimit?: number;
   readonly backend?: string;
 }
@@ -31,7 +36,9 @@ function snapshotField<T>(
 
 /**
  * Recomputes the `test` block of summary.json from a checkpoint: rebuilds the model from the
- * checkpoint's kind and hyperparameters, reopens its corpus (or `data`) and evaluates the weights.
+ * checkpoint's kind and hyperparameters, reopens its corpus (or `data`) and test set (or
+ * `testData`) and evaluates the weights. A shard corpus is not read whole: evaluation fits on its
+ * first training images (evaluationTrainSet).
  */
 export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promise<Record<string, number>> {
   const backend = (opts.backend ?? 'auto') as BackendChoice;
@@ -49,15 +56,19 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   const ckpt = await readCheckpoint(dir);
   const cfg = ckpt.config;
   const data = opts.data ?? snapshotField<string>(cfg, 'data', dir);
-  const corpus = await openCorpus(data, {
-    imageShape: {
-      height: snapshotField<number>(cfg, 'image-height', dir, 28),
-      width: snapshotField<number>(cfg, 'image-width', dir, 28),
-      channels: snapshotField<number>(cfg, 'image-channels', dir, 1),
-    },
-  });
-  if (!corpus.test) {
-    throw new ConfigError('data', `${corpus.source} has no test split to evaluate on`);
+  const imageShape = {
+    height: snapshotField<number>(cfg, 'image-height', dir, 28),
+    width: snapshotField<number>(cfg, 'image-width', dir, 28),
+    channels: snapshotField<number>(cfg, 'image-channels', dir, 1),
+  };
+  const corpus = await openCorpus(data, { imageShape });
+  // The checkpoint's test-data belongs to its own corpus: another `data` brings its own test split.
+  const testData =
+    opts.testData ?? (opts.data === undefined ? snapshotField<string>(cfg, 'test-data', dir, '') : '');
+  const testFull =
+    testData === '' ? corpus.test : await openTestSet(testData, corpus.train.shape, { imageShape });
+  if (!testFull) {
+    throw new ConfigError('data', `${corpus.source} has no test split to evaluate on (give --test-data)`);
   }
   const model = findModel(ckpt.modelKind).create(
     pixelsPerImage(corpus.train.shape),
@@ -65,8 +76,8 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   );
   assertCheckpointFits(ckpt, { kind: model.kind, paramSpecs: model.paramSpecs });
   const limit = snapshotField<number>(cfg, 'limit', dir, 0);
-  const train = limit > 0 ? limitSet(corpus.train, limit) : corpus.train;
+  const train = await evaluationTrainSet(corpus.train, limit);
   const testLimit = opts.testLimit ?? 0;
-  const test = testLimit > 0 ? limitSet(corpus.test, testLimit) : corpus.test;
+  const test = testLimit > 0 ? limitSet(testFull, testLimit) : testFull;
   return { ...(await evaluateModel(model, ckpt.params, { train, test, seed: ckpt.seed })) };
 }

@@ -2,10 +2,12 @@ import { mkdirSync, rmSync, writeFileSync, renameSync, existsSync } from 'node:f
 import { join } from 'node:path';
 import { selectBackend, type BackendInfo } from '../compute/backend.js';
 import type { JobConfig } from '../config/job-config.js';
-import { gatherBatch, limitSet, pixelsPerImage, type ImageSet } from '../data/corpus.js';
-import { openCorpus } from '../data/open-corpus.js';
+import type { BatchSource } from '../data/batch-source.js';
+import { limitSet, pixelsPerImage, type ImageSet } from '../data/corpus.js';
+import { MemoryBatchSource } from '../data/memory-batch-source.js';
+import { evaluationTrainSet, openCorpus, openTestSet, ShardCorpus } from '../data/open-corpus.js';
 import { deriveSeed, Rng } from '../data/rng.js';
-import { epochPermutation, stepsPerEpoch as computeStepsPerEpoch } from '../data/sampler.js';
+import { ShardBatchSource } from '../data/shard-batch-source.js';
 import { ConfigError, CheckpointError } from '../errors.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { flatLength, type Model } from '../models/model.js';
@@ -91,28 +93,39 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 /**
- * Trains one model in this process, as the config says: loads the corpus, initialises (or resumes
- * from `<out>/checkpoint`), runs the epochs with checkpoints and metrics.jsonl, then evaluates on the
- * test split and writes pictures and summary.json. Labels are passed to evaluation only.
+ * Trains one model in this process, as the config says: opens the corpus (held in memory, or
+ * streamed shard by shard for `shards:DIR`), initialises (or resumes from `<out>/checkpoint`), runs
+ * the epochs with checkpoints and metrics.jsonl, then evaluates on the test set and writes pictures
+ * and summary.json. Labels are passed to evaluation only.
  */
 export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promise<TrainingSummary> {
   const log = io.log ?? ((line: string) => console.error(line));
   const started = performance.now();
   const backend: BackendInfo = await selectBackend(config.backend);
 
-  const corpus = await openCorpus(config.data, {
-    imageShape: { height: config.imageHeight, width: config.imageWidth, channels: config.imageChannels },
-  });
-  const fullTrain = config.limit > 0 ? limitSet(corpus.train, config.limit) : corpus.train;
+  const imageShape = { height: config.imageHeight, width: config.imageWidth, channels: config.imageChannels };
+  const corpus = await openCorpus(config.data, { imageShape });
+  // Opened before training so that a bad test-data fails at once, not after the last epoch.
+  const testFull =
+    config.testData === ''
+      ? corpus.test
+      : await openTestSet(config.testData, corpus.train.shape, { imageShape });
+  const testSet = testFull !== null && config.testLimit > 0 ? limitSet(testFull, config.testLimit) : testFull;
   // The training loop gets pixels only: unsupervised training never reads labels.
-  const train: ImageSet = { ...fullTrain, labels: null };
+  const source: BatchSource =
+    corpus.train instanceof ShardCorpus
+      ? new ShardBatchSource(corpus.train, { seed: config.seed, limit: config.limit })
+      : new MemoryBatchSource(
+          { ...(config.limit > 0 ? limitSet(corpus.train, config.limit) : corpus.train), labels: null },
+          config.seed,
+        );
   const entry = findModel(config.model);
-  const model: Model = entry.create(pixelsPerImage(train.shape), config.hyper);
+  const model: Model = entry.create(pixelsPerImage(source.shape), config.hyper);
 
   const batchSize = config.batchSize;
-  const stepsPerEpoch = computeStepsPerEpoch(train.count, batchSize);
+  const stepsPerEpoch = source.stepsPerEpoch(batchSize);
   if (stepsPerEpoch === 0) {
-    throw new ConfigError('batch-size', `${batchSize} is larger than the ${train.count} training images`);
+    throw new ConfigError('batch-size', `${batchSize} is larger than the ${source.count} training images`);
   }
   const totalSteps = stepsPerEpoch * config.epochs;
   const lrSchedule = parseLrSchedule(
@@ -135,6 +148,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     'image-height': config.imageHeight,
     'image-width': config.imageWidth,
     'image-channels': config.imageChannels,
+    'test-data': config.testData,
   };
 
   let params: Float32Array;
@@ -167,11 +181,14 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     rmSync(metricsPath, { force: true });
   }
   log(
-    `training ${model.kind} on ${corpus.source} (${train.count} images, ${model.paramSpecs.length} tensors, ` +
+    `training ${model.kind} on ${corpus.source} (${source.describe}; ${model.paramSpecs.length} tensors, ` +
       `${params.length} parameters) for ${config.epochs} epochs of ${stepsPerEpoch} steps, backend ${backend.name}`,
   );
 
+  let savedStep = -1;
   const save = async (): Promise<void> => {
+    if (savedStep === cursor.step) return;
+    savedStep = cursor.step;
     await writeCheckpoint(ckptDir, {
       modelKind: model.kind,
       hyper: config.hyper,
@@ -193,7 +210,6 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     startImages: cursor.imagesSeen,
     ...(io.progress ? { stream: io.progress } : {}),
   });
-  const batch = new Float32Array(batchSize * model.inputSize);
   let lossSum = 0;
   let lossCount = 0;
   let extrasSum: Record<string, number> = {};
@@ -231,11 +247,9 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
       // Noise is seeded from (run seed, epoch, rank) at every epoch start; only a resume in the
       // middle of an epoch continues from the checkpoint's RNG state.
       if (first === 0) rng = new Rng(deriveSeed(config.seed, epoch, 0, SEED_STREAM.noise));
-      const perm = epochPermutation(train.count, config.seed, epoch);
       const momentum = setMomentum(optimizer, config, epoch);
       let lr = 0;
-      for (let s = first; s < stepsPerEpoch; s++) {
-        gatherBatch(train, perm.subarray(s * batchSize, (s + 1) * batchSize), batch);
+      for await (const batch of source.batches(epoch, batchSize, first)) {
         const result = model.step(params, batch, batchSize, rng);
         if (!Number.isFinite(result.loss)) {
           throw new ConfigError(
@@ -250,7 +264,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
         lossCount++;
         intervalImages += batchSize;
         for (const [k, v] of Object.entries(result.extras ?? {})) extrasSum[k] = (extrasSum[k] ?? 0) + v;
-        const endOfEpoch = s === stepsPerEpoch - 1;
+        const endOfEpoch = cursor.step % stepsPerEpoch === 0;
         const checkpointNow =
           config.checkpointEvery > 0 ? cursor.step % config.checkpointEvery === 0 : endOfEpoch;
         if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow) flushLog(lr, momentum);
@@ -269,21 +283,28 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
   const trainSeconds = (performance.now() - trainStarted) / 1000;
   await save();
 
+  // Read after training: for a streamed corpus this reads its first shards back into memory.
+  let evalTrain: ImageSet | null = null;
+  const trainImages = async (): Promise<ImageSet> =>
+    (evalTrain ??= await evaluationTrainSet(corpus.train, config.limit));
   let test: Record<string, number> | null = null;
-  if (config.eval && corpus.test) {
-    const testSet = config.testLimit > 0 ? limitSet(corpus.test, config.testLimit) : corpus.test;
+  if (config.eval && testSet) {
     log(`evaluating on ${testSet.count} test images`);
     test = {
-      ...(await evaluateModel(model, params, { train: fullTrain, test: testSet, seed: config.seed })),
+      ...(await evaluateModel(model, params, {
+        train: await trainImages(),
+        test: testSet,
+        seed: config.seed,
+      })),
     };
   } else if (config.eval) {
-    log(`no test split in ${corpus.source}: the test block is left empty`);
+    log(`no test split in ${corpus.source} (give --test-data): the test block is left empty`);
   }
   let pictures: string[] = [];
   if (config.pictures) {
-    const testSet = corpus.test ?? fullTrain;
+    const shown = testSet ?? (await trainImages());
     const written = await writePictures(model, params, {
-      test: config.testLimit > 0 ? limitSet(testSet, config.testLimit) : testSet,
+      test: config.testLimit > 0 ? limitSet(shown, config.testLimit) : shown,
       outDir: config.out,
       rng: new Rng(deriveSeed(config.seed, SEED_STREAM.eval)),
     });
