@@ -8,6 +8,7 @@ import { tf } from '../compute/tf.js';
 import type { ImageSet } from '../data/corpus.js';
 import { gatherBatch, pixelsPerImage } from '../data/corpus.js';
 import { Rng } from '../data/rng.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 import { ConfigError } from '../errors.js';
 import { rangeIndices } from './batches.js';
 
@@ -25,7 +26,7 @@ export interface Pca {
   readonly explainedVariance: Float32Array;
   /** Trace of the covariance: the variance a full basis would explain. */
   readonly totalVariance: number;
-  /** Subspace iterations run. */
+  /** Subspace iterations run (0 when the covariance was decomposed whole). */
   readonly iterations: number;
   /** max_i ‖C v_i − λ_i v_i‖ / λ_1 over the kept components at the end. */
   readonly residual: number;
@@ -146,6 +147,9 @@ function topEigenvectors(
   opts: PcaOptions,
 ): Pick<Pca, 'components' | 'explainedVariance' | 'iterations' | 'residual' | 'converged'> {
   const p = Math.min(dim, k + (opts.oversample ?? 10));
+  // A block that large converges slowly (close eigenvalues) and its Rayleigh-Ritz step costs
+  // nearly a full decomposition anyway: decompose the covariance once.
+  if (p * FULL_DECOMPOSITION_RATIO > dim) return fullEigenvectors(cov, dim, k);
   const maxIterations = opts.maxIterations ?? 500;
   const tolerance = opts.tolerance ?? 1e-5;
   const rng = new Rng(opts.seed ?? 1);
@@ -195,16 +199,39 @@ function topEigenvectors(
     c.dispose();
   }
 
-  const components = new Float32Array(k * dim);
-  for (let i = 0; i < k; i++) {
-    // Sign convention: the largest-magnitude entry is positive, so fits are reproducible.
-    let big = 0;
-    for (let j = 0; j < dim; j++) if (Math.abs(ritz[i * dim + j]!) > Math.abs(big)) big = ritz[i * dim + j]!;
-    const sign = big < 0 ? -1 : 1;
-    for (let j = 0; j < dim; j++) components[i * dim + j] = sign * ritz[i * dim + j]!;
-  }
+  const components = orientedComponents(k, dim, (i, j) => ritz[i * dim + j]!);
   const explainedVariance = Float32Array.from(values.subarray(0, k), (v) => Math.max(v, 0));
   return { components, explainedVariance, iterations, residual, converged: residual < tolerance };
+}
+
+/**
+ * k x dim components from entry(i, j) of eigenvector i, each signed so that its largest-magnitude
+ * entry is positive: the same fit gives the same components, whichever solver found them.
+ */
+function orientedComponents(k: number, dim: number, entry: (i: number, j: number) => number): Float32Array {
+  const components = new Float32Array(k * dim);
+  for (let i = 0; i < k; i++) {
+    let big = 0;
+    for (let j = 0; j < dim; j++) if (Math.abs(entry(i, j)) > Math.abs(big)) big = entry(i, j);
+    const sign = big < 0 ? -1 : 1;
+    for (let j = 0; j < dim; j++) components[i * dim + j] = sign * entry(i, j);
+  }
+  return components;
+}
+
+/** Above dim / this many components, the covariance is decomposed whole. */
+const FULL_DECOMPOSITION_RATIO = 8;
+
+/** The top k eigenpairs from a full decomposition of the covariance (exact, O(dim^3)). */
+function fullEigenvectors(
+  cov: Float64Array,
+  dim: number,
+  k: number,
+): Pick<Pca, 'components' | 'explainedVariance' | 'iterations' | 'residual' | 'converged'> {
+  const { values, vectors } = symmetricEigen(cov, dim);
+  const components = orientedComponents(k, dim, (i, j) => vectors[j * dim + i]!);
+  const explainedVariance = Float32Array.from(values.subarray(0, k), (v) => Math.max(v, 0));
+  return { components, explainedVariance, iterations: 0, residual: 0, converged: true };
 }
 
 /** Rows of `rows` (p x dim, float64) times the symmetric tensor `c`, back as float64. */
@@ -266,66 +293,6 @@ function orthonormaliseRows(rows: Float64Array, p: number, dim: number, rng: Rng
       for (let t = 0; t < dim; t++) rows[o + t] = rng.normal();
     }
   }
-}
-
-/** Eigen-decomposition of a symmetric matrix: values descending, vectors as columns (row-major n x n). */
-export interface SymmetricEigen {
-  readonly values: Float64Array;
-  /** vectors[r * n + c] is entry r of eigenvector c. */
-  readonly vectors: Float64Array;
-}
-
-/**
- * Cyclic Jacobi eigensolver for a small symmetric n x n matrix (row-major, float64; not modified).
- * Sweeps plane rotations until the off-diagonal mass is negligible; accurate to rounding.
- */
-export function symmetricEigen(matrix: Float64Array, n: number): SymmetricEigen {
-  const a = Float64Array.from(matrix.subarray(0, n * n));
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let norm = 0;
-  for (let i = 0; i < n * n; i++) norm += a[i]! * a[i]!;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i * n + j]! * a[i * n + j]!;
-    if (off <= 1e-30 * norm || off === 0) break;
-    for (let pI = 0; pI < n; pI++) {
-      for (let qI = pI + 1; qI < n; qI++) {
-        const apq = a[pI * n + qI]!;
-        if (apq === 0) continue;
-        const app = a[pI * n + pI]!;
-        const aqq = a[qI * n + qI]!;
-        // Rotation angle from the stable formula (Golub & Van Loan, Alg. 8.4.1).
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const cs = 1 / Math.sqrt(t * t + 1);
-        const sn = t * cs;
-        for (let r = 0; r < n; r++) {
-          const arp = a[r * n + pI]!;
-          const arq = a[r * n + qI]!;
-          a[r * n + pI] = cs * arp - sn * arq;
-          a[r * n + qI] = sn * arp + cs * arq;
-        }
-        for (let r = 0; r < n; r++) {
-          const apr = a[pI * n + r]!;
-          const aqr = a[qI * n + r]!;
-          a[pI * n + r] = cs * apr - sn * aqr;
-          a[qI * n + r] = sn * apr + cs * aqr;
-        }
-        for (let r = 0; r < n; r++) {
-          const vrp = v[r * n + pI]!;
-          const vrq = v[r * n + qI]!;
-          v[r * n + pI] = cs * vrp - sn * vrq;
-          v[r * n + qI] = sn * vrp + cs * vrq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y]! - a[x * n + x]!);
-  const values = Float64Array.from(order, (i) => a[i * n + i]!);
-  const vectors = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) for (let r = 0; r < n; r++) vectors[r * n + c] = v[r * n + order[c]!]!;
-  return { values, vectors };
 }
 
 /** Codes (count x k) of `count` rows of `pca.dim` values: (x − mean) · componentsᵀ. */
