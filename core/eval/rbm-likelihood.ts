@@ -4,6 +4,7 @@
  *   log Z = log sum_h exp(b.h + sum_i softplus(a_i + W_i.h)).
  * Configurations are scored in chunks with tf, and combined with a log-sum-exp in float64.
  */
+import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import { HarmoniumError } from '../errors.js';
 import { freeEnergy } from '../models/rbm-energy.js';
@@ -74,9 +75,7 @@ export function exactLogPartition(rbm: RbmWeights): number {
 export function binaryFreeEnergies(rbm: RbmWeights, data: Float32Array, count: number): Float32Array {
   const v = new Float32Array(count * rbm.visible);
   for (let i = 0; i < v.length; i++) v[i] = data[i]! > 0.5 ? 1 : 0;
-  return tf.tidy(() =>
-    Float32Array.from(freeEnergy(tensors(rbm), tf.tensor2d(v, [count, rbm.visible], 'float32')).dataSync()),
-  );
+  return tensorValues(() => freeEnergy(tensors(rbm), tf.tensor2d(v, [count, rbm.visible], 'float32')));
 }
 
 /**

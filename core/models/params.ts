@@ -1,4 +1,5 @@
 /** Moving parameters between the flat Float32Array the trainer owns and the tensors a model computes with. */
+import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import { flatLength, shapeSize } from './model.js';
 import type { ParamSpec } from './model.js';
@@ -77,5 +78,5 @@ export function withParams(
   flat: Float32Array,
   fn: (params: tf.Tensor[]) => tf.Tensor,
 ): Float32Array {
-  return tf.tidy(() => Float32Array.from(fn(paramTensors(specs, flat)).dataSync() as Float32Array));
+  return tensorValues(() => fn(paramTensors(specs, flat)));
 }

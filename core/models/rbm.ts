@@ -3,6 +3,7 @@
  * persistent CD, following Hinton's "A practical guide to training RBMs" (2010). Data in [0, 1]
  * are used as visible probabilities, not binarised.
  */
+import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { CheckpointError } from '../errors.js';
@@ -107,13 +108,14 @@ export class Rbm implements Model {
    */
   step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult {
     const { k, persistent, weightDecay } = this.config;
-    return tf.tidy(() => {
+    let loss = 0;
+    const stats = tf.tidy(() => {
       const t = this.tensors(params);
       const v0 = matrix(batch, batchSize, this.inputSize);
       const ph0 = hiddenProbs(t, v0);
       const h0 = bernoulli(ph0, rng);
       const pv1 = visibleProbs(t, h0);
-      const loss = tf.sum(tf.square(tf.sub(v0, pv1))).dataSync()[0]! / batchSize;
+      loss = tf.sum(tf.square(tf.sub(v0, pv1))).dataSync()[0]! / batchSize;
 
       let vNeg: tf.Tensor2D;
       let hNeg: tf.Tensor2D;
@@ -144,35 +146,30 @@ export class Rbm implements Model {
       const gW = tf.add(tf.neg(tf.sub(posW, negW)), tf.mul(weightDecay, t.w));
       const gA = tf.neg(tf.sub(tf.mean(v0, 0), tf.mean(vNeg, 0)));
       const gB = tf.neg(tf.sub(tf.mean(ph0, 0), tf.mean(hNeg, 0)));
-      return { loss, grads: flattenTensors(this.paramSpecs, [gW, gA, gB]) };
+      return [gW, gA, gB];
     });
+    try {
+      return { loss, grads: flattenTensors(this.paramSpecs, stats) };
+    } finally {
+      for (const t of stats) t.dispose();
+    }
   }
 
   /** p(h = 1 | v). */
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
-    return tf.tidy(() =>
-      Float32Array.from(
-        hiddenProbs(this.tensors(params), matrix(batch, batchSize, this.inputSize)).dataSync(),
-      ),
-    );
+    return tensorValues(() => hiddenProbs(this.tensors(params), matrix(batch, batchSize, this.inputSize)));
   }
 
   /** p(v = 1 | h) for hidden vectors (binary states or probabilities). */
   decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
-    return tf.tidy(() =>
-      Float32Array.from(
-        visibleProbs(this.tensors(params), matrix(codes, count, this.config.hidden)).dataSync(),
-      ),
-    );
+    return tensorValues(() => visibleProbs(this.tensors(params), matrix(codes, count, this.config.hidden)));
   }
 
   /** Mean-field reconstruction p(v | p(h | v)). */
   reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
-    return tf.tidy(() => {
+    return tensorValues(() => {
       const t = this.tensors(params);
-      return Float32Array.from(
-        visibleProbs(t, hiddenProbs(t, matrix(batch, batchSize, this.inputSize))).dataSync(),
-      );
+      return visibleProbs(t, hiddenProbs(t, matrix(batch, batchSize, this.inputSize)));
     });
   }
 
@@ -181,7 +178,7 @@ export class Rbm implements Model {
    * full steps v -> h -> v; returns p(v | h) of the last step (smoother to look at than states).
    */
   sample(params: Float32Array, count: number, rng: Rng): Float32Array {
-    return tf.tidy(() => {
+    return tensorValues(() => {
       const t = this.tensors(params);
       let v = bernoulli(tf.fill([count, this.inputSize], 0.5) as tf.Tensor2D, rng);
       let pv = v;
@@ -196,7 +193,7 @@ export class Rbm implements Model {
         v = nextV as tf.Tensor2D;
         pv = nextPv as tf.Tensor2D;
       }
-      return Float32Array.from(pv.dataSync());
+      return pv;
     });
   }
 
