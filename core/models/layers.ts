@@ -1,6 +1,7 @@
 /** Dense layers, activations and weight initialisation shared by the autoencoders and the VAE. */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import { flatLength, paramOffsets, type ParamSpec } from './model.js';
 
 /** Layer nonlinearities; `linear` is only offered for code layers. */
 export type Activation = 'linear' | 'sigmoid' | 'relu' | 'tanh';
@@ -55,4 +56,16 @@ export function sumSquares(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
 /** A batch of `rows` x `cols` values as a 2-D tensor. */
 export function matrix(values: Float32Array, rows: number, cols: number): tf.Tensor2D {
   return tf.tensor2d(values.subarray(0, rows * cols), [rows, cols], 'float32');
+}
+
+/** Fresh flat parameters: every weight matrix Glorot-uniform, every bias (any other rank) zero. */
+export function glorotInit(specs: readonly ParamSpec[], rng: Rng): Float32Array {
+  const flat = new Float32Array(flatLength(specs));
+  const offsets = paramOffsets(specs);
+  for (const s of specs) {
+    if (s.shape.length !== 2) continue;
+    const { offset, size } = offsets.get(s.name)!;
+    glorotUniform(rng, s.shape[0]!, s.shape[1]!, flat.subarray(offset, offset + size));
+  }
+  return flat;
 }

@@ -8,9 +8,8 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { activate, bernoulliNll, dense, glorotUniform, matrix, sumSquares } from './layers.js';
+import { activate, bernoulliNll, dense, glorotInit, matrix, sumSquares } from './layers.js';
 import type { Activation } from './layers.js';
-import { flatLength, paramOffsets } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
@@ -81,14 +80,7 @@ export class Vae implements Model {
   }
 
   init(rng: Rng): Float32Array {
-    const flat = new Float32Array(flatLength(this.paramSpecs));
-    const offsets = paramOffsets(this.paramSpecs);
-    for (const s of this.paramSpecs) {
-      if (s.shape.length !== 2) continue; // biases start at zero
-      const { offset, size } = offsets.get(s.name)!;
-      glorotUniform(rng, s.shape[0]!, s.shape[1]!, flat.subarray(offset, offset + size));
-    }
-    return flat;
+    return glorotInit(this.paramSpecs, rng);
   }
 
   /** mu and logvar of q(z|x). */
