@@ -10,16 +10,7 @@ import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { FASHION_MNIST_SYSTEM_DIR, loadFashionMnist, locateFashionMnist } from './fashion-mnist.js';
-import { DataError } from '../errors.js';
-
-function isDataError(code: string, pattern: RegExp): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
+import { isDataError } from './testing.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'harmonium-fmnist-'));
 

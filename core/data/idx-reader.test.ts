@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { readIdxImageSet } from './idx-reader.js';
-import { DataError } from '../errors.js';
+import { isDataError } from './testing.js';
 
 function idx(dims: readonly number[], data: Uint8Array, type = 0x08): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -14,15 +14,6 @@ function idx(dims: readonly number[], data: Uint8Array, type = 0x08): Buffer {
   head[3] = dims.length;
   dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
   return Buffer.concat([head, data]);
-}
-
-function isDataError(code: string, pattern: RegExp): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, pattern);
-    return true;
-  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'harmonium-idx-'));

@@ -9,16 +9,7 @@ import { PNG } from 'pngjs';
 import type { ColorType } from 'pngjs';
 
 import { readImageFolder } from './image-folder-reader.js';
-import { DataError } from '../errors.js';
-
-function isDataError(code: string, pattern: RegExp): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
+import { isDataError } from './testing.js';
 
 /** A PNG of `w` x `h` whose RGBA pixel (x, y) is `px(x, y)`, stored with `colorType`. */
 function png(

@@ -9,16 +9,7 @@ import type { ImageSet } from './corpus.js';
 import { openShards, readShardsToImageSet } from './shard-reader.js';
 import { encodePng, packShards } from './shard-writer.js';
 import { writeTar } from './tar.js';
-import { DataError } from '../errors.js';
-
-function isDataError(code: string, pattern: RegExp): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
+import { isDataError } from './testing.js';
 
 function toySet(count: number, channels: 1 | 3, labeled: boolean): ImageSet {
   const shape = { height: 4, width: 3, channels };

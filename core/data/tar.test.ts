@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { readTar, writeTar } from './tar.js';
-import { DataError } from '../errors.js';
-
-function isDataError(code: string, pattern: RegExp): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
+import { isDataError } from './testing.js';
 
 const entries = [
   { name: '000000000.png', data: Uint8Array.from([1, 2, 3]) },
