@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendInfo } from '../compute/backend.js';
 import type { JobConfig } from '../config/job-config.js';
@@ -6,6 +6,7 @@ import type { BatchSource } from '../data/batch-source.js';
 import { limitSet, pixelsPerImage, type ImageSet } from '../data/corpus.js';
 import { MemoryBatchSource } from '../data/memory-batch-source.js';
 import { evaluationTrainSet, openCorpus, openTestSet, ShardCorpus } from '../data/open-corpus.js';
+import { writeFileAtomic } from '../data/atomic-write.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { ShardBatchSource } from '../data/shard-batch-source.js';
 import { ConfigError, CheckpointError } from '../errors.js';
@@ -83,13 +84,6 @@ function setMomentum(optimizer: Optimizer, config: JobConfig, epoch: number): nu
   if (!(optimizer instanceof Sgd)) return null;
   optimizer.momentum = epoch >= config.momentumSwitchEpoch ? config.finalMomentum : config.momentum;
   return optimizer.momentum;
-}
-
-/** Writes JSON atomically (temp file, then rename) so a reader never sees half a file. */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
 }
 
 /**
@@ -332,7 +326,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     test,
     pictures,
   };
-  writeJsonAtomic(join(config.out, 'summary.json'), summary);
+  await writeFileAtomic(join(config.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   log(
     `done: ${cursor.step} steps, final train loss ${lastLoss.toFixed(4)}; wrote ${join(config.out, 'summary.json')}`,
   );
