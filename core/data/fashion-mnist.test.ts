@@ -10,17 +10,9 @@ import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { FASHION_MNIST_SYSTEM_DIR, loadFashionMnist, locateFashionMnist } from './fashion-mnist.js';
-import { isDataError } from './testing.js';
+import { idx, isDataError } from './testing.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'harmonium-fmnist-'));
-
-function idx(dims: readonly number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
 
 /** A tiny stand-in for the published files: 5 train and 2 test images of 28x28. */
 const FAKE: Record<string, Buffer> = {

@@ -6,15 +6,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { readIdxImageSet } from './idx-reader.js';
-import { isDataError } from './testing.js';
-
-function idx(dims: readonly number[], data: Uint8Array, type = 0x08): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = type;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
+import { idx, isDataError } from './testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'harmonium-idx-'));
 const pixels = Uint8Array.from({ length: 3 * 2 * 4 }, (_, i) => (i * 37) & 0xff);

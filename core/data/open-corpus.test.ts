@@ -13,14 +13,7 @@ import { evaluationTrainSet, openCorpus, openTestSet, ShardCorpus } from './open
 import type { OpenedCorpus } from './open-corpus.js';
 import { packShards } from './shard-writer.js';
 import { ConfigError } from '../errors.js';
-
-function idx(dims: readonly number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
+import { idx } from './testing.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'harmonium-open-'));
 

@@ -11,3 +11,12 @@ export function isDataError(code: string, pattern: RegExp): (e: unknown) => bool
     return true;
   };
 }
+
+/** An IDX file's bytes: magic (type, rank), big-endian dimensions, then `data`. */
+export function idx(dims: readonly number[], data: Uint8Array, type = 0x08): Buffer {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head[2] = type;
+  head[3] = dims.length;
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([head, data]);
+}
