@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'runs/**', '.cache/**'] },
+  { ignores: ['proto/gen/**', 'dist/**', 'node_modules/**', 'runs/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -12,7 +12,16 @@ export type ErrorCode =
   | 'CHECKPOINT_INVALID'
   | 'BACKEND_UNAVAILABLE'
   | 'MODEL_INVALID'
-  | 'IO';
+  | 'IO'
+  | 'COLLECTIVE_TIMEOUT'
+  | 'COLLECTIVE_LINK'
+  | 'COLLECTIVE_CLOSED'
+  | 'COLLECTIVE_MISMATCH'
+  | 'RPC_FAILED'
+  | 'WORKER_LOST'
+  | 'REPLICA_DIVERGED'
+  | 'JOB_FAILED'
+  | 'JOB_CANCELLED';
 
 export class HarmoniumError extends Error {
   readonly code: ErrorCode;
@@ -42,3 +51,6 @@ export class CheckpointError extends HarmoniumError {}
 
 /** A compute backend that was asked for but cannot be used here. */
 export class BackendError extends HarmoniumError {}
+
+/** A cluster-level failure: a lost worker, a diverged replica, a failed or cancelled job, an RPC. */
+export class ClusterError extends HarmoniumError {}

@@ -38,6 +38,16 @@ export interface JobConfig {
   readonly logEvery: number;
   readonly eval: boolean;
   readonly pictures: boolean;
+  /** Worker processes training together; `batchSize` is split evenly across them. */
+  readonly workers: number;
+  /** Coordinator's /metrics port (worker i serves P+1+i); 0 serves none. */
+  readonly metricsPort: number;
+  /** Steps between comparisons of the replicas' parameter digests; 0 disables them. */
+  readonly digestEvery: number;
+  /** Seconds one collective call may take before the job fails. */
+  readonly collectiveTimeout: number;
+  /** Seconds without a heartbeat after which a worker is declared lost. */
+  readonly heartbeatTimeout: number;
 }
 
 /** Training options shared by every model; a model's own hyperparameters come from its entry. */
@@ -122,6 +132,43 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
   { name: 'log-every', type: 'int', default: 10, min: 1, doc: 'steps between metrics.jsonl lines' },
   { name: 'eval', type: 'bool', default: true, doc: 'compute the test block after training' },
   { name: 'pictures', type: 'bool', default: true, doc: 'write the PNG pictures after training' },
+  {
+    name: 'workers',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 1024,
+    doc: 'worker processes on this machine; batch-size is the global batch split across them',
+  },
+  {
+    name: 'metrics-port',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    doc: 'coordinator /metrics port (worker i: P+1+i); 0: none',
+  },
+  {
+    name: 'digest-every',
+    type: 'int',
+    default: 100,
+    min: 0,
+    doc: 'steps between parameter digest checks across workers (0: never)',
+  },
+  {
+    name: 'collective-timeout',
+    type: 'float',
+    default: 60,
+    min: 0.1,
+    doc: 'seconds one all-reduce may take before the job fails',
+  },
+  {
+    name: 'heartbeat-timeout',
+    type: 'float',
+    default: 10,
+    min: 0.5,
+    doc: 'seconds without a heartbeat before a worker is declared lost',
+  },
 ];
 
 /** Raw option values by source, before validation. Flags are strings (or `true` for a bare flag). */
@@ -191,6 +238,14 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     return v === unset ? fallback : v;
   };
   const out = (get('out') as string) || `runs/${entry.kind}`;
+  const batchSize = get('batch-size') as number;
+  const workers = get('workers') as number;
+  if (batchSize % workers !== 0) {
+    throw new ConfigError(
+      'batch-size',
+      `the global batch ${batchSize} does not split evenly across ${workers} workers; give a multiple of ${workers}`,
+    );
+  }
   if (get('image-channels') === 2)
     throw new ConfigError('image-channels', 'must be 1 (grey) or 3 (RGB), got 2');
   return {
@@ -204,7 +259,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     imageWidth: get('image-width') as number,
     imageChannels: get('image-channels') as number,
     epochs: get('epochs') as number,
-    batchSize: get('batch-size') as number,
+    batchSize,
     optimizer: optimizer as 'sgd' | 'adam',
     lr: num('lr', t.lr, 0),
     lrSchedule: get('lr-schedule') as JobConfig['lrSchedule'],
@@ -220,6 +275,11 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     logEvery: get('log-every') as number,
     eval: get('eval') as boolean,
     pictures: get('pictures') as boolean,
+    workers,
+    metricsPort: get('metrics-port') as number,
+    digestEvery: get('digest-every') as number,
+    collectiveTimeout: get('collective-timeout') as number,
+    heartbeatTimeout: get('heartbeat-timeout') as number,
   };
 }
 

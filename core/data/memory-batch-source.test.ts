@@ -33,3 +33,30 @@ test('MemoryBatchSource cuts the epoch permutation into batches', async () => {
   assert.deepEqual(await batchIds(source, 2, 5), whole.slice(5));
   assert.notDeepEqual(await batchIds(source, 3), whole);
 });
+
+test('MemoryBatchSource ranks together read exactly the single-worker batches', async () => {
+  const single = await batchIds(new MemoryBatchSource(ids, 7, { rank: 0, worldSize: 1 }), 1);
+  for (const worldSize of [2, 3]) {
+    const b = B;
+    const whole = await (async () => {
+      const out: number[][] = [];
+      for await (const batch of new MemoryBatchSource(ids, 7).batches(1, worldSize * b, 0)) {
+        out.push(Array.from({ length: worldSize * b }, (_, r) => Math.round(batch[r * 4]! * 255)));
+      }
+      return out;
+    })();
+    const ranks = await Promise.all(
+      Array.from({ length: worldSize }, (_, rank) =>
+        batchIds(new MemoryBatchSource(ids, 7, { rank, worldSize }), 1),
+      ),
+    );
+    assert.equal(ranks[0]!.length, Math.floor(COUNT / (worldSize * b)));
+    for (let step = 0; step < whole.length; step++) {
+      assert.deepEqual(
+        ranks.flatMap((r) => r[step]!),
+        whole[step],
+      );
+    }
+  }
+  assert.equal(single.length, 7);
+});

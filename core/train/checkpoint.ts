@@ -323,11 +323,11 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
  * parameter specs (names and shapes, in order) and, when given, this optimizer.
  */
 export function assertCheckpointFits(
-  ckpt: Checkpoint,
+  ckpt: CheckpointData & { readonly dir?: string },
   expected: { readonly kind: string; readonly paramSpecs: readonly ParamSpec[]; readonly optimizer?: string },
 ): void {
   const fail = (what: string): never => {
-    throw new CheckpointError('CHECKPOINT_INVALID', `checkpoint ${ckpt.dir}: ${what}`);
+    throw new CheckpointError('CHECKPOINT_INVALID', `checkpoint ${ckpt.dir ?? '(received)'}: ${what}`);
   };
   if (ckpt.modelKind !== expected.kind) fail(`holds a "${ckpt.modelKind}" model, not "${expected.kind}"`);
   if (ckpt.paramSpecs.length !== expected.paramSpecs.length) {

@@ -1,0 +1,321 @@
+/**
+ * The gRPC face of a {@link Coordinator}: each call of coordinator.proto becomes a method call on
+ * it, errors become gRPC statuses whose details keep Harmonium's error code, and a timer runs its
+ * control loop.
+ */
+import type { Metadata } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  status as Status,
+  type sendUnaryData,
+  type ServerErrorResponse,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import type { JobConfig } from '../core/config/job-config.js';
+import { ConfigError, HarmoniumError } from '../core/errors.js';
+import type { MetricsRecord } from '../core/train/metrics-log.js';
+import {
+  coordinatorServiceDefinition,
+  JOB_ID_KEY,
+  WORKER_ID_KEY,
+  type CoordinatorHandlers,
+  type JobInfo,
+  type StatePart,
+} from '../proto/coordinator-service.js';
+import { ResultAssembler } from '../proto/result-codec.js';
+import { encodeState, StateAssembler } from '../proto/state-codec.js';
+import type { Coordinator } from './coordinator.js';
+import type { Job } from './job.js';
+
+/** A running coordinator server. */
+export interface CoordinatorServer {
+  /** host:port it listens on. */
+  readonly address: string;
+  readonly port: number;
+  /** Stops the control loop and the server (ongoing calls are cancelled). */
+  close(): Promise<void>;
+}
+
+function grpcCode(err: unknown): Status {
+  if (err instanceof ConfigError) return Status.INVALID_ARGUMENT;
+  if (!(err instanceof HarmoniumError)) return Status.INTERNAL;
+  switch (err.code) {
+    case 'WORKER_LOST':
+      return Status.NOT_FOUND;
+    case 'CHECKPOINT_INVALID':
+    case 'DATA_FORMAT':
+      return Status.DATA_LOSS;
+    case 'JOB_FAILED':
+    case 'JOB_CANCELLED':
+      return Status.FAILED_PRECONDITION;
+    default:
+      return Status.INTERNAL;
+  }
+}
+
+/** A gRPC error carrying the Harmonium code in its details, e.g. "[JOB_FAILED] ...". */
+export function toServiceError(err: unknown): Partial<ServerErrorResponse> {
+  const code = err instanceof HarmoniumError ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: grpcCode(err), details: `[${code}] ${message}` };
+}
+
+function metadataValue(md: Metadata, key: string): string {
+  const v = md.get(key)[0];
+  return typeof v === 'string' ? v : '';
+}
+
+/** The JSON of a job config from a client; the client compiled it, this checks its shape. */
+function parseJobConfig(json: string, workers: number): JobConfig {
+  let c: unknown;
+  try {
+    c = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigError('config_json', `not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const o = c as Partial<JobConfig> | null;
+  if (o === null || typeof o !== 'object' || typeof o.model !== 'string' || typeof o.out !== 'string') {
+    throw new ConfigError('config_json', 'not a compiled job config (model and out are required)');
+  }
+  const n = workers > 0 ? workers : (o.workers ?? 1);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('workers', `must be >= 1, got ${n}`);
+  return { ...(o as JobConfig), workers: n };
+}
+
+export function jobInfo(job: Job): JobInfo {
+  return {
+    jobId: job.id,
+    state: job.state,
+    model: job.config.model,
+    workers: job.config.workers,
+    generation: job.generation,
+    step: job.step,
+    totalSteps: job.totalSteps,
+    loss: job.loss,
+    message: job.message,
+    out: job.config.out,
+    submittedAtMs: job.submittedAt,
+    endedAtMs: job.endedAt ?? 0,
+  };
+}
+
+function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>) {
+  return (call: { request: Req }, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+  };
+}
+
+async function writeAll(
+  call: ServerWritableStream<unknown, StatePart>,
+  parts: Iterable<StatePart>,
+): Promise<void> {
+  for (const part of parts) {
+    if (call.cancelled) return;
+    if (!call.write(part)) await new Promise<void>((resolve) => call.once('drain', resolve));
+  }
+}
+
+function handlers(coordinator: Coordinator): CoordinatorHandlers {
+  return {
+    Join(call) {
+      const r = call.request;
+      if (r.workerId === '' || r.collectiveAddress === '') {
+        call.destroy(
+          Object.assign(new Error('worker_id and collective_address are required'), {
+            code: Status.INVALID_ARGUMENT,
+          }),
+        );
+        return;
+      }
+      const ok = coordinator.join(
+        {
+          id: r.workerId,
+          hostname: r.hostname,
+          pid: r.pid,
+          collectiveAddress: r.collectiveAddress,
+          metricsAddress: r.metricsAddress,
+        },
+        (event) => {
+          if (!call.cancelled && call.writable) call.write(event);
+        },
+      );
+      if (!ok) {
+        call.destroy(
+          Object.assign(new Error(`[WORKER_LOST] worker id ${r.workerId} is already joined`), {
+            code: Status.ALREADY_EXISTS,
+          }),
+        );
+        return;
+      }
+      let left = false;
+      const leave = (): void => {
+        if (left) return;
+        left = true;
+        coordinator.leave(r.workerId);
+      };
+      call.on('cancelled', leave);
+      call.on('close', leave);
+      call.on('error', leave);
+    },
+    Heartbeat: unary((r) => coordinator.heartbeat(r.workerId, r.step)),
+    Report: unary((r) => {
+      let record: MetricsRecord | null = null;
+      if (r.metricsRecordJson !== '') {
+        try {
+          record = JSON.parse(r.metricsRecordJson) as MetricsRecord;
+        } catch (err) {
+          throw new ConfigError('metrics_record_json', `not JSON: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      coordinator.report({
+        workerId: r.workerId,
+        jobId: r.jobId,
+        step: r.step,
+        totalSteps: r.totalSteps,
+        imagesSeen: r.imagesSeen,
+        loss: r.loss,
+        record,
+      });
+      return {};
+    }),
+    Fail: unary((r) => {
+      coordinator.failure({
+        workerId: r.workerId,
+        jobId: r.jobId,
+        code: r.code,
+        message: r.message,
+        peer: r.peer,
+      });
+      return {};
+    }),
+    FetchState(call) {
+      const r = call.request;
+      coordinator
+        .fetchState(r.workerId, r.jobId)
+        .then((data) => writeAll(call, encodeState(data, r.jobId)))
+        .then(
+          () => call.end(),
+          (err: unknown) =>
+            call.destroy(Object.assign(new Error(toServiceError(err).details), toServiceError(err))),
+        );
+    },
+    SaveState(call, callback) {
+      const workerId = metadataValue(call.metadata, WORKER_ID_KEY);
+      const jobId = metadataValue(call.metadata, JOB_ID_KEY);
+      const assembler = new StateAssembler(`worker ${workerId}`);
+      let failed: unknown = null;
+      call.on('data', (part) => {
+        if (failed) return;
+        try {
+          assembler.add(part);
+        } catch (err) {
+          failed = err;
+        }
+      });
+      call.on('end', () => {
+        Promise.resolve()
+          .then(() => {
+            if (failed) throw failed;
+            return coordinator.saveState(workerId, jobId, assembler.finish().data);
+          })
+          .then(
+            () => callback(null, {}),
+            (err: unknown) => callback(toServiceError(err)),
+          );
+      });
+    },
+    Finish(call, callback) {
+      const workerId = metadataValue(call.metadata, WORKER_ID_KEY);
+      const jobId = metadataValue(call.metadata, JOB_ID_KEY);
+      const assembler = new ResultAssembler(`worker ${workerId}`);
+      let failed: unknown = null;
+      call.on('data', (part) => {
+        if (failed) return;
+        try {
+          assembler.add(part);
+        } catch (err) {
+          failed = err;
+        }
+      });
+      call.on('end', () => {
+        Promise.resolve()
+          .then(() => {
+            if (failed) throw failed;
+            const { summary, files } = assembler.finish();
+            return coordinator.finish(workerId, jobId, summary, files);
+          })
+          .then(
+            () => callback(null, {}),
+            (err: unknown) => callback(toServiceError(err)),
+          );
+      });
+    },
+    SubmitJob: unary((r) => jobInfo(coordinator.submit(parseJobConfig(r.configJson, r.workers)))),
+    GetStatus: unary(() => {
+      const { jobs, workers } = coordinator.status();
+      const now = Date.now();
+      return {
+        jobs: jobs.map(jobInfo),
+        workers: workers.map((w) => ({
+          workerId: w.id,
+          hostname: w.hostname,
+          pid: w.pid,
+          collectiveAddress: w.collectiveAddress,
+          jobId: w.jobId ?? '',
+          rank: w.rank,
+          step: w.step,
+          lastHeartbeatAgeSeconds: (now - w.lastHeartbeat) / 1000,
+          metricsAddress: w.metricsAddress,
+        })),
+      };
+    }),
+    CancelJob: unary((r) => jobInfo(coordinator.cancel(r.jobId, r.reason))),
+  };
+}
+
+/** Starts serving `coordinator` on host:port (port 0: any free port) and runs its control loop. */
+export async function startCoordinatorServer(
+  coordinator: Coordinator,
+  opts: { host: string; port: number; tickMs?: number },
+): Promise<CoordinatorServer> {
+  const server = new Server({
+    'grpc.max_receive_message_length': 8 << 20,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  server.addService(coordinatorServiceDefinition(), handlers(coordinator));
+  const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(where, ServerCredentials.createInsecure(), (err, p) =>
+      err
+        ? reject(
+            new HarmoniumError('IO', `coordinator cannot listen on ${where}: ${err.message}`, { cause: err }),
+          )
+        : resolve(p),
+    ),
+  );
+  const timer = setInterval(() => coordinator.tick(), opts.tickMs ?? 500);
+  const address = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
+  return {
+    address,
+    port,
+    close: async () => {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Join streams stay open for a worker's lifetime: do not wait for them.
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 1000).unref();
+      });
+    },
+  };
+}

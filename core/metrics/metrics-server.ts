@@ -1,0 +1,83 @@
+/**
+ * The HTTP endpoint Prometheus scrapes: `GET /metrics` answers with a registry's metrics in its
+ * exposition format; every other path is a 404, every other method a 405.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { HarmoniumError } from '../errors.js';
+
+const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
+
+/** Where to listen; port 0 picks a free port. */
+export interface MetricsServerOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A listening metrics server. */
+export interface MetricsServer {
+  /** The port bound, the one picked when 0 was asked for. */
+  readonly port: number;
+  /** The address bound, e.g. `127.0.0.1`. */
+  readonly address: string;
+  /** Stops listening and drops open connections (Prometheus keeps them alive), so the process can exit. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `registry` at `http://host:port/metrics`; a function is asked for the registry at every
+ * scrape (a coordinator serves the metrics of whichever job it runs). Rejects with a HarmoniumError
+ * (code IO) naming `host:port` when the server cannot listen there, e.g. when the port is taken.
+ */
+export function serveMetrics(
+  registry: Registry | (() => Registry),
+  options: MetricsServerOptions,
+): Promise<MetricsServer> {
+  const current = typeof registry === 'function' ? registry : () => registry;
+  const server = createServer((req, res) => {
+    respond(current(), req, res).catch((err: unknown) => {
+      // A failing collector costs one scrape, never the process serving it.
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, TEXT).end(`collecting metrics failed: ${String(err)}\n`);
+    });
+  });
+  const where = options.host.includes(':')
+    ? `[${options.host}]:${options.port}`
+    : `${options.host}:${options.port}`;
+
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message;
+      reject(new HarmoniumError('IO', `metrics server cannot listen on ${where}: ${why}`, { cause: err }));
+    });
+    server.listen(options.port, options.host, () => {
+      const bound = server.address() as AddressInfo;
+      resolve({
+        port: bound.port,
+        address: bound.address,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((err) => (err ? fail(err) : done()));
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+async function respond(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Only the path matters: a scrape config may add query parameters to the URL.
+  const path = (req.url ?? '').split('?')[0];
+  if (path !== '/metrics') {
+    res.writeHead(404, TEXT).end('not found; metrics are at /metrics\n');
+    return;
+  }
+  // Node leaves the body out of a HEAD response by itself.
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { ...TEXT, Allow: 'GET, HEAD' }).end();
+    return;
+  }
+  const body = await registry.metrics();
+  res.writeHead(200, { 'Content-Type': registry.contentType }).end(body);
+}

@@ -1,0 +1,226 @@
+/**
+ * The training loop in data-parallel mode, with N ranks in this process over in-memory process
+ * groups (the same ring algorithms as gRPC): N workers with batch b take the same steps as one
+ * worker with batch N*b; replicas that drift apart are caught; a lost peer fails the run.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMemoryProcessGroups } from '../collective/memory-process-group.js';
+import type { ProcessGroup } from '../collective/process-group.js';
+import { compileJobConfig, type JobConfig } from '../config/job-config.js';
+import { deriveSeed, Rng } from '../data/rng.js';
+import type { HarmoniumError } from '../errors.js';
+import type { CheckpointData } from './checkpoint.js';
+import type { MetricsRecord } from './metrics-log.js';
+import { applyCheckpoint } from './resume.js';
+import { setUpRun, type RunSetup } from './run-setup.js';
+import type { StepInfo, TrainingHost } from './training-host.js';
+import { runTrainingLoop, SEED_STREAM, type LoopStart } from './training-loop.js';
+
+class RecordingHost implements TrainingHost {
+  readonly records: MetricsRecord[] = [];
+  readonly checkpoints: CheckpointData[] = [];
+  readonly steps: StepInfo[] = [];
+  async saveCheckpoint(data: CheckpointData): Promise<void> {
+    this.checkpoints.push({ ...data, params: Float32Array.from(data.params) });
+  }
+  async appendMetrics(record: MetricsRecord): Promise<void> {
+    this.records.push(record);
+  }
+  stepDone(info: StepInfo): void {
+    this.steps.push(info);
+  }
+}
+
+function config(flags: Record<string, string>): JobConfig {
+  return compileJobConfig({ flags: new Map(Object.entries(flags)), env: {}, jobFile: null });
+}
+
+function freshStart(setup: RunSetup): LoopStart {
+  return {
+    params: setup.model.init(new Rng(deriveSeed(setup.config.seed, SEED_STREAM.init))),
+    cursor: { epoch: 0, step: 0, imagesSeen: 0 },
+  };
+}
+
+interface RankRun {
+  readonly params: Float32Array;
+  readonly host: RecordingHost;
+}
+
+/** Trains `worldSize` ranks together (or one alone) from the same initial parameters. */
+async function trainRanks(
+  cfg: JobConfig,
+  worldSize: number,
+  groups: (ProcessGroup | null)[],
+): Promise<RankRun[]> {
+  const setups = await Promise.all(
+    Array.from({ length: worldSize }, (_, rank) => setUpRun(cfg, { rank, worldSize })),
+  );
+  return Promise.all(
+    setups.map(async (setup, rank) => {
+      const start = freshStart(setup);
+      const host = new RecordingHost();
+      await runTrainingLoop(setup, start, {
+        host,
+        group: groups[rank] ?? null,
+        progress: null,
+        digestEvery: 5,
+        collectiveTimeoutMs: 30_000,
+      });
+      return { params: start.params, host };
+    }),
+  );
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('data-parallel training loop', () => {
+  for (const n of [2, 3]) {
+    it(`${n} workers with batch b match one worker with batch ${n}b after 20 steps (ae)`, async () => {
+      const b = 8;
+      const base = {
+        model: 'ae',
+        layers: '32,8',
+        epochs: '1',
+        limit: String(20 * n * b),
+        'batch-size': String(n * b),
+        'log-every': '5',
+        'checkpoint-every': '10',
+      };
+      const [alone] = await trainRanks(config(base), 1, [null]);
+      const ranks = await trainRanks(
+        config({ ...base, workers: String(n) }),
+        n,
+        createMemoryProcessGroups(n),
+      );
+      assert.equal(alone!.host.steps.length, 20);
+      for (const r of ranks) {
+        assert.equal(r.host.steps.length, 20);
+        // Replicas are bit-identical...
+        assert.deepEqual(r.params, ranks[0]!.params);
+      }
+      // ...and equal to the single worker up to float32 rounding of the batch mean.
+      const diff = maxAbsDiff(ranks[0]!.params, alone!.params);
+      assert.ok(diff < 1e-4, `max |difference| ${diff}`);
+      // Rank 0 logs the job-wide mean loss: the single worker's, to rounding.
+      const r0 = ranks[0]!.host.records;
+      assert.equal(r0.length, alone!.host.records.length);
+      r0.forEach((rec, i) => {
+        const ref = alone!.host.records[i]!;
+        assert.equal(rec.step, ref.step);
+        assert.ok(
+          Math.abs(rec.loss - ref.loss) < 1e-3 * Math.abs(ref.loss),
+          `loss ${rec.loss} vs ${ref.loss}`,
+        );
+        assert.ok(rec['allreduce_seconds']! >= 0);
+      });
+      for (const r of ranks.slice(1)) assert.equal(r.host.records.length, 0, 'only rank 0 writes metrics');
+      // Checkpoints come from rank 0 only, and hold the single worker's parameters.
+      assert.deepEqual(
+        ranks.map((r) => r.host.checkpoints.length),
+        [2, ...Array(n - 1).fill(0)],
+      );
+      assert.ok(maxAbsDiff(ranks[0]!.host.checkpoints[1]!.params, alone!.params) < 1e-4);
+    });
+  }
+
+  it('an RBM with 2 workers follows its 1-worker loss curve; PCD particles checkpoint as one batch', async () => {
+    const base = {
+      model: 'rbm',
+      hidden: '32',
+      persistent: 'true',
+      epochs: '1',
+      limit: '2000',
+      'batch-size': '20',
+      'log-every': '25',
+    };
+    const [alone] = await trainRanks(config(base), 1, [null]);
+    const ranks = await trainRanks(config({ ...base, workers: '2' }), 2, createMemoryProcessGroups(2));
+    const a = alone!.host.records.map((r) => r.loss);
+    const d = ranks[0]!.host.records.map((r) => r.loss);
+    assert.equal(d.length, a.length);
+    // Different noise (per-rank seeds) but the same data and updates: the curves agree closely.
+    for (let i = 1; i < a.length; i++)
+      assert.ok(Math.abs(d[i]! - a[i]!) < 0.1 * a[i]!, `${i}: ${d[i]} vs ${a[i]}`);
+    assert.ok(d[d.length - 1]! < 0.8 * d[0]!, 'the loss falls');
+    const ckpt = ranks[0]!.host.checkpoints.at(-1)!;
+    assert.equal(ckpt.modelState!.length, 20 * 784, "both ranks' particles, the layout of a batch of 20");
+    assert.equal(ckpt.modelState!.length, alone!.host.checkpoints.at(-1)!.modelState!.length);
+    // ...which a 2-rank resume splits back, one half per rank.
+    const cfg = config({ ...base, workers: '2', resume: 'true' });
+    const setup = await setUpRun(cfg, { rank: 1, worldSize: 2 });
+    const start = applyCheckpoint(setup, ckpt, 'test');
+    assert.equal(start.cursor.step, 100);
+    assert.deepEqual(setup.model.saveState!(), ckpt.modelState!.slice(10 * 784));
+  });
+
+  it('replicas that drift apart stop the job with REPLICA_DIVERGED on every rank', async () => {
+    const cfg = config({
+      model: 'ae',
+      layers: '16',
+      epochs: '1',
+      limit: '400',
+      'batch-size': '20',
+      workers: '2',
+    });
+    const groups = createMemoryProcessGroups(2);
+    const setups = await Promise.all([0, 1].map((rank) => setUpRun(cfg, { rank, worldSize: 2 })));
+    // Rank 1's model nudges its own parameters: a nondeterministic replica.
+    const rogue = setups[1]!.model;
+    const step = rogue.step.bind(rogue);
+    (rogue as { step: typeof rogue.step }).step = (params, batch, size, rng) => {
+      params[0] = params[0]! + 1e-3;
+      return step(params, batch, size, rng);
+    };
+    const results = await Promise.allSettled(
+      setups.map((setup, rank) =>
+        runTrainingLoop(setup, freshStart(setup), {
+          host: new RecordingHost(),
+          group: groups[rank]!,
+          progress: null,
+          digestEvery: 3,
+          collectiveTimeoutMs: 10_000,
+        }),
+      ),
+    );
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      const err = (r as PromiseRejectedResult).reason as HarmoniumError;
+      assert.equal(err.code, 'REPLICA_DIVERGED');
+      assert.match(err.message, /step 3: rank\(s\) 1 differ from rank 0/);
+    }
+  });
+
+  it('a peer that leaves fails the other ranks at once with COLLECTIVE_LINK naming it', async () => {
+    const cfg = config({
+      model: 'ae',
+      layers: '16',
+      epochs: '1',
+      limit: '400',
+      'batch-size': '20',
+      workers: '2',
+    });
+    const groups = createMemoryProcessGroups(2);
+    const setup = await setUpRun(cfg, { rank: 0, worldSize: 2 });
+    const t0 = Date.now();
+    const run = runTrainingLoop(setup, freshStart(setup), {
+      host: new RecordingHost(),
+      group: groups[0]!,
+      progress: null,
+      digestEvery: 0,
+      collectiveTimeoutMs: 20_000,
+    });
+    await groups[1]!.close();
+    await assert.rejects(run, (err: HarmoniumError) => {
+      assert.equal(err.code, 'COLLECTIVE_LINK');
+      assert.match(err.message, /rank 1/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 5000, 'well before the 20 s deadline');
+  });
+});

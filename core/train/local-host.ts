@@ -1,0 +1,38 @@
+/**
+ * The {@link TrainingHost} of a process training alone: checkpoints and metrics.jsonl go straight
+ * into the run's output directory.
+ */
+import { join } from 'node:path';
+import { writeCheckpoint, type CheckpointData } from './checkpoint.js';
+import { MetricsLog, type MetricsRecord } from './metrics-log.js';
+import type { StepInfo, TrainingHost } from './training-host.js';
+
+export class LocalHost implements TrainingHost {
+  private readonly checkpointDir: string;
+  private readonly metrics: MetricsLog;
+  private readonly onStep: ((info: StepInfo) => void) | null;
+
+  /** Writes into `outDir` (checkpoint/, metrics.jsonl); `onStep` sees every step. */
+  constructor(outDir: string, onStep: ((info: StepInfo) => void) | null = null) {
+    this.checkpointDir = join(outDir, 'checkpoint');
+    this.metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
+    this.onStep = onStep;
+  }
+
+  async saveCheckpoint(data: CheckpointData): Promise<void> {
+    await writeCheckpoint(this.checkpointDir, data);
+  }
+
+  async appendMetrics(record: MetricsRecord): Promise<void> {
+    this.metrics.append(record);
+  }
+
+  stepDone(info: StepInfo): void {
+    this.onStep?.(info);
+  }
+
+  /** Closes metrics.jsonl. */
+  close(): void {
+    this.metrics.close();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * After the last step: the test block, the pictures and summary.json of a run, computed by the
+ * process that trained alone or by rank 0 of a cluster (which hands the files to the coordinator).
+ */
+import { join } from 'node:path';
+import { writeFileAtomic } from '../data/atomic-write.js';
+import { limitSet, type ImageSet } from '../data/corpus.js';
+import { evaluationTrainSet } from '../data/open-corpus.js';
+import { deriveSeed, Rng } from '../data/rng.js';
+import { evaluateModel } from '../eval/evaluate.js';
+import { writePictures } from '../viz/pictures.js';
+import { paramStats, type ParamStats } from './param-stats.js';
+import type { RunSetup } from './run-setup.js';
+import { SEED_STREAM, type LoopResult } from './training-loop.js';
+
+/** What summary.json holds. */
+export interface TrainingSummary {
+  readonly model: string;
+  readonly hyper: Readonly<Record<string, unknown>>;
+  readonly dataset: string;
+  readonly backend: string;
+  readonly workers: number;
+  readonly seed: number;
+  readonly batch_size: number;
+  readonly epochs: number;
+  readonly steps: number;
+  readonly images_seen: number;
+  readonly wall_seconds: number;
+  readonly train_seconds: number;
+  readonly images_per_second: number;
+  readonly final_train_loss: number;
+  readonly param_stats: ParamStats;
+  readonly resumed_from_step: number | null;
+  readonly test: Readonly<Record<string, number>> | null;
+  readonly pictures: readonly string[];
+}
+
+/** Facts of the run that the loop does not know. */
+export interface RunFacts {
+  readonly params: Float32Array;
+  readonly loop: LoopResult;
+  /** Images seen when this process started (non-zero when resumed). */
+  readonly startImages: number;
+  readonly resumedFrom: number | null;
+  /** performance.now() when the run started. */
+  readonly started: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Evaluates the model on the test set and writes the pictures and summary.json into `outDir`;
+ * returns the summary.
+ */
+export async function writeRunResults(
+  setup: RunSetup,
+  facts: RunFacts,
+  outDir: string,
+): Promise<TrainingSummary> {
+  const { model, config, corpus, testSet } = setup;
+  const { params, loop, log } = facts;
+  // Read after training: for a streamed corpus this reads its first shards back into memory.
+  let evalTrain: ImageSet | null = null;
+  const trainImages = async (): Promise<ImageSet> =>
+    (evalTrain ??= await evaluationTrainSet(corpus.train, config.limit));
+  let test: Record<string, number> | null = null;
+  if (config.eval && testSet) {
+    log(`evaluating on ${testSet.count} test images`);
+    test = {
+      ...(await evaluateModel(model, params, {
+        train: await trainImages(),
+        test: testSet,
+        seed: config.seed,
+      })),
+    };
+  } else if (config.eval) {
+    log(`no test split in ${corpus.source} (give --test-data): the test block is left empty`);
+  }
+  let pictures: string[] = [];
+  if (config.pictures) {
+    const shown = testSet ?? (await trainImages());
+    const written = await writePictures(model, params, {
+      test: config.testLimit > 0 ? limitSet(shown, config.testLimit) : shown,
+      outDir,
+      rng: new Rng(deriveSeed(config.seed, SEED_STREAM.eval)),
+    });
+    pictures = written.map((w) => w.file);
+  }
+  const imagesThisRun = loop.cursor.imagesSeen - facts.startImages;
+  const summary: TrainingSummary = {
+    model: model.kind,
+    hyper: config.hyper,
+    dataset: corpus.source,
+    backend: setup.backend.name,
+    workers: setup.placement.worldSize,
+    seed: config.seed,
+    batch_size: config.batchSize,
+    epochs: config.epochs,
+    steps: loop.cursor.step,
+    images_seen: loop.cursor.imagesSeen,
+    wall_seconds: (performance.now() - facts.started) / 1000,
+    train_seconds: loop.trainSeconds,
+    images_per_second: loop.trainSeconds > 0 ? imagesThisRun / loop.trainSeconds : 0,
+    final_train_loss: loop.lastLoss,
+    param_stats: paramStats(params),
+    resumed_from_step: facts.resumedFrom,
+    test,
+    pictures,
+  };
+  await writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}

@@ -1,0 +1,36 @@
+/**
+ * Where a training loop's outputs go. A process training alone writes them to its output
+ * directory (local-host.ts); a cluster worker hands them to the coordinator, which writes them
+ * (worker/coordinator-host.ts). The loop calls the rank-0 methods on rank 0 only.
+ */
+import type { CheckpointData } from './checkpoint.js';
+import type { MetricsRecord } from './metrics-log.js';
+
+/** What one completed step looked like on this rank. */
+export interface StepInfo {
+  readonly step: number;
+  readonly epoch: number;
+  readonly totalSteps: number;
+  /** Images seen by the whole job so far. */
+  readonly imagesSeen: number;
+  /** Images this rank processed in the step. */
+  readonly rankImages: number;
+  /** The job-wide mean loss of the step (all-reduced). */
+  readonly loss: number;
+  /** Wall seconds of the whole step on this rank, all-reduce included. */
+  readonly stepSeconds: number;
+  /** Seconds spent in the gradient all-reduce (0 alone). */
+  readonly allreduceSeconds: number;
+  /** Payload bytes all-reduced in the step (0 alone). */
+  readonly allreduceBytes: number;
+}
+
+/** Receives a loop's checkpoints, metrics and per-step figures. */
+export interface TrainingHost {
+  /** Rank 0: persist this state as the run's checkpoint; resolves once it is durable. */
+  saveCheckpoint(data: CheckpointData): Promise<void>;
+  /** Rank 0: one line of metrics.jsonl. */
+  appendMetrics(record: MetricsRecord): Promise<void>;
+  /** Every rank, after every step (progress bars, Prometheus, heartbeats). */
+  stepDone(info: StepInfo): void;
+}

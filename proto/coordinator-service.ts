@@ -1,0 +1,45 @@
+/**
+ * The coordinator service of proto/harmonium/v1/coordinator.proto, loaded at run time with
+ * @grpc/proto-loader and typed by the interfaces generated into proto/gen (`npm run proto:gen`
+ * regenerates them after a change to the .proto; they are committed).
+ */
+import { loadPackageDefinition, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+import type { ProtoGrpcType } from './gen/coordinator.js';
+import type { CoordinatorHandlers } from './gen/harmonium/v1/Coordinator.js';
+
+/** How messages are decoded; must match the `proto:gen` flags (--longs=Number --defaults --oneofs). */
+const LOADER_OPTIONS = { longs: Number, defaults: true, oneofs: true, enums: String } as const;
+
+/** Metadata keys naming the calling worker and its job on the streaming calls SaveState and Finish. */
+export const WORKER_ID_KEY = 'harmonium-worker-id';
+export const JOB_ID_KEY = 'harmonium-job-id';
+
+let loaded: ProtoGrpcType | null = null;
+
+/** The harmonium.v1 package of coordinator.proto (loaded once). */
+export function coordinatorPackage(): ProtoGrpcType['harmonium']['v1'] {
+  if (loaded === null) {
+    const file = fileURLToPath(new URL('./harmonium/v1/coordinator.proto', import.meta.url));
+    loaded = loadPackageDefinition(loadSync(file, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
+  }
+  return loaded.harmonium.v1;
+}
+
+/** The service definition, for `server.addService`. */
+export function coordinatorServiceDefinition(): ServiceDefinition<CoordinatorHandlers> {
+  return coordinatorPackage().Coordinator.service as unknown as ServiceDefinition<CoordinatorHandlers>;
+}
+
+export type { CoordinatorClient, CoordinatorHandlers } from './gen/harmonium/v1/Coordinator.js';
+export type { Assignment__Output as Assignment } from './gen/harmonium/v1/Assignment.js';
+export type { JobInfo, JobInfo__Output } from './gen/harmonium/v1/JobInfo.js';
+export type { WorkerInfo } from './gen/harmonium/v1/WorkerInfo.js';
+export type { WorkerEvent, WorkerEvent__Output } from './gen/harmonium/v1/WorkerEvent.js';
+export type { StatePart, StatePart__Output } from './gen/harmonium/v1/StatePart.js';
+export type { ResultPart, ResultPart__Output } from './gen/harmonium/v1/ResultPart.js';
+export type { ProgressReport__Output } from './gen/harmonium/v1/ProgressReport.js';
+export type { FailureReport__Output } from './gen/harmonium/v1/FailureReport.js';
+export type { JoinRequest__Output } from './gen/harmonium/v1/JoinRequest.js';
+export type { StatusReply } from './gen/harmonium/v1/StatusReply.js';
