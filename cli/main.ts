@@ -1,13 +1,13 @@
+/**
+ * The `harmonium` command line. Commands load what they need when they run, so that the
+ * coordinator, status and cancel commands never load TensorFlow.js.
+ */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { compileJobConfig, parseFlags, TRAINING_OPTIONS } from '../core/config/job-config.js';
+import type { JobConfig } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
-import { MODEL_ENTRIES } from '../core/models/registry.js';
-import { evaluateCheckpoint } from '../core/train/evaluate-checkpoint.js';
-import { runTraining } from '../core/train/trainer.js';
-import { packCommand, type PackOptions } from './pack-command.js';
-import { formatModels } from './format-models.js';
+import type { PackOptions } from './pack-command.js';
 
 /** Reads a YAML (or JSON) job file into a plain object of options. */
 function readJobFile(path: string): Record<string, unknown> {
@@ -31,6 +31,41 @@ function readJobFile(path: string): Record<string, unknown> {
     throw new ConfigError('config', `job file ${path} must be a mapping of option: value`);
   }
   return doc as Record<string, unknown>;
+}
+
+/** Compiles `train`/`submit` words (flags, --config FILE, HARMONIUM_* environment) into a job. */
+async function compileArgs(args: string[]): Promise<JobConfig> {
+  const { compileJobConfig, parseFlags } = await import('../core/config/job-config.js');
+  const flags = parseFlags(args);
+  const configPath = flags.get('config');
+  flags.delete('config');
+  if (configPath === true) throw new ConfigError('config (flag --config)', 'needs a file path');
+  const jobFile = configPath === undefined ? null : readJobFile(configPath);
+  return compileJobConfig({
+    flags,
+    env: process.env,
+    jobFile,
+    ...(configPath === undefined ? {} : { jobFilePath: configPath }),
+  });
+}
+
+async function printTrainingHelp(usage: string): Promise<void> {
+  const { TRAINING_OPTIONS } = await import('../core/config/job-config.js');
+  console.log(`Usage: ${usage}\n\nTraining options:`);
+  for (const s of TRAINING_OPTIONS) console.log(`  --${s.name.padEnd(24)} ${s.doc}`);
+  console.log(
+    '\nModel options: see `harmonium models`. Flags > HARMONIUM_* environment > job file > defaults.',
+  );
+}
+
+/** Splits HOST:PORT (IPv6 in brackets); ConfigError naming `field` otherwise. */
+function parseHostPort(value: string, field: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new ConfigError(field, `expected HOST:PORT (e.g. 127.0.0.1:7070), got ${JSON.stringify(value)}`);
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 function fail(err: unknown): never {
@@ -59,25 +94,90 @@ program
   .argument('[options...]')
   .action(async (args: string[]) => {
     if (args.includes('--help') || args.includes('-h')) {
-      console.log('Usage: harmonium train --model KIND [--config job.yaml] [options]\n\nTraining options:');
-      for (const s of TRAINING_OPTIONS) console.log(`  --${s.name.padEnd(24)} ${s.doc}`);
-      console.log(
-        '\nModel options: see `harmonium models`. Flags > HARMONIUM_* environment > job file > defaults.',
-      );
+      await printTrainingHelp('harmonium train --model KIND [--config job.yaml] [--workers N] [options]');
       return;
     }
-    const flags = parseFlags(args);
-    const configPath = flags.get('config');
-    flags.delete('config');
-    if (configPath === true) throw new ConfigError('config (flag --config)', 'needs a file path');
-    const jobFile = configPath === undefined ? null : readJobFile(configPath);
-    const config = compileJobConfig({
-      flags,
-      env: process.env,
-      jobFile,
-      ...(configPath === undefined ? {} : { jobFilePath: configPath }),
+    const config = await compileArgs(args);
+    if (config.workers > 1) {
+      const { runLocalCluster } = await import('../coordinator/local-cluster.js');
+      await runLocalCluster(config);
+      console.error(`done: wrote ${config.out}/summary.json`);
+    } else {
+      const { runTraining } = await import('../core/train/trainer.js');
+      await runTraining(config);
+    }
+  });
+
+program
+  .command('coordinator')
+  .description('run a coordinator that workers join and clients submit jobs to (one job at a time)')
+  .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
+  .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
+  .action(async (opts: { listen: string; metricsPort: string }) => {
+    const { host, port } = parseHostPort(opts.listen, 'listen');
+    const { serveCoordinator } = await import('../coordinator/serve.js');
+    await serveCoordinator({ host, port, metricsPort: Number(opts.metricsPort) });
+  });
+
+program
+  .command('worker')
+  .description('join a coordinator and train the rank it assigns; exits when that job ends')
+  .requiredOption('--coordinator <host:port>', 'the coordinator to join')
+  .option('--listen-host <host>', 'address the collective endpoint listens on', '127.0.0.1')
+  .option('--advertise-host <host>', 'address peers dial to reach this worker (default: --listen-host)')
+  .action(async (opts: { coordinator: string; listenHost: string; advertiseHost?: string }) => {
+    parseHostPort(opts.coordinator, 'coordinator');
+    const { runWorker } = await import('../worker/worker.js');
+    await runWorker({
+      coordinator: opts.coordinator,
+      listenHost: opts.listenHost,
+      ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
     });
-    await runTraining(config);
+  });
+
+program
+  .command('submit')
+  .description('submit a training job to a running coordinator and follow it (training options as for train)')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .helpOption(false)
+  .argument('[options...]')
+  .action(async (args: string[]) => {
+    if (args.includes('--help') || args.includes('-h')) {
+      await printTrainingHelp('harmonium submit --coordinator HOST:PORT [--detach] --model KIND [options]');
+      return;
+    }
+    const at = args.indexOf('--coordinator');
+    const address = at >= 0 ? args[at + 1] : undefined;
+    if (address === undefined) throw new ConfigError('coordinator', 'required: --coordinator HOST:PORT');
+    parseHostPort(address, 'coordinator');
+    const rest = args.filter((_, i) => i !== at && i !== at + 1);
+    const detach = rest.includes('--detach');
+    const config = await compileArgs(rest.filter((a) => a !== '--detach'));
+    const { submitJob } = await import('./submit-command.js');
+    process.exitCode = await submitJob(address, config, { detach });
+  });
+
+program
+  .command('status')
+  .description("show a coordinator's jobs and workers")
+  .requiredOption('--coordinator <host:port>', 'the coordinator to ask')
+  .option('--json', 'print the raw status as JSON')
+  .action(async (opts: { coordinator: string; json?: boolean }) => {
+    parseHostPort(opts.coordinator, 'coordinator');
+    const { showStatus } = await import('./submit-command.js');
+    await showStatus(opts.coordinator, opts.json === true);
+  });
+
+program
+  .command('cancel')
+  .description('cancel a job on a coordinator')
+  .argument('<job>', 'job id, as `harmonium status` shows it')
+  .requiredOption('--coordinator <host:port>', 'the coordinator running it')
+  .action(async (jobId: string, opts: { coordinator: string }) => {
+    parseHostPort(opts.coordinator, 'coordinator');
+    const { cancelJob } = await import('./submit-command.js');
+    await cancelJob(opts.coordinator, jobId);
   });
 
 program
@@ -96,6 +196,7 @@ program
       testLimit?: number;
       backend: string;
     }) => {
+      const { evaluateCheckpoint } = await import('../core/train/evaluate-checkpoint.js');
       const report = await evaluateCheckpoint(opts);
       console.log(JSON.stringify(report, null, 2));
     },
@@ -104,7 +205,9 @@ program
 program
   .command('models')
   .description('list the models and their hyperparameters')
-  .action(() => {
+  .action(async () => {
+    const { MODEL_ENTRIES } = await import('../core/models/registry.js');
+    const { formatModels } = await import('./format-models.js');
     console.log(formatModels(MODEL_ENTRIES));
   });
 
@@ -120,6 +223,7 @@ data
   .option('--image-width <n>', 'width images:DIR is resized to', '28')
   .option('--image-channels <n>', '1 (grey) or 3 (RGB) for images:DIR', '1')
   .action(async (src: string, opts: PackOptions) => {
+    const { packCommand } = await import('./pack-command.js');
     await packCommand(src, opts);
   });
 

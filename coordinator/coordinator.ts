@@ -137,6 +137,17 @@ export class Coordinator {
     return job;
   }
 
+  /** Fails a job that has not ended (e.g. its launcher saw a worker process die before joining). */
+  failJob(jobId: string, reason: string): Job {
+    const job = this.job(jobId);
+    if (!job.terminal) {
+      const run = this.running.get(jobId);
+      if (run) this.fail(run, reason);
+      else this.end(job, 'FAILED', reason);
+    }
+    return job;
+  }
+
   /** Registers a worker whose Join call arrived; false when its id is taken. */
   join(info: JoinInfo, send: WorkerRecord['send']): boolean {
     const ok = this.workers.add({ ...info, joinedAt: this.now(), send });

@@ -1,0 +1,124 @@
+/**
+ * `harmonium train --workers N`: a coordinator in this process and N worker processes on this
+ * machine, over loopback. The job writes the same outputs as the single-process trainer. A worker
+ * process that dies, before or after joining, fails the job within seconds and the others are
+ * stopped; nothing is left running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import type { JobConfig } from '../core/config/job-config.js';
+import { ClusterError } from '../core/errors.js';
+import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
+import { ProgressReporter, type ProgressStream } from '../core/train/progress.js';
+import { Coordinator } from './coordinator.js';
+import { startCoordinatorServer } from './coordinator-server.js';
+
+/** The CLI entry point the worker processes run. */
+const HARMONIUM_BIN = fileURLToPath(new URL('../cli/harmonium.mjs', import.meta.url));
+/** How long ranks get to exit by themselves after their job ended, before they are killed. */
+const EXIT_GRACE_MS = 15_000;
+
+/** Options of {@link runLocalCluster}. */
+export interface LocalClusterOptions {
+  readonly log?: (line: string) => void;
+  readonly progress?: ProgressStream;
+}
+
+function prefixLines(stream: NodeJS.ReadableStream, prefix: string, write: (s: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) write(`${prefix}${line}\n`);
+  });
+  stream.on('end', () => {
+    if (rest) write(`${prefix}${rest}\n`);
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Runs the job on `config.workers` local worker processes; resolves with summary.json once it
+ * succeeded, rejects with a ClusterError carrying the coordinator's verdict otherwise.
+ */
+export async function runLocalCluster(
+  config: JobConfig,
+  opts: LocalClusterOptions = {},
+): Promise<Record<string, unknown>> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const bar: { progress: ProgressReporter | null } = { progress: null };
+  const coordinator = new Coordinator({
+    log,
+    onProgress: (job) => {
+      if (job.totalSteps === 0) return;
+      bar.progress ??= new ProgressReporter({
+        totalSteps: job.totalSteps,
+        startStep: job.step,
+        startImages: 0,
+        ...(opts.progress ? { stream: opts.progress } : {}),
+      });
+      bar.progress.update({ step: job.step, imagesSeen: job.step * config.batchSize, loss: job.loss });
+    },
+  });
+  const server = await startCoordinatorServer(coordinator, { host: '127.0.0.1', port: 0, tickMs: 250 });
+  let metrics: MetricsServer | null = null;
+  const children: ChildProcess[] = [];
+  const empty = new Registry();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const job of coordinator.allJobs) coordinator.cancel(job.id, `interrupted by ${signal}`);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (config.metricsPort > 0) {
+      metrics = await serveMetrics(() => coordinator.metrics?.registry ?? empty, {
+        host: '127.0.0.1',
+        port: config.metricsPort,
+      });
+    }
+    const job = coordinator.submit(config);
+    log(`coordinator on ${server.address}; starting ${config.workers} workers`);
+    for (let i = 0; i < config.workers; i++) {
+      const child = spawn(process.execPath, [HARMONIUM_BIN, 'worker', '--coordinator', server.address], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+      });
+      prefixLines(child.stderr!, `[worker ${i}] `, (line) => process.stderr.write(line));
+      child.once('exit', (code, signal) => {
+        if (!job.terminal && (code !== 0 || signal !== null)) {
+          coordinator.failJob(
+            job.id,
+            `worker process ${i} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`,
+          );
+        }
+      });
+      children.push(child);
+    }
+    const ended = await coordinator.waitFor(job.id);
+    bar.progress?.finish();
+    const grace = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), EXIT_GRACE_MS);
+    await Promise.all(children.map(exited));
+    clearTimeout(grace);
+    if (ended.state !== 'SUCCEEDED') {
+      throw new ClusterError(
+        ended.state === 'CANCELLED' ? 'JOB_CANCELLED' : 'JOB_FAILED',
+        `job ${ended.id} ${ended.state.toLowerCase()}: ${ended.message}`,
+      );
+    }
+    return JSON.parse(readFileSync(join(config.out, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await metrics?.close();
+    await server.close();
+  }
+}
