@@ -1,0 +1,280 @@
+/**
+ * End to end: real coordinator and worker processes over loopback gRPC, on real Fashion-MNIST.
+ * `train --workers 2` reaches the single worker's parameters; `kill -9` of a worker fails the job
+ * within seconds with the worker named, the last checkpoint intact, and `--resume` continues it;
+ * every process serves /metrics; a standalone coordinator takes jobs from `harmonium submit`.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readCheckpoint } from '../core/train/checkpoint.js';
+import { harmonium, readJson, readJsonLines, REPO } from './cli-helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'harmonium-cluster-'));
+const BIN = join(REPO, 'cli', 'harmonium.mjs');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => text, exit };
+}
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => T | null | Promise<T | null>,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function scrape(port: number): Promise<string | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return res.ok ? await res.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+function floats(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}
+
+/** Live direct children of `pid` (the launcher's worker processes), from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command: state, ppid, ...
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === pid && state !== 'Z') out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+describe('harmonium cluster (real processes, loopback gRPC)', () => {
+  it('train --workers 2 reaches the parameters of one worker with the same global batch', () => {
+    const common = [
+      '--model',
+      'ae',
+      '--layers',
+      '64,16',
+      '--limit',
+      '1000',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '50',
+    ];
+    const one = harmonium(['train', ...common, '--test-limit', '200', '--out', join(tmp, 'one')]);
+    assert.equal(one.status, 0, one.stderr);
+    const two = harmonium([
+      'train',
+      ...common,
+      '--workers',
+      '2',
+      '--test-limit',
+      '200',
+      '--out',
+      join(tmp, 'two'),
+    ]);
+    assert.equal(two.status, 0, two.stderr);
+    const s = readJson(join(tmp, 'two', 'summary.json'));
+    assert.equal(s['workers'], 2);
+    assert.equal(s['steps'], 20);
+    assert.equal(s['images_seen'], 1000);
+    assert.ok((s['test'] as Record<string, number>)['sse_per_image']! > 0);
+    for (const f of ['reconstructions.png', 'metrics.jsonl', 'checkpoint/weights.bin']) {
+      assert.ok(existsSync(join(tmp, 'two', f)), f);
+    }
+    const lines = readJsonLines(join(tmp, 'two', 'metrics.jsonl'));
+    assert.deepEqual(
+      lines.map((l) => l['step']),
+      readJsonLines(join(tmp, 'one', 'metrics.jsonl')).map((l) => l['step']),
+    );
+    assert.ok(lines.every((l) => l['allreduce_seconds']! > 0));
+    const a = floats(join(tmp, 'one', 'checkpoint', 'weights.bin'));
+    const b = floats(join(tmp, 'two', 'checkpoint', 'weights.bin'));
+    assert.equal(a.length, b.length);
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    assert.ok(diff < 1e-4, `max |difference| ${diff}`);
+  });
+
+  it('refuses a global batch that does not split across the workers', () => {
+    const r = harmonium([
+      'train',
+      '--model',
+      'ae',
+      '--batch-size',
+      '101',
+      '--workers',
+      '2',
+      '--out',
+      join(tmp, 'x'),
+    ]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /batch-size: the global batch 101 does not split evenly across 2 workers/);
+  });
+
+  it('kill -9 of a worker fails the job within seconds, naming it; the checkpoint survives; --resume continues', async () => {
+    const out = join(tmp, 'killed');
+    const port = await freePort();
+    const args = [
+      '--model',
+      'ae',
+      '--layers',
+      '256,64',
+      '--limit',
+      '20000',
+      '--epochs',
+      '4',
+      '--batch-size',
+      '50',
+    ];
+    const run = start([
+      'train',
+      ...args,
+      '--workers',
+      '2',
+      '--checkpoint-every',
+      '20',
+      '--log-every',
+      '5',
+      '--test-limit',
+      '200',
+      '--metrics-port',
+      String(port),
+      '--out',
+      out,
+    ]);
+    await until('a checkpoint', 120_000, () =>
+      existsSync(join(out, 'checkpoint', 'weights.bin')) ? true : null,
+    );
+    // Every process serves /metrics: the coordinator on P, worker rank r on P+1+r.
+    const coord = await until('coordinator metrics', 10_000, () => scrape(port));
+    assert.match(coord, /harmonium_job_state\{[^}]*state="RUNNING"[^}]*\} 1/);
+    assert.match(coord, /harmonium_live_workers\{[^}]*\} 2/);
+    for (const p of [port + 1, port + 2]) {
+      const w = await until(`worker metrics on ${p}`, 10_000, () => scrape(p));
+      assert.match(w, /harmonium_allreduce_duration_seconds_count\{[^}]*\} [1-9]/);
+      assert.match(w, /harmonium_images_processed_total\{[^}]*\} [1-9]/);
+    }
+    const pids = await until('worker pids', 10_000, () => {
+      const r = childPids(run.child.pid!);
+      return r.length === 2 ? r : null;
+    });
+    const killedAt = Date.now();
+    process.kill(pids[1]!, 'SIGKILL');
+    const code = await run.exit;
+    const seconds = (Date.now() - killedAt) / 1000;
+    assert.equal(code, 1, run.output());
+    assert.ok(seconds < 10, `the job took ${seconds} s to fail`);
+    assert.match(
+      run.output(),
+      new RegExp(`job ae-\\w+ failed: worker \\S+-${pids[1]}-\\w+ \\(rank \\d.*disconnected`),
+    );
+    assert.deepEqual(childPids(run.child.pid!), [], 'no worker left running');
+    const ckpt = await readCheckpoint(join(out, 'checkpoint'));
+    assert.ok(ckpt.cursor.step >= 20 && ckpt.cursor.step % 20 === 0);
+
+    // A shorter run (the epoch count is not part of the resume key) keeps the test quick.
+    const shorter = args.map((v, i) => (args[i - 1] === '--epochs' ? '1' : v));
+    const resumed = harmonium([
+      'train',
+      ...shorter,
+      '--workers',
+      '2',
+      '--test-limit',
+      '200',
+      '--resume',
+      '--out',
+      out,
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const s = readJson(join(out, 'summary.json'));
+    assert.equal(s['resumed_from_step'], ckpt.cursor.step);
+    assert.equal(s['steps'], 400);
+    const steps = readJsonLines(join(out, 'metrics.jsonl')).map((l) => l['step']!);
+    assert.deepEqual(
+      steps,
+      [...steps].sort((x, y) => x - y),
+      'metrics.jsonl continues in order from the checkpoint',
+    );
+    assert.equal(new Set(steps).size, steps.length);
+  });
+
+  it('a standalone coordinator runs a job submitted by `harmonium submit` on `harmonium worker`s', async () => {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const coordinator = start(['coordinator', '--listen', address]);
+    try {
+      await until('the coordinator', 30_000, () =>
+        coordinator.output().includes('listening') ? true : null,
+      );
+      const workers = [0, 1].map(() => start(['worker', '--coordinator', address]));
+      const out = join(tmp, 'submitted');
+      const submit = start([
+        'submit',
+        '--coordinator',
+        address,
+        '--model',
+        'rbm',
+        '--hidden',
+        '16',
+        '--limit',
+        '400',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '20',
+        '--workers',
+        '2',
+        '--test-limit',
+        '100',
+        '--out',
+        out,
+      ]);
+      assert.equal(await submit.exit, 0, submit.output() + coordinator.output());
+      assert.match(submit.output(), /job rbm-\w+ succeeded/);
+      assert.deepEqual(await Promise.all(workers.map((w) => w.exit)), [0, 0]);
+      assert.equal(readJson(join(out, 'summary.json'))['workers'], 2);
+      const status = harmonium(['status', '--coordinator', address]);
+      assert.equal(status.status, 0, status.stderr);
+      assert.match(status.stdout, /rbm-\w+\s+SUCCEEDED\s+rbm\s+2\s+1\s+20\/20/);
+    } finally {
+      coordinator.child.kill('SIGTERM');
+      await coordinator.exit;
+    }
+  });
+});
