@@ -161,6 +161,8 @@ export class Coordinator {
     const w = this.workers.remove(workerId);
     if (!w || w.jobId === null) return;
     const run = this.running.get(w.jobId);
+    run?.metrics.forgetWorker(w.rank);
+    run?.metrics.setLiveWorkers(run.job.terminal ? 0 : this.workers.ofJob(w.jobId).length);
     if (run && !run.job.terminal && !w.finished) {
       this.fail(run, `${describeWorker(w)} disconnected: its process exited or its connection was lost`);
     }
@@ -292,8 +294,6 @@ export class Coordinator {
     }
     const next = this.jobs.find((j) => !j.terminal);
     if (next && next.state === 'PENDING') this.rendezvous(next);
-    const run = next ? this.running.get(next.id) : undefined;
-    run?.metrics.setLiveWorkers(this.workers.ofJob(next!.id).length);
   }
 
   /** Jobs and workers, for `harmonium status`. */
@@ -381,6 +381,8 @@ export class Coordinator {
     const run = this.running.get(job.id);
     if (run) {
       run.metrics.setJobState(state);
+      run.metrics.setLiveWorkers(0);
+      for (const w of this.workers.ofJob(job.id)) run.metrics.forgetWorker(w.rank);
       run.outputs.close();
     }
     this.log(`job ${job.id}: ${state.toLowerCase()}${state === 'SUCCEEDED' ? '' : `: ${reason}`}`);
