@@ -1,10 +1,7 @@
 import { HarmoniumError } from '../errors.js';
 
 export type CollectiveErrorCode =
-  | 'COLLECTIVE_TIMEOUT'
-  | 'COLLECTIVE_LINK'
-  | 'COLLECTIVE_CLOSED'
-  | 'COLLECTIVE_MISMATCH';
+  'COLLECTIVE_TIMEOUT' | 'COLLECTIVE_LINK' | 'COLLECTIVE_CLOSED' | 'COLLECTIVE_MISMATCH';
 
 /**
  * A collective call that did not complete. `peer` is the rank at fault where one is known (the

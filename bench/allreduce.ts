@@ -1,0 +1,242 @@
+/**
+ * Allreduce bus bandwidth of the gRPC ring (core/collective) with one OS process per rank on
+ * loopback, next to torch.distributed gloo measured in the same run by bench/gloo-allreduce.py, and
+ * the raw loopback TCP rate (iperf3, else a Node socket).
+ *
+ *   node --import tsx bench/allreduce.ts [--worlds 2,4] [--sizes 1,4,16,64] [--segment-bytes 1048576]
+ *
+ * Sizes are MiB of float32. Both sides run float32 sum with a few warm-up calls, then per iteration
+ * a barrier and one timed call; an iteration counts the slowest rank, and the median is reported.
+ * busbw follows nccl-tests: algbw = bytes / time, busbw = algbw * 2(n-1)/n. The gloo column needs
+ * Debian's python3-torch (skipped with a note when absent).
+ *
+ * Our ring runs twice: with Node's default GC, and with the rank processes started with
+ * `--single-threaded-gc`. The grpc-js buffers each segment passes through are external memory that
+ * makes V8 start concurrent marking every call or two; on a small machine whose cores all run rank
+ * processes those helper threads compete with the ranks themselves (measured: up to 2-3x slower).
+ */
+import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
+
+const MiB = 1 << 20;
+const WARMUP = 2;
+const TIMEOUT_MS = 120_000;
+
+interface RankTask {
+  readonly peers: readonly string[];
+  readonly rank: number;
+  readonly sizes: readonly number[];
+  readonly iters: readonly number[];
+  readonly segmentBytes: number;
+}
+
+interface Timing {
+  readonly bytes: number;
+  readonly medianS: number;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+const numbers = (s: string): number[] => s.split(',').map(Number);
+
+/** Enough iterations for a stable median without minutes of 64 MiB calls on 2 cores. */
+const iterationsFor = (bytes: number): number => Math.min(20, Math.max(5, Math.ceil((256 * MiB) / bytes)));
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** One rank, in its own process: reports its address, joins, times every size, reports timings. */
+async function runRank(): Promise<void> {
+  const endpoint = await CollectiveEndpoint.listen({ host: '127.0.0.1', port: 0 });
+  process.send!({ address: endpoint.address });
+  const [task] = (await once(process, 'message')) as [RankTask];
+  const group = await endpoint.join({
+    jobId: 'bench',
+    generation: 1,
+    rank: task.rank,
+    peers: task.peers,
+    timeoutMs: TIMEOUT_MS,
+    segmentBytes: task.segmentBytes,
+  });
+  let tag = 0;
+  const opts = () => ({ tag: tag++, timeoutMs: TIMEOUT_MS });
+  for (let s = 0; s < task.sizes.length; s++) {
+    const bytes = task.sizes[s]!;
+    const data = new Float32Array(bytes / 4).fill(1 / (task.rank + 1));
+    for (let i = 0; i < WARMUP; i++) await group.allreduce(data, 'avg', opts());
+    const times = new Float32Array(task.iters[s]!);
+    for (let i = 0; i < times.length; i++) {
+      await group.barrier(opts());
+      const start = performance.now();
+      await group.allreduce(data, 'avg', opts());
+      times[i] = (performance.now() - start) / 1000;
+    }
+    await group.allreduce(times, 'max', opts());
+    if (task.rank === 0) process.send!({ bytes, medianS: median([...times]) } satisfies Timing);
+  }
+  await group.close();
+  await endpoint.close();
+  process.disconnect();
+}
+
+/** Our ring with `world` rank processes; resolves with rank 0's timings. */
+async function timeOurs(
+  world: number,
+  sizes: readonly number[],
+  segmentBytes: number,
+  nodeFlags: readonly string[],
+): Promise<Timing[]> {
+  const script = fileURLToPath(import.meta.url);
+  const children: ChildProcess[] = [];
+  const execArgv = [...process.execArgv, ...nodeFlags];
+  try {
+    for (let r = 0; r < world; r++) {
+      children.push(fork(script, ['--rank-process'], { stdio: 'inherit', execArgv }));
+    }
+    const addresses = await Promise.all(
+      children.map(async (c) => ((await once(c, 'message')) as [{ address: string }])[0].address),
+    );
+    const timings: Timing[] = [];
+    children[0]!.on('message', (t: Timing) => timings.push(t));
+    const iters = sizes.map(iterationsFor);
+    children.forEach((c, rank) =>
+      c.send({ peers: addresses, rank, sizes, iters, segmentBytes } satisfies RankTask),
+    );
+    const exits = await Promise.all(
+      children.map(async (c) => ((await once(c, 'exit')) as [number | null])[0]),
+    );
+    if (exits.some((code) => code !== 0)) throw new Error(`a rank process exited with ${exits.join(', ')}`);
+    return timings;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill();
+  }
+}
+
+/** gloo through bench/gloo-allreduce.py, or null with the reason printed. */
+function timeGloo(world: number, sizes: readonly number[]): Timing[] | null {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'gloo-allreduce.py');
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      script,
+      '--world',
+      String(world),
+      '--sizes',
+      sizes.join(','),
+      '--iters',
+      sizes.map(iterationsFor).join(','),
+    ],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
+  if (r.status !== 0) {
+    console.error(
+      `gloo world ${world} skipped: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+    );
+    return null;
+  }
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const j = JSON.parse(line) as { bytes: number; median_s: number };
+      return { bytes: j.bytes, medianS: j.median_s };
+    });
+}
+
+/** One-way loopback TCP in bytes/s: iperf3 if installed, else a Node socket pushing 4 MiB writes. */
+async function loopbackTcp(): Promise<{ how: string; bytesPerS: number }> {
+  const probe = spawnSync('iperf3', ['--version'], { encoding: 'utf8' });
+  if (probe.status === 0) {
+    const server = spawn('iperf3', ['-s', '-1', '-p', '5299', '-B', '127.0.0.1'], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const client = spawnSync('iperf3', ['-c', '127.0.0.1', '-p', '5299', '-t', '3', '-J'], {
+      encoding: 'utf8',
+    });
+    server.kill();
+    if (client.status === 0) {
+      const j = JSON.parse(client.stdout) as { end: { sum_received: { bits_per_second: number } } };
+      return { how: 'iperf3, one stream', bytesPerS: j.end.sum_received.bits_per_second / 8 };
+    }
+  }
+  const total = 1 << 30;
+  const chunk = Buffer.alloc(4 * MiB, 7);
+  const server = createServer((s) => {
+    let n = 0;
+    s.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n >= total) s.end('k');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(socket, 'connect');
+  const start = performance.now();
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
+  await once(socket, 'data');
+  const seconds = (performance.now() - start) / 1000;
+  socket.destroy();
+  server.close();
+  return { how: 'Node net socket, 4 MiB writes', bytesPerS: total / seconds };
+}
+
+async function main(): Promise<void> {
+  const worlds = numbers(arg('worlds', '2,4'));
+  const sizes = numbers(arg('sizes', '1,4,16,64')).map((m) => m * MiB);
+  const segmentBytes = Number(arg('segment-bytes', String(MiB)));
+
+  const tcp = await loopbackTcp();
+  console.log(`loopback TCP (${tcp.how}): ${(tcp.bytesPerS / 1e9).toFixed(2)} GB/s`);
+  console.log(`segment ${segmentBytes} bytes; times are medians in ms, busbw in GB/s (1e9 bytes/s)`);
+  console.log('                ours, default GC   ours, --single-threaded-gc         gloo     ours/gloo');
+  console.log('world  MiB       ms    busbw            ms    busbw           ms    busbw   default single');
+  for (const world of worlds) {
+    const ours = await timeOurs(world, sizes, segmentBytes, []);
+    const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc']);
+    const gloo = timeGloo(world, sizes);
+    const factor = (2 * (world - 1)) / world;
+    for (const bytes of sizes) {
+      const busbw = (t: Timing | undefined): number =>
+        t === undefined ? NaN : (bytes / t.medianS / 1e9) * factor;
+      const ms = (t: Timing | undefined): string => (t === undefined ? '-' : (t.medianS * 1000).toFixed(2));
+      const [o, s1, g] = [ours, single, gloo ?? []].map((list) => list.find((t) => t.bytes === bytes));
+      const gb = busbw(g);
+      const cells = [
+        String(world).padStart(5),
+        String(bytes / MiB).padStart(4),
+        ms(o).padStart(8),
+        busbw(o).toFixed(3).padStart(8),
+        ms(s1).padStart(13),
+        busbw(s1).toFixed(3).padStart(8),
+        ms(g).padStart(12),
+        (g ? gb.toFixed(3) : '-').padStart(8),
+        (g ? (busbw(o) / gb).toFixed(2) : '-').padStart(9),
+        (g ? (busbw(s1) / gb).toFixed(2) : '-').padStart(6),
+      ];
+      console.log(cells.join(' '));
+    }
+  }
+}
+
+if (process.argv.includes('--rank-process')) await runRank();
+else await main();

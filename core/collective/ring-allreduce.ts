@@ -1,0 +1,60 @@
+/**
+ * Ring allreduce (reduce-scatter, then all-gather), as in gloo's allreduce_ring and NCCL.
+ *
+ * The buffer is cut into worldSize chunks and each chunk into segments. In step t (0 to 2n-3) rank
+ * r sends chunk (r - t) mod n to rank r + 1 and receives chunk (r - t - 1) mod n from rank r - 1:
+ * during the first n - 1 steps it adds its own values to what it receives, so after step n - 2 it
+ * holds the complete reduction of chunk r + 1; during the last n - 1 steps it copies the completed
+ * chunks it receives. Partial sums travel in the received arrays, and a rank writes a chunk into
+ * its buffer only once it is complete. A segment is sent on as soon as it has been reduced, so
+ * sending, receiving and reducing overlap. Each chunk is reduced in one fixed order and then copied
+ * everywhere, so every rank ends with bit-identical values. Each rank sends 2(n-1)/n of the buffer.
+ */
+import type { ReduceOp } from './process-group.js';
+import { reduceInto } from './reduce-ops.js';
+import type { CallSignature, RingLinks } from './ring-links.js';
+import { segmentCount } from './segment-layout.js';
+
+/** Reduces `data` across the ring in place. Every rank passes the same signature and length. */
+export async function ringAllreduce(
+  links: RingLinks,
+  call: CallSignature,
+  data: Float32Array,
+  op: ReduceOp,
+  segmentElements: number,
+): Promise<void> {
+  const n = links.worldSize;
+  if (n === 1) return;
+  const r = links.rank;
+  const total = data.length;
+  const chunkStart = (c: number): number => Math.floor((c * total) / n);
+  const lastStep = 2 * (n - 1) - 1;
+
+  // Step 0 sends this rank's own chunk; every later send forwards what was just received.
+  const ownStart = chunkStart(r);
+  const ownEnd = chunkStart(r + 1);
+  const ownSegments = segmentCount(ownEnd - ownStart, segmentElements);
+  for (let k = 0; k < ownSegments; k++) {
+    const lo = ownStart + k * segmentElements;
+    await links.send(call, 0, k, data.subarray(lo, Math.min(ownEnd, lo + segmentElements)));
+  }
+
+  for (let t = 0; t <= lastStep; t++) {
+    const c = (((r - t - 1) % n) + n) % n;
+    const start = chunkStart(c);
+    const end = chunkStart(c + 1);
+    const segments = segmentCount(end - start, segmentElements);
+    const reducing = t < n - 1;
+    const divisor = op === 'avg' && t === n - 2 ? n : null;
+    for (let k = 0; k < segments; k++) {
+      const lo = start + k * segmentElements;
+      const hi = Math.min(end, lo + segmentElements);
+      // The received array is reduced in place and sent on as it is, which spares the transport a
+      // copy; the chunk goes into this rank's buffer once it is complete (t >= n - 2).
+      const incoming = await links.receive(call, t, k, hi - lo);
+      if (reducing) reduceInto(incoming, data.subarray(lo, hi), op, divisor);
+      if (t >= n - 2) data.set(incoming, lo);
+      if (t < lastStep) await links.send(call, t + 1, k, incoming);
+    }
+  }
+}

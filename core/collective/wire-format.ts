@@ -1,0 +1,495 @@
+/**
+ * The messages of `proto/harmonium/v1/collective.proto` and their protobuf wire encoding, written by
+ * hand: a tensor segment is encoded straight into one Buffer (one copy of the payload) and decoded
+ * into a Float32Array view of the received bytes where alignment allows (no copy). The interfaces
+ * below mirror the proto; `wire-format.test.ts` checks both directions against protobufjs reading
+ * the .proto itself, so the two cannot drift apart silently.
+ */
+import { endianness } from 'node:os';
+import type { ReduceOp } from './process-group.js';
+import type { CallKind, CallSignature } from './ring-links.js';
+
+// Float32Array uses the host's byte order and the wire is little-endian.
+if (endianness() !== 'LE') throw new Error('core/collective supports little-endian hosts only');
+
+/** harmonium.v1.LinkHello */
+export interface LinkHello {
+  readonly jobId: string;
+  readonly generation: number;
+  readonly worldSize: number;
+  readonly senderRank: number;
+  readonly receiverRank: number;
+  readonly waitMs: number;
+}
+
+/** Who sends a segment: the fields of harmonium.v1.LinkSegment that are fixed for a group. */
+export interface SegmentOrigin {
+  readonly jobId: string;
+  readonly generation: number;
+  readonly senderRank: number;
+}
+
+/** harmonium.v1.LinkSegment */
+export interface LinkSegment extends SegmentOrigin, CallSignature {
+  readonly step: number;
+  readonly index: number;
+  readonly data: Float32Array;
+}
+
+export type AbortReason = 'closed' | 'link';
+
+/** harmonium.v1.LinkAbort */
+export interface LinkAbort {
+  readonly senderRank: number;
+  readonly reason: AbortReason;
+  readonly faultyRank: number | null;
+  readonly message: string;
+}
+
+/** harmonium.v1.LinkMessage: exactly one of its bodies. */
+export type LinkMessage =
+  | { readonly type: 'hello'; readonly hello: LinkHello }
+  | { readonly type: 'segment'; readonly segment: LinkSegment }
+  | { readonly type: 'abort'; readonly abort: LinkAbort };
+
+/** Bytes that did not parse as a LinkMessage. */
+export class WireFormatError extends Error {}
+
+const KIND_CODES: Record<CallKind, number> = { allreduce: 1, broadcast: 2, barrier: 3 };
+const KINDS: readonly (CallKind | undefined)[] = [undefined, 'allreduce', 'broadcast', 'barrier'];
+const OP_CODES: Record<ReduceOp, number> = { sum: 1, avg: 2, max: 3, min: 4 };
+const OPS: readonly (ReduceOp | null)[] = [null, 'sum', 'avg', 'max', 'min'];
+const REASON_CODES: Record<AbortReason, number> = { closed: 1, link: 2 };
+const REASONS: readonly (AbortReason | undefined)[] = [undefined, 'closed', 'link'];
+
+const WIRE_VARINT = 0;
+const WIRE_I64 = 1;
+const WIRE_LEN = 2;
+const WIRE_I32 = 5;
+
+function key(field: number, wireType: number): number {
+  return (field << 3) | wireType;
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  // Division, not shifts: values go up to 2^53 (generations, tags, lengths).
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes fields into a Buffer sized beforehand. */
+class Writer {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  varint(value: number): void {
+    const buf = this.buf;
+    while (value >= 128) {
+      buf[this.pos++] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+    }
+    buf[this.pos++] = value;
+  }
+
+  uint(field: number, value: number): void {
+    this.varint(key(field, WIRE_VARINT));
+    this.varint(value);
+  }
+
+  bytesHeader(field: number, length: number): void {
+    this.varint(key(field, WIRE_LEN));
+    this.varint(length);
+  }
+
+  string(field: number, value: string, byteLength: number): void {
+    this.bytesHeader(field, byteLength);
+    this.pos += this.buf.write(value, this.pos, byteLength, 'utf8');
+  }
+}
+
+function uintSize(field: number, value: number): number {
+  return varintSize(key(field, WIRE_VARINT)) + varintSize(value);
+}
+
+function lenSize(field: number, length: number): number {
+  return varintSize(key(field, WIRE_LEN)) + varintSize(length) + length;
+}
+
+/** Wraps an encoded body as field `field` of a LinkMessage. */
+function wrap(field: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(lenSize(field, body.length));
+  const w = new Writer(out);
+  w.bytesHeader(field, body.length);
+  body.copy(out, w.pos);
+  return out;
+}
+
+export function encodeHello(hello: LinkHello): Buffer {
+  const jobBytes = Buffer.byteLength(hello.jobId);
+  const body = Buffer.allocUnsafe(
+    lenSize(1, jobBytes) +
+      uintSize(2, hello.generation) +
+      uintSize(3, hello.worldSize) +
+      uintSize(4, hello.senderRank) +
+      uintSize(5, hello.receiverRank) +
+      uintSize(6, hello.waitMs),
+  );
+  const w = new Writer(body);
+  w.string(1, hello.jobId, jobBytes);
+  w.uint(2, hello.generation);
+  w.uint(3, hello.worldSize);
+  w.uint(4, hello.senderRank);
+  w.uint(5, hello.receiverRank);
+  w.uint(6, hello.waitMs);
+  return wrap(1, body);
+}
+
+export function encodeAbort(abort: LinkAbort): Buffer {
+  const messageBytes = Buffer.byteLength(abort.message);
+  const body = Buffer.allocUnsafe(
+    uintSize(1, abort.senderRank) +
+      uintSize(2, REASON_CODES[abort.reason]) +
+      (abort.faultyRank === null ? 0 : uintSize(3, abort.faultyRank)) +
+      lenSize(4, messageBytes),
+  );
+  const w = new Writer(body);
+  w.uint(1, abort.senderRank);
+  w.uint(2, REASON_CODES[abort.reason]);
+  if (abort.faultyRank !== null) w.uint(3, abort.faultyRank);
+  w.string(4, abort.message, messageBytes);
+  return wrap(3, body);
+}
+
+/**
+ * grpc-js hands a deserializer the message as a view 5 bytes (the gRPC frame prefix) into a fresh
+ * allocation, so a payload at message offset 3 mod 4 lands 4-byte aligned and can be read in place.
+ */
+const ALIGN_REMAINDER = 3;
+
+/**
+ * Extra filler the encoder adds, so that a receiver forwarding the segment (in place, with its own
+ * rank and the next step) has room for a header that grew by a varint byte or two.
+ */
+const FORWARD_SLACK = 4;
+
+/** The payload views decodeLinkMessage returned without a copy, mapped to their message's start. */
+const receivedInPlace = new WeakMap<Float32Array, number>();
+
+/** A segment's header fields, measured once and written for a chosen padding. */
+class SegmentHeaderWriter {
+  private readonly jobBytes: number;
+  private readonly fixed: number;
+  private readonly dataFieldHeader: number;
+
+  constructor(
+    private readonly origin: SegmentOrigin,
+    private readonly call: CallSignature,
+    private readonly step: number,
+    private readonly index: number,
+    private readonly dataBytes: number,
+  ) {
+    this.jobBytes = Buffer.byteLength(origin.jobId);
+    this.fixed =
+      lenSize(1, this.jobBytes) +
+      uintSize(2, origin.generation) +
+      uintSize(3, origin.senderRank) +
+      uintSize(4, call.tag) +
+      uintSize(5, KIND_CODES[call.kind]) +
+      uintSize(6, call.op === null ? 0 : OP_CODES[call.op]) +
+      uintSize(7, call.root) +
+      uintSize(8, call.length) +
+      uintSize(9, step) +
+      uintSize(10, index);
+    this.dataFieldHeader = varintSize(key(15, WIRE_LEN)) + varintSize(dataBytes);
+  }
+
+  /** Bytes from the LinkMessage's start to the payload with `padding` filler bytes. */
+  headerBytes(padding: number): number {
+    const body = this.bodyBytes(padding);
+    return varintSize(key(2, WIRE_LEN)) + varintSize(body) + body - this.dataBytes;
+  }
+
+  /** Writes the header at `at`; the payload goes at `at + headerBytes(padding)`. */
+  write(out: Buffer, at: number, padding: number): void {
+    const { origin, call } = this;
+    const w = new Writer(out);
+    w.pos = at;
+    w.bytesHeader(2, this.bodyBytes(padding));
+    w.string(1, origin.jobId, this.jobBytes);
+    w.uint(2, origin.generation);
+    w.uint(3, origin.senderRank);
+    w.uint(4, call.tag);
+    w.uint(5, KIND_CODES[call.kind]);
+    w.uint(6, call.op === null ? 0 : OP_CODES[call.op]);
+    w.uint(7, call.root);
+    w.uint(8, call.length);
+    w.uint(9, this.step);
+    w.uint(10, this.index);
+    w.bytesHeader(14, padding);
+    out.fill(0, w.pos, w.pos + padding);
+    w.pos += padding;
+    w.bytesHeader(15, this.dataBytes);
+  }
+
+  private bodyBytes(padding: number): number {
+    return this.fixed + lenSize(14, padding) + this.dataFieldHeader + this.dataBytes;
+  }
+}
+
+/**
+ * Encodes a LinkMessage carrying one segment into a buffer from `allocate`: header fields,
+ * padding (so the payload lands aligned at the receiver, plus slack for forwarding), payload.
+ */
+export function encodeSegment(
+  origin: SegmentOrigin,
+  call: CallSignature,
+  step: number,
+  index: number,
+  payload: Float32Array,
+  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
+  const header = new SegmentHeaderWriter(origin, call, step, index, payload.byteLength);
+  let padding = FORWARD_SLACK;
+  while (header.headerBytes(padding) % 4 !== ALIGN_REMAINDER) padding++;
+  const headerBytes = header.headerBytes(padding);
+  const out = allocate(headerBytes + payload.byteLength);
+  header.write(out, 0, padding);
+  out.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), headerBytes);
+  return out;
+}
+
+/**
+ * Re-encodes a segment this process received, for sending on: when `payload` is a view that
+ * decodeLinkMessage returned, the new header is written over the old one in front of it and the
+ * message is returned without copying the payload (which therefore keeps its alignment). Returns
+ * null when `payload` is not such a view or the new header does not fit.
+ */
+export function forwardSegment(
+  origin: SegmentOrigin,
+  call: CallSignature,
+  step: number,
+  index: number,
+  payload: Float32Array,
+): Buffer | null {
+  const start = receivedInPlace.get(payload);
+  if (start === undefined) return null;
+  receivedInPlace.delete(payload);
+  const room = payload.byteOffset - start;
+  const header = new SegmentHeaderWriter(origin, call, step, index, payload.byteLength);
+  for (let padding = 0; header.headerBytes(padding) <= room; padding++) {
+    if (header.headerBytes(padding) === room) {
+      const out = Buffer.from(payload.buffer, start, room + payload.byteLength);
+      header.write(out, 0, padding);
+      return out;
+    }
+  }
+  return null;
+}
+
+/** Reads fields of one message between `pos` and `end`. */
+class Reader {
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly end: number,
+  ) {}
+
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.pos >= this.end) throw new WireFormatError('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      value += (byte & 127) * scale;
+      if (byte < 128) return value;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new WireFormatError('varint longer than 10 bytes');
+    }
+  }
+
+  /** Returns [start, end) of a length-delimited field's contents. */
+  span(): [number, number] {
+    const length = this.varint();
+    const start = this.pos;
+    if (start + length > this.end) throw new WireFormatError('length-delimited field overruns message');
+    this.pos = start + length;
+    return [start, this.pos];
+  }
+
+  string(): string {
+    const [start, end] = this.span();
+    return this.buf.toString('utf8', start, end);
+  }
+
+  skip(wireType: number): void {
+    if (wireType === WIRE_VARINT) this.varint();
+    else if (wireType === WIRE_LEN) this.span();
+    else if (wireType === WIRE_I64) this.pos += 8;
+    else if (wireType === WIRE_I32) this.pos += 4;
+    else throw new WireFormatError(`unsupported wire type ${wireType}`);
+    if (this.pos > this.end) throw new WireFormatError('field overruns message');
+  }
+}
+
+function decodeHello(r: Reader): LinkHello {
+  let jobId = '';
+  let generation = 0;
+  let worldSize = 0;
+  let senderRank = 0;
+  let receiverRank = 0;
+  let waitMs = 0;
+  while (!r.done()) {
+    const k = r.varint();
+    switch (k) {
+      case key(1, WIRE_LEN):
+        jobId = r.string();
+        break;
+      case key(2, WIRE_VARINT):
+        generation = r.varint();
+        break;
+      case key(3, WIRE_VARINT):
+        worldSize = r.varint();
+        break;
+      case key(4, WIRE_VARINT):
+        senderRank = r.varint();
+        break;
+      case key(5, WIRE_VARINT):
+        receiverRank = r.varint();
+        break;
+      case key(6, WIRE_VARINT):
+        waitMs = r.varint();
+        break;
+      default:
+        r.skip(k & 7);
+    }
+  }
+  return { jobId, generation, worldSize, senderRank, receiverRank, waitMs };
+}
+
+function decodeAbort(r: Reader): LinkAbort {
+  let senderRank = 0;
+  let reason: AbortReason = 'link';
+  let faultyRank: number | null = null;
+  let message = '';
+  while (!r.done()) {
+    const k = r.varint();
+    switch (k) {
+      case key(1, WIRE_VARINT):
+        senderRank = r.varint();
+        break;
+      case key(2, WIRE_VARINT):
+        // An unknown (newer) reason is treated as a broken link: the sender is gone either way.
+        reason = REASONS[r.varint()] ?? 'link';
+        break;
+      case key(3, WIRE_VARINT):
+        faultyRank = r.varint();
+        break;
+      case key(4, WIRE_LEN):
+        message = r.string();
+        break;
+      default:
+        r.skip(k & 7);
+    }
+  }
+  return { senderRank, reason, faultyRank, message };
+}
+
+function decodeSegment(r: Reader): LinkSegment {
+  let jobId = '';
+  let generation = 0;
+  let senderRank = 0;
+  let tag = 0;
+  let kindCode = 0;
+  let opCode = 0;
+  let root = 0;
+  let length = 0;
+  let step = 0;
+  let index = 0;
+  let data: Float32Array = new Float32Array(0);
+  const buf = r.buf;
+  while (!r.done()) {
+    const k = r.varint();
+    switch (k) {
+      case key(1, WIRE_LEN):
+        jobId = r.string();
+        break;
+      case key(2, WIRE_VARINT):
+        generation = r.varint();
+        break;
+      case key(3, WIRE_VARINT):
+        senderRank = r.varint();
+        break;
+      case key(4, WIRE_VARINT):
+        tag = r.varint();
+        break;
+      case key(5, WIRE_VARINT):
+        kindCode = r.varint();
+        break;
+      case key(6, WIRE_VARINT):
+        opCode = r.varint();
+        break;
+      case key(7, WIRE_VARINT):
+        root = r.varint();
+        break;
+      case key(8, WIRE_VARINT):
+        length = r.varint();
+        break;
+      case key(9, WIRE_VARINT):
+        step = r.varint();
+        break;
+      case key(10, WIRE_VARINT):
+        index = r.varint();
+        break;
+      case key(15, WIRE_LEN): {
+        const [start, end] = r.span();
+        const bytes = end - start;
+        if (bytes % 4 !== 0) throw new WireFormatError(`segment data of ${bytes} bytes is not float32`);
+        const offset = buf.byteOffset + start;
+        if (offset % 4 === 0) {
+          data = new Float32Array(buf.buffer, offset, bytes / 4);
+          receivedInPlace.set(data, buf.byteOffset);
+        } else {
+          data = new Float32Array(bytes / 4);
+          new Uint8Array(data.buffer).set(buf.subarray(start, end));
+        }
+        break;
+      }
+      default:
+        r.skip(k & 7);
+    }
+  }
+  const kind = KINDS[kindCode];
+  if (kind === undefined) throw new WireFormatError(`segment with unknown call kind ${kindCode}`);
+  const op = OPS[opCode];
+  if (op === undefined) throw new WireFormatError(`segment with unknown reduce op ${opCode}`);
+  return { jobId, generation, senderRank, tag, kind, op, root, length, step, index, data };
+}
+
+/** Decodes one LinkMessage; throws WireFormatError on bytes that are not one. */
+export function decodeLinkMessage(buf: Buffer): LinkMessage {
+  const r = new Reader(buf, 0, buf.length);
+  let message: LinkMessage | null = null;
+  while (!r.done()) {
+    const k = r.varint();
+    if ((k & 7) !== WIRE_LEN || k >> 3 < 1 || k >> 3 > 3) {
+      r.skip(k & 7);
+      continue;
+    }
+    const [start, end] = r.span();
+    const body = new Reader(buf, start, end);
+    // As in protobuf, the last body present wins.
+    if (k >> 3 === 1) message = { type: 'hello', hello: decodeHello(body) };
+    else if (k >> 3 === 2) message = { type: 'segment', segment: decodeSegment(body) };
+    else message = { type: 'abort', abort: decodeAbort(body) };
+  }
+  if (message === null) throw new WireFormatError('LinkMessage without a body');
+  return message;
+}
