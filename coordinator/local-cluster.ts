@@ -65,7 +65,8 @@ export async function runLocalCluster(
   const coordinator = new Coordinator({
     log,
     onProgress: (job) => {
-      if (job.totalSteps === 0) return;
+      // The first report of each rank says where it starts, without a loss yet.
+      if (job.totalSteps === 0 || !Number.isFinite(job.loss)) return;
       bar.progress ??= new ProgressReporter({
         totalSteps: job.totalSteps,
         startStep: job.step,

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ROOTS = ['core', 'cli', 'coordinator', 'worker', 'test'];
+const ROOTS = ['proto', 'core', 'cli', 'coordinator', 'worker', 'test'];
 
 function findTests(dir: string, out: string[]): string[] {
   let entries: string[];
