@@ -277,4 +277,19 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       await coordinator.exit;
     }
   });
+  it('workers stop within seconds when their coordinator dies', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const coordinator = start(['coordinator', '--listen', address]);
+    await until('the coordinator', 30_000, () => (coordinator.output().includes('listening') ? true : null));
+    const workers = [0, 1].map(() => start(['worker', '--coordinator', address]));
+    await until('two joined workers', 30_000, () =>
+      (coordinator.output().match(/joined from/g) ?? []).length === 2 ? true : null,
+    );
+    const killedAt = Date.now();
+    coordinator.child.kill('SIGKILL');
+    assert.deepEqual(await Promise.all(workers.map((w) => w.exit)), [1, 1]);
+    assert.ok(Date.now() - killedAt < 10_000, `workers took ${Date.now() - killedAt} ms to stop`);
+    for (const w of workers)
+      assert.match(w.output(), new RegExp(`error \\[RPC_FAILED\\]: coordinator ${address}`));
+  });
 });
