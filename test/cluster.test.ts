@@ -277,6 +277,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       await coordinator.exit;
     }
   });
+
   it('workers stop within seconds when their coordinator dies', async () => {
     const address = `127.0.0.1:${await freePort()}`;
     const coordinator = start(['coordinator', '--listen', address]);
