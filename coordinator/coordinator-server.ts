@@ -286,8 +286,10 @@ export async function startCoordinatorServer(
 ): Promise<CoordinatorServer> {
   const server = new Server({
     'grpc.max_receive_message_length': 8 << 20,
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
+    // Generous: a peer busy in a long synchronous computation cannot answer pings; dead
+    // processes are found at once by their closed connection, and live ones by heartbeats.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 30_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
   server.addService(coordinatorServiceDefinition(), handlers(coordinator));

@@ -63,8 +63,9 @@ export class CoordinatorClient {
     const Ctor = coordinatorPackage().Coordinator;
     this.client = new Ctor(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 8 << 20,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      // Generous, as on the coordinator's side: evaluation may block this process for a while.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 30_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
   }

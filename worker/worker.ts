@@ -88,15 +88,20 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   let heartbeatMs = IDLE_HEARTBEAT_MS;
   let heartbeatTimer: NodeJS.Timeout | null = null;
   let lastAnswer = Date.now();
+  let failedInARow = 0;
   const beat = (): void => {
     client.heartbeat(job.id, job.generation, host?.last?.step ?? job.step, heartbeatMs).then(
       (reply) => {
         lastAnswer = Date.now();
+        failedInARow = 0;
         if (reply.stop) stop(new ClusterError('JOB_FAILED', reply.reason));
       },
       (err: unknown) => {
+        // A long synchronous computation here (evaluation) blocks this event loop: the one
+        // heartbeat in flight then misses its deadline, which says nothing about the coordinator.
+        failedInARow++;
         // Only a coordinator silent for several intervals ends the job; one late answer does not.
-        if (Date.now() - lastAnswer > 4 * heartbeatMs) {
+        if (failedInARow >= 3 && Date.now() - lastAnswer > 4 * heartbeatMs) {
           stop(
             new ClusterError('RPC_FAILED', `lost the coordinator: ${(err as Error).message}`, { cause: err }),
           );

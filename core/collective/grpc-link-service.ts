@@ -42,9 +42,10 @@ const FLOW_CONTROL_WINDOW = 16 << 20;
 
 const KEEPALIVE = {
   // Pings detect a peer that vanished without closing its socket (host down, partition) even
-  // when no call is waiting; a call that is waiting also has its own deadline.
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  // when no call is waiting; a call that is waiting also has its own deadline. Generous, because a
+  // rank inside a long synchronous model step cannot answer a ping until the step ends.
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 30_000,
   'grpc.keepalive_permit_without_calls': 1,
 } as const;
 
