@@ -62,6 +62,10 @@ export class CoordinatorHost implements TrainingHost {
     }
   }
 
+  digestChecked(matched: boolean): void {
+    this.metrics?.recordDigestCheck(matched);
+  }
+
   /** Reports where this rank stands (with a metrics.jsonl record from rank 0). */
   async report(record: MetricsRecord | null): Promise<void> {
     const s = this.last;

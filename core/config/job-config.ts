@@ -146,7 +146,7 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     default: 0,
     min: 0,
     max: 65535,
-    doc: 'coordinator /metrics port (worker i: P+1+i); 0: none',
+    doc: 'coordinator /metrics port (worker rank i: P+1+i; with one worker, its own on P); 0: none',
   },
   {
     name: 'digest-every',

@@ -3,10 +3,12 @@
  * too, with a {@link LocalHost} that writes checkpoints and metrics.jsonl directly.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { JobConfig } from '../config/job-config.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
+import { serveMetrics } from '../metrics/metrics-server.js';
+import { createWorkerMetrics } from '../metrics/worker-metrics.js';
 import { loadCheckpointState } from './resume.js';
 import { LocalHost } from './local-host.js';
 import { truncateMetricsLog } from './metrics-log.js';
@@ -58,7 +60,26 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     `training ${model.kind} on ${setup.corpus.source} (${setup.source.describe}; ${model.paramSpecs.length} tensors, ` +
       `${start.params.length} parameters) for ${config.epochs} epochs of ${setup.stepsPerEpoch} steps, backend ${setup.backend.name}`,
   );
-  const host = new LocalHost(config.out);
+  // Alone, the process is worker rank 0 of its own job, and serves that worker's metrics.
+  const metrics =
+    config.metricsPort > 0
+      ? createWorkerMetrics({ job: basename(resolve(config.out)), rank: 0, model: model.kind })
+      : null;
+  const metricsServer = metrics
+    ? await serveMetrics(metrics.registry, { host: '127.0.0.1', port: config.metricsPort })
+    : null;
+  const host = new LocalHost(
+    config.out,
+    metrics
+      ? (info) =>
+          metrics.recordStep({
+            step: info.step,
+            seconds: info.stepSeconds,
+            images: info.rankImages,
+            loss: info.loss,
+          })
+      : null,
+  );
   const progress = new ProgressReporter({
     totalSteps: setup.totalSteps,
     startStep: start.cursor.step,
@@ -76,6 +97,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     });
   } finally {
     host.close();
+    await metricsServer?.close();
   }
   const summary = await writeRunResults(
     setup,

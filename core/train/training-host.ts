@@ -33,4 +33,6 @@ export interface TrainingHost {
   appendMetrics(record: MetricsRecord): Promise<void>;
   /** Every rank, after every step (progress bars, Prometheus, heartbeats). */
   stepDone(info: StepInfo): void;
+  /** Every rank, after each comparison of the replicas' parameter digests. */
+  digestChecked?(matched: boolean): void;
 }

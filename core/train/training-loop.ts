@@ -165,6 +165,7 @@ export async function runTrainingLoop(
     );
     const digests = Array.from({ length: worldSize }, (_, r) => all[2 * r]! * 65536 + all[2 * r + 1]!);
     const odd = digests.flatMap((d, r) => (d === digests[0] ? [] : [r]));
+    host.digestChecked?.(odd.length === 0);
     if (odd.length > 0) {
       throw new ClusterError(
         'REPLICA_DIVERGED',
