@@ -113,10 +113,11 @@ program
   .description('run a coordinator that workers join and clients submit jobs to (one job at a time)')
   .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
   .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
-  .action(async (opts: { listen: string; metricsPort: string }) => {
+  .option('--nats <servers>', 'publish job events to NATS, e.g. nats://127.0.0.1:4222', '')
+  .action(async (opts: { listen: string; metricsPort: string; nats: string }) => {
     const { host, port } = parseHostPort(opts.listen, 'listen');
     const { serveCoordinator } = await import('../coordinator/serve.js');
-    await serveCoordinator({ host, port, metricsPort: Number(opts.metricsPort) });
+    await serveCoordinator({ host, port, metricsPort: Number(opts.metricsPort), nats: opts.nats });
   });
 
 program

@@ -12,6 +12,7 @@ import type { CheckpointData } from '../core/train/checkpoint.js';
 import type { MetricsRecord } from '../core/train/metrics-log.js';
 import type { ResultFile } from '../proto/result-codec.js';
 import { Job, JOB_STATES, type JobState } from './job.js';
+import type { JobEventSink } from './job-events.js';
 import { JobOutputs } from './job-outputs.js';
 import { describeWorker, WorkerRegistry, type WorkerRecord } from './worker-registry.js';
 
@@ -25,6 +26,8 @@ export interface CoordinatorOptions {
   readonly idleHeartbeatTimeoutMs?: number;
   /** Called after every progress report of a job's rank 0. */
   readonly onProgress?: (job: Job) => void;
+  /** Receives every change of a job's state and rank 0's progress (e.g. NATS). */
+  readonly events?: JobEventSink;
 }
 
 /** What a joining worker says about itself. */
@@ -78,6 +81,7 @@ export class Coordinator {
   private readonly log: (line: string) => void;
   private readonly idleTimeoutMs: number;
   private readonly onProgress: ((job: Job) => void) | null;
+  private readonly events: JobEventSink | null;
   private lastMetrics: CoordinatorMetrics<JobState> | null = null;
   private readonly resumeSteps = new Map<string, number | null>();
 
@@ -86,6 +90,25 @@ export class Coordinator {
     this.log = opts.log ?? ((line) => console.error(line));
     this.idleTimeoutMs = opts.idleHeartbeatTimeoutMs ?? 10_000;
     this.onProgress = opts.onProgress ?? null;
+    this.events = opts.events ?? null;
+  }
+
+  /** Publishes the job's state (after a transition) or progress to the event sink, if any. */
+  private emit(job: Job, kind: 'state' | 'progress'): void {
+    if (!this.events) return;
+    const last = job.history[job.history.length - 1]!;
+    this.events.publish({
+      kind,
+      job: job.id,
+      model: job.config.model,
+      state: job.state,
+      generation: job.generation,
+      step: job.step,
+      totalSteps: job.totalSteps,
+      loss: Number.isFinite(job.loss) ? job.loss : null,
+      reason: kind === 'state' ? last.reason : '',
+      at: kind === 'state' ? last.at : this.now(),
+    });
   }
 
   /** The metrics of the job running now (or that ran last); null before the first job. */
@@ -115,6 +138,7 @@ export class Coordinator {
     this.resumeSteps.set(job.id, resumeStep);
     this.jobs.push(job);
     this.log(`job ${job.id}: submitted (${config.model}, ${config.workers} workers, out ${config.out})`);
+    this.emit(job, 'state');
     this.tick();
     return job;
   }
@@ -199,6 +223,7 @@ export class Coordinator {
         );
         run.metrics.setJobState('RUNNING');
         run.startedAt = this.now();
+        this.emit(job, 'state');
         this.log(`job ${job.id}: running (generation ${job.generation}, ${job.config.workers} workers)`);
       }
     }
@@ -217,7 +242,10 @@ export class Coordinator {
       job.step = p.step;
     }
     if (Number.isFinite(p.loss)) job.loss = p.loss;
-    if (p.record) run.outputs.appendMetrics(p.record);
+    if (p.record) {
+      run.outputs.appendMetrics(p.record);
+      this.emit(job, 'progress');
+    }
     this.onProgress?.(job);
   }
 
@@ -316,6 +344,7 @@ export class Coordinator {
       this.now(),
     );
     metrics.setJobState('RENDEZVOUS');
+    this.emit(job, 'state');
     metrics.setGeneration(job.generation);
     metrics.setLiveWorkers(n);
     const run: RunningJob = {
@@ -386,6 +415,7 @@ export class Coordinator {
       run.outputs.close();
     }
     this.log(`job ${job.id}: ${state.toLowerCase()}${state === 'SUCCEEDED' ? '' : `: ${reason}`}`);
+    this.emit(job, 'state');
     for (const w of this.workers.ofJob(job.id)) {
       if (state !== 'SUCCEEDED')
         w.send({ abort: { reason: `job ${job.id} ${state.toLowerCase()}: ${reason}` } });

@@ -15,6 +15,7 @@ import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server
 import { ProgressReporter, type ProgressStream } from '../core/train/progress.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
+import { NatsJobEvents } from './nats-job-events.js';
 
 /** The CLI entry point the worker processes run. */
 const HARMONIUM_BIN = fileURLToPath(new URL('../cli/harmonium.mjs', import.meta.url));
@@ -62,8 +63,10 @@ export async function runLocalCluster(
 ): Promise<Record<string, unknown>> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const bar: { progress: ProgressReporter | null } = { progress: null };
+  const events = config.nats === '' ? null : await NatsJobEvents.connect(config.nats, log);
   const coordinator = new Coordinator({
     log,
+    ...(events ? { events } : {}),
     onProgress: (job) => {
       // The first report of each rank says where it starts, without a loss yet.
       if (job.totalSteps === 0 || !Number.isFinite(job.loss)) return;
@@ -131,5 +134,6 @@ export async function runLocalCluster(
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await metrics?.close();
     await server.close();
+    await events?.close();
   }
 }

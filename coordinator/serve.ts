@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
+import { NatsJobEvents } from './nats-job-events.js';
 
 /** Where the coordinator serves. */
 export interface ServeOptions {
@@ -13,13 +14,16 @@ export interface ServeOptions {
   readonly port: number;
   /** /metrics port of the running job's metrics; 0 for none. */
   readonly metricsPort: number;
+  /** NATS servers to publish job events to; '' for none. */
+  readonly nats: string;
   readonly log?: (line: string) => void;
 }
 
 /** Serves until a signal arrives. */
 export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => console.error(line));
-  const coordinator = new Coordinator({ log });
+  const events = opts.nats === '' ? null : await NatsJobEvents.connect(opts.nats, log);
+  const coordinator = new Coordinator({ log, ...(events ? { events } : {}) });
   const server = await startCoordinatorServer(coordinator, { host: opts.host, port: opts.port });
   let metrics: MetricsServer | null = null;
   const empty = new Registry();
@@ -37,4 +41,5 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   for (const job of coordinator.allJobs) coordinator.cancel(job.id, `coordinator stopped by ${signal}`);
   await metrics?.close();
   await server.close();
+  await events?.close();
 }

@@ -48,6 +48,8 @@ export interface JobConfig {
   readonly collectiveTimeout: number;
   /** Seconds without a heartbeat after which a worker is declared lost. */
   readonly heartbeatTimeout: number;
+  /** NATS servers the coordinator publishes job events to; '' for none. */
+  readonly nats: string;
 }
 
 /** Training options shared by every model; a model's own hyperparameters come from its entry. */
@@ -169,6 +171,12 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     min: 0.5,
     doc: 'seconds without a heartbeat before a worker is declared lost',
   },
+  {
+    name: 'nats',
+    type: 'string',
+    default: '',
+    doc: 'NATS server(s) the coordinator publishes job events to, e.g. nats://127.0.0.1:4222',
+  },
 ];
 
 /** Raw option values by source, before validation. Flags are strings (or `true` for a bare flag). */
@@ -280,6 +288,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     digestEvery: get('digest-every') as number,
     collectiveTimeout: get('collective-timeout') as number,
     heartbeatTimeout: get('heartbeat-timeout') as number,
+    nats: get('nats') as string,
   };
 }
 
