@@ -52,6 +52,17 @@ let active: BackendInfo | null = null;
  * honoured throws a BackendError saying why, rather than silently running elsewhere.
  */
 export async function selectBackend(choice: BackendChoice): Promise<BackendInfo> {
+  // Calls overlap when several ranks are set up in one process (tests): they must not race two
+  // initialisations, one of which could leave tfjs on another backend than the one reported.
+  const previous = selecting;
+  const mine = previous.catch(() => undefined).then(() => initBackend(choice));
+  selecting = mine;
+  return mine;
+}
+
+let selecting: Promise<unknown> = Promise.resolve();
+
+async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (active && (choice === 'auto' || choice === active.name)) return active;
   let info: BackendInfo;
   switch (choice) {
