@@ -10,6 +10,7 @@ import {
   status as Status,
   type sendUnaryData,
   type ServerErrorResponse,
+  type ServerReadableStream,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
 import type { JobConfig } from '../core/config/job-config.js';
@@ -19,6 +20,7 @@ import {
   coordinatorServiceDefinition,
   JOB_ID_KEY,
   WORKER_ID_KEY,
+  type Ack,
   type CoordinatorHandlers,
   type JobInfo,
   type StatePart,
@@ -121,6 +123,38 @@ async function writeAll(
   }
 }
 
+/**
+ * Feeds a client stream's messages to `assembler`; at its end runs `done` (which reads the
+ * assembler) and answers. A bad message fails the call at the end, once, with its error.
+ */
+function collect<Part>(
+  call: ServerReadableStream<Part, Ack>,
+  assembler: { add(part: Part): void },
+  callback: sendUnaryData<Ack>,
+  done: () => Promise<void>,
+): void {
+  let failed: unknown = null;
+  call.on('data', (part: Part) => {
+    if (failed) return;
+    try {
+      assembler.add(part);
+    } catch (err) {
+      failed = err;
+    }
+  });
+  call.on('end', () => {
+    Promise.resolve()
+      .then(() => {
+        if (failed) throw failed;
+        return done();
+      })
+      .then(
+        () => callback(null, {}),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+  });
+}
+
 function handlers(coordinator: Coordinator): CoordinatorHandlers {
   return {
     Join(call) {
@@ -209,51 +243,17 @@ function handlers(coordinator: Coordinator): CoordinatorHandlers {
       const workerId = metadataValue(call.metadata, WORKER_ID_KEY);
       const jobId = metadataValue(call.metadata, JOB_ID_KEY);
       const assembler = new StateAssembler(`worker ${workerId}`);
-      let failed: unknown = null;
-      call.on('data', (part) => {
-        if (failed) return;
-        try {
-          assembler.add(part);
-        } catch (err) {
-          failed = err;
-        }
-      });
-      call.on('end', () => {
-        Promise.resolve()
-          .then(() => {
-            if (failed) throw failed;
-            return coordinator.saveState(workerId, jobId, assembler.finish().data);
-          })
-          .then(
-            () => callback(null, {}),
-            (err: unknown) => callback(toServiceError(err)),
-          );
-      });
+      collect(call, assembler, callback, () =>
+        coordinator.saveState(workerId, jobId, assembler.finish().data),
+      );
     },
     Finish(call, callback) {
       const workerId = metadataValue(call.metadata, WORKER_ID_KEY);
       const jobId = metadataValue(call.metadata, JOB_ID_KEY);
       const assembler = new ResultAssembler(`worker ${workerId}`);
-      let failed: unknown = null;
-      call.on('data', (part) => {
-        if (failed) return;
-        try {
-          assembler.add(part);
-        } catch (err) {
-          failed = err;
-        }
-      });
-      call.on('end', () => {
-        Promise.resolve()
-          .then(() => {
-            if (failed) throw failed;
-            const { summary, files } = assembler.finish();
-            return coordinator.finish(workerId, jobId, summary, files);
-          })
-          .then(
-            () => callback(null, {}),
-            (err: unknown) => callback(toServiceError(err)),
-          );
+      collect(call, assembler, callback, () => {
+        const { summary, files } = assembler.finish();
+        return coordinator.finish(workerId, jobId, summary, files);
       });
     },
     SubmitJob: unary((r) => jobInfo(coordinator.submit(parseJobConfig(r.configJson, r.workers)))),

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,23 +14,13 @@ import type { HarmoniumError } from '../core/errors.js';
 import { Coordinator } from './coordinator.js';
 import type { JobEvent } from './job-events.js';
 import { JOB_EVENTS_SUBJECT, NatsJobEvents } from './nats-job-events.js';
+import { freePort } from '../test/free-port.js';
 
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find(existsSync) ?? 'nats-server';
 const available = spawnSync(NATS_SERVER, ['--version']).status === 0;
 // CI installs nats-server: there the test must run, never skip.
 const skip =
   available || process.env['CI'] ? false : 'nats-server is not installed (apt-get install nats-server)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('NATS job events', { skip }, () => {
   let server: ReturnType<typeof spawn>;

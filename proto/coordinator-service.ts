@@ -33,6 +33,7 @@ export function coordinatorServiceDefinition(): ServiceDefinition<CoordinatorHan
 }
 
 export type { CoordinatorClient, CoordinatorHandlers } from './gen/harmonium/v1/Coordinator.js';
+export type { Ack } from './gen/harmonium/v1/Ack.js';
 export type { Assignment__Output as Assignment } from './gen/harmonium/v1/Assignment.js';
 export type { JobInfo, JobInfo__Output } from './gen/harmonium/v1/JobInfo.js';
 export type { WorkerInfo } from './gen/harmonium/v1/WorkerInfo.js';

@@ -2,7 +2,13 @@
  * A worker's calls to the coordinator, each with a deadline; failures become ClusterErrors that
  * name the coordinator's address and the call.
  */
-import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  Metadata,
+  type ClientReadableStream,
+  type ClientWritableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { ClusterError } from '../core/errors.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import {
@@ -202,31 +208,28 @@ export class CoordinatorClient {
 
   /** Sends rank 0's state; resolves once the coordinator has written the checkpoint. */
   saveState(jobId: string, data: CheckpointData): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const call = this.client.SaveState(
-        this.metadata(jobId),
-        { deadline: deadline(TRANSFER_TIMEOUT_MS) },
-        (err) => (err ? reject(this.error('SaveState', err)) : resolve()),
-      );
-      void (async () => {
-        for (const part of encodeState(data, jobId)) {
-          if (!call.write(part)) await new Promise<void>((r) => call.once('drain', r));
-        }
-        call.end();
-      })();
-    });
+    return this.upload('SaveState', encodeState(data, jobId), (cb) =>
+      this.client.SaveState(this.metadata(jobId), { deadline: deadline(TRANSFER_TIMEOUT_MS) }, cb),
+    );
   }
 
   /** Sends rank 0's summary and pictures; resolves once the coordinator has written them. */
   finish(jobId: string, summaryJson: string, files: readonly ResultFile[]): Promise<void> {
+    return this.upload('Finish', encodeResults(summaryJson, files), (cb) =>
+      this.client.Finish(this.metadata(jobId), { deadline: deadline(TRANSFER_TIMEOUT_MS) }, cb),
+    );
+  }
+
+  /** Streams `parts` on a client-streaming call, respecting back-pressure; resolves on its answer. */
+  private upload<Part>(
+    name: string,
+    parts: Iterable<Part>,
+    open: (cb: (err: ServiceError | null) => void) => ClientWritableStream<Part>,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const call = this.client.Finish(
-        this.metadata(jobId),
-        { deadline: deadline(TRANSFER_TIMEOUT_MS) },
-        (err) => (err ? reject(this.error('Finish', err)) : resolve()),
-      );
+      const call = open((err) => (err ? reject(this.error(name, err)) : resolve()));
       void (async () => {
-        for (const part of encodeResults(summaryJson, files)) {
+        for (const part of parts) {
           if (!call.write(part)) await new Promise<void>((r) => call.once('drain', r));
         }
         call.end();

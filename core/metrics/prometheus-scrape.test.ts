@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { serveMetrics } from './metrics-server.js';
 import { createWorkerMetrics } from './worker-metrics.js';
+import { freePort } from '../../test/free-port.js';
 
 const PROMETHEUS = findExecutable('prometheus');
 const SKIP =
@@ -32,17 +32,6 @@ function findExecutable(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A port that was free a moment ago: Prometheus needs a number, it cannot report the one it bound. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
