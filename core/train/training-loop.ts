@@ -216,6 +216,7 @@ export async function runTrainingLoop(
           stepNoiseRng(config.seed, cursor.step, rank),
         );
         let loss = result.loss;
+        let grads = result.grads;
         const extras: Record<string, number> = {};
         let allreduceSeconds = 0;
         if (group) {
@@ -232,7 +233,7 @@ export async function runTrainingLoop(
             timeoutMs: opts.collectiveTimeoutMs,
           });
           allreduceSeconds = (performance.now() - t0) / 1000;
-          result.grads.set(packed.subarray(0, result.grads.length));
+          grads = packed.subarray(0, result.grads.length);
           loss = packed[result.grads.length]!;
           extraNames.forEach((k, i) => (extras[k] = packed![result.grads.length + 1 + i]!));
         } else {
@@ -245,7 +246,7 @@ export async function runTrainingLoop(
           );
         }
         lr = lrSchedule(cursor.step, totalSteps);
-        optimizer.step(params, result.grads, lr);
+        optimizer.step(params, grads, lr);
         cursor = { epoch, step: cursor.step + 1, imagesSeen: cursor.imagesSeen + globalBatch };
         lossSum += loss;
         lossCount++;
