@@ -117,7 +117,14 @@ program
   .action(async (opts: { listen: string; metricsPort: string; nats: string }) => {
     const { host, port } = parseHostPort(opts.listen, 'listen');
     const { serveCoordinator } = await import('../coordinator/serve.js');
-    await serveCoordinator({ host, port, metricsPort: Number(opts.metricsPort), nats: opts.nats });
+    const metricsPort = Number(opts.metricsPort);
+    if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+      throw new ConfigError(
+        'metrics-port',
+        `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
+      );
+    }
+    await serveCoordinator({ host, port, metricsPort, nats: opts.nats });
   });
 
 program

@@ -36,11 +36,7 @@ export type { CoordinatorClient, CoordinatorHandlers } from './gen/harmonium/v1/
 export type { Ack } from './gen/harmonium/v1/Ack.js';
 export type { Assignment__Output as Assignment } from './gen/harmonium/v1/Assignment.js';
 export type { JobInfo, JobInfo__Output } from './gen/harmonium/v1/JobInfo.js';
-export type { WorkerInfo } from './gen/harmonium/v1/WorkerInfo.js';
 export type { WorkerEvent, WorkerEvent__Output } from './gen/harmonium/v1/WorkerEvent.js';
 export type { StatePart, StatePart__Output } from './gen/harmonium/v1/StatePart.js';
 export type { ResultPart, ResultPart__Output } from './gen/harmonium/v1/ResultPart.js';
-export type { ProgressReport__Output } from './gen/harmonium/v1/ProgressReport.js';
-export type { FailureReport__Output } from './gen/harmonium/v1/FailureReport.js';
-export type { JoinRequest__Output } from './gen/harmonium/v1/JoinRequest.js';
 export type { StatusReply } from './gen/harmonium/v1/StatusReply.js';

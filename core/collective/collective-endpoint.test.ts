@@ -8,6 +8,7 @@ import {
   checkAllreduce,
   checkBarrier,
   checkBroadcast,
+  checkConcurrentTags,
   checkLeavingPeer,
   checkStalledPeer,
   isCollectiveError,
@@ -61,25 +62,7 @@ test('gRPC ring: small segments, and calls with different tags in flight togethe
   const groups = await joinAll(eps, 1, { segmentBytes: 400 });
   await checkAllreduce(groups, 1001, 'avg', 1);
   await checkBroadcast(groups, 1001, 1, 2);
-  const a = groups.map((_, r) => Float32Array.from({ length: 2000 }, (_, i) => r * i));
-  const b = groups.map((_, r) => Float32Array.from({ length: 31 }, () => r + 1));
-  await Promise.all(
-    groups.flatMap((g, r) => {
-      const first = g.allreduce(a[r]!, 'sum', { tag: 3, timeoutMs: 5000 });
-      const second = g.allreduce(b[r]!, 'max', { tag: 4, timeoutMs: 5000 });
-      return r === 2 ? [second, first] : [first, second];
-    }),
-  );
-  for (let r = 0; r < 3; r++) {
-    assert.deepEqual(
-      [...a[r]!],
-      Array.from({ length: 2000 }, (_, i) => 3 * i),
-    );
-    assert.deepEqual(
-      [...b[r]!],
-      Array.from({ length: 31 }, () => 3),
-    );
-  }
+  await checkConcurrentTags(groups, 2000, [3, 4]);
   await closeAll(groups);
 });
 

@@ -8,6 +8,7 @@ import {
   checkAllreduce,
   checkBarrier,
   checkBroadcast,
+  checkConcurrentTags,
   checkLeavingPeer,
   checkStalledPeer,
   isCollectiveError,
@@ -31,26 +32,7 @@ for (const worldSize of [1, 2, 3, 4, 5]) {
 
 test('in-memory ring: calls with different tags may be in flight together', async () => {
   const groups = createMemoryProcessGroups(3, { segmentElements: 7 });
-  const a = groups.map((_, r) => Float32Array.from({ length: 100 }, (_, i) => r * i));
-  const b = groups.map((_, r) => Float32Array.from({ length: 31 }, () => r + 1));
-  // Rank 2 starts the calls in the other order: tags, not arrival order, pair segments with calls.
-  await Promise.all(
-    groups.flatMap((g, r) => {
-      const first = g.allreduce(a[r]!, 'sum', { tag: 1, timeoutMs: 5000 });
-      const second = g.allreduce(b[r]!, 'max', { tag: 2, timeoutMs: 5000 });
-      return r === 2 ? [second, first] : [first, second];
-    }),
-  );
-  for (let r = 0; r < 3; r++) {
-    assert.deepEqual(
-      [...a[r]!],
-      Array.from({ length: 100 }, (_, i) => 3 * i),
-    );
-    assert.deepEqual(
-      [...b[r]!],
-      Array.from({ length: 31 }, () => 3),
-    );
-  }
+  await checkConcurrentTags(groups, 100, [1, 2]);
 });
 
 test('in-memory ring: mismatched calls fail with COLLECTIVE_MISMATCH naming the sender', async () => {

@@ -165,3 +165,35 @@ export async function checkLeavingPeer(
   await leave();
   await Promise.all(calls);
 }
+
+/**
+ * Two calls with different tags in flight together, rank `worldSize - 1` starting them in the other
+ * order: tags, not arrival order, must pair segments with calls.
+ */
+export async function checkConcurrentTags(
+  groups: readonly ProcessGroup[],
+  length: number,
+  tags: readonly [number, number],
+): Promise<void> {
+  const n = groups.length;
+  const a = groups.map((_, r) => Float32Array.from({ length }, (_, i) => r * i));
+  const b = groups.map((_, r) => Float32Array.from({ length: 31 }, () => r + 1));
+  await Promise.all(
+    groups.flatMap((g, r) => {
+      const first = g.allreduce(a[r]!, 'sum', { tag: tags[0], timeoutMs: 5000 });
+      const second = g.allreduce(b[r]!, 'max', { tag: tags[1], timeoutMs: 5000 });
+      return r === n - 1 ? [second, first] : [first, second];
+    }),
+  );
+  const sumOfRanks = (n * (n - 1)) / 2;
+  for (let r = 0; r < n; r++) {
+    assert.deepEqual(
+      [...a[r]!],
+      Array.from({ length }, (_, i) => sumOfRanks * i),
+    );
+    assert.deepEqual(
+      [...b[r]!],
+      Array.from({ length: 31 }, () => n),
+    );
+  }
+}

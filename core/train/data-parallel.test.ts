@@ -36,6 +36,16 @@ function config(flags: Record<string, string>): JobConfig {
   return compileJobConfig({ flags: new Map(Object.entries(flags)), env: {}, jobFile: null });
 }
 
+/** A small autoencoder job on 2 workers, for the failure tests. */
+const SMALL_TWO_WORKER_AE = {
+  model: 'ae',
+  layers: '16',
+  epochs: '1',
+  limit: '400',
+  'batch-size': '20',
+  workers: '2',
+};
+
 function freshStart(setup: RunSetup): LoopStart {
   return {
     params: setup.model.init(new Rng(deriveSeed(setup.config.seed, SEED_STREAM.init))),
@@ -160,14 +170,7 @@ describe('data-parallel training loop', () => {
   });
 
   it('replicas that drift apart stop the job with REPLICA_DIVERGED on every rank', async () => {
-    const cfg = config({
-      model: 'ae',
-      layers: '16',
-      epochs: '1',
-      limit: '400',
-      'batch-size': '20',
-      workers: '2',
-    });
+    const cfg = config(SMALL_TWO_WORKER_AE);
     const groups = createMemoryProcessGroups(2);
     const setups = await Promise.all([0, 1].map((rank) => setUpRun(cfg, { rank, worldSize: 2 })));
     // Rank 1's model nudges its own parameters: a nondeterministic replica.
@@ -197,14 +200,7 @@ describe('data-parallel training loop', () => {
   });
 
   it('a peer that leaves fails the other ranks at once with COLLECTIVE_LINK naming it', async () => {
-    const cfg = config({
-      model: 'ae',
-      layers: '16',
-      epochs: '1',
-      limit: '400',
-      'batch-size': '20',
-      workers: '2',
-    });
+    const cfg = config(SMALL_TWO_WORKER_AE);
     const groups = createMemoryProcessGroups(2);
     const setup = await setUpRun(cfg, { rank: 0, worldSize: 2 });
     const t0 = Date.now();
