@@ -1,0 +1,155 @@
+/*
+ * Elementwise kernels. Binary ops walk a broadcast over strided operands; the innermost dimension
+ * gets loops specialised for the cases training produces (both contiguous, one side a scalar or a
+ * broadcast row), written so that the compiler vectorises them.
+ */
+#include <math.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__GLIBC__)
+/* glibc's libmvec has vector expf/logf, but math.h only declares them under -ffast-math, which would
+ * also drop NaN semantics; declaring them here lets the simd loops below call them. */
+__attribute__((simd("notinbranch"))) float expf(float);
+__attribute__((simd("notinbranch"))) float logf(float);
+#endif
+
+#define BINARY_LOOP(EXPR)                                                            \
+  do {                                                                               \
+    if (sa == 1 && sb == 1) {                                                        \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                          \
+        const float x = a[i], y = b[i];                                              \
+        out[i] = (EXPR);                                                             \
+      }                                                                              \
+    } else if (sa == 1 && sb == 0) {                                                 \
+      const float y = b[0];                                                          \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                          \
+        const float x = a[i];                                                        \
+        out[i] = (EXPR);                                                             \
+      }                                                                              \
+    } else if (sa == 0 && sb == 1) {                                                 \
+      const float x = a[0];                                                          \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                          \
+        const float y = b[i];                                                        \
+        out[i] = (EXPR);                                                             \
+      }                                                                              \
+    } else {                                                                         \
+      for (int64_t i = 0; i < n; i++) {                                              \
+        const float x = a[i * sa], y = b[i * sb];                                    \
+        out[i] = (EXPR);                                                             \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+
+/* One contiguous run of `n` outputs. Division and the others follow IEEE like tfjs's JS kernels. */
+static void binary_row(int op, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb, float *out) {
+  switch (op) {
+    case HN_ADD: BINARY_LOOP(x + y); break;
+    case HN_SUB: BINARY_LOOP(x - y); break;
+    case HN_MUL: BINARY_LOOP(x * y); break;
+    case HN_DIV: BINARY_LOOP(x / y); break;
+    case HN_SQUARED_DIFF: BINARY_LOOP((x - y) * (x - y)); break;
+    /* NaN propagates, as Math.max/Math.min do in tfjs's kernels. */
+    case HN_MAX: BINARY_LOOP(x != x || y != y ? NAN : (x > y ? x : y)); break;
+    case HN_MIN: BINARY_LOOP(x != x || y != y ? NAN : (x < y ? x : y)); break;
+    default: break;
+  }
+}
+
+#define COMPARE_LOOP(EXPR)                                                           \
+  do {                                                                               \
+    for (int64_t i = 0; i < n; i++) {                                                \
+      const float x = a[i * sa], y = b[i * sb];                                      \
+      out[i] = (uint8_t)(EXPR);                                                      \
+    }                                                                                \
+  } while (0)
+
+static void compare_row(int op, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb, uint8_t *out) {
+  switch (op) {
+    case HN_LESS: COMPARE_LOOP(x < y); break;
+    case HN_LESS_EQUAL: COMPARE_LOOP(x <= y); break;
+    case HN_GREATER: COMPARE_LOOP(x > y); break;
+    case HN_GREATER_EQUAL: COMPARE_LOOP(x >= y); break;
+    case HN_EQUAL: COMPARE_LOOP(x == y); break;
+    case HN_NOT_EQUAL: COMPARE_LOOP(x != y); break;
+    default: break;
+  }
+}
+
+/* Calls row() for every innermost run of a row-major walk over shape[0..ndim-1). */
+#define WALK(ROW_CALL)                                                               \
+  do {                                                                               \
+    if (ndim == 0) {                                                                 \
+      const int64_t n = 1, sa = 0, sb = 0;                                           \
+      (void)sa; (void)sb;                                                            \
+      ROW_CALL;                                                                      \
+      return;                                                                        \
+    }                                                                                \
+    const int last = ndim - 1;                                                       \
+    const int64_t n = shape[last], sa = stride_a[last], sb = stride_b[last];         \
+    int64_t outer = 1;                                                               \
+    for (int d = 0; d < last; d++) outer *= shape[d];                                \
+    if (n == 0 || outer == 0) return;                                                \
+    int64_t idx[HN_MAX_DIMS] = {0};                                                  \
+    const float *pa = a0, *pb = b0;                                                  \
+    for (int64_t r = 0; r < outer; r++) {                                            \
+      const float *a = pa, *b = pb;                                                  \
+      ROW_CALL;                                                                      \
+      out0 += n;                                                                     \
+      for (int d = last - 1; d >= 0; d--) {                                          \
+        idx[d]++;                                                                    \
+        pa += stride_a[d];                                                           \
+        pb += stride_b[d];                                                           \
+        if (idx[d] < shape[d]) break;                                                \
+        pa -= stride_a[d] * shape[d];                                                \
+        pb -= stride_b[d] * shape[d];                                                \
+        idx[d] = 0;                                                                  \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+
+void hn_binary(int op, int ndim, const int64_t *shape, const float *a0, const int64_t *stride_a, const float *b0,
+               const int64_t *stride_b, float *out0) {
+  const float *a = a0, *b = b0;
+  (void)a; (void)b;
+  WALK(binary_row(op, n, a, sa, b, sb, out0));
+}
+
+void hn_compare(int op, int ndim, const int64_t *shape, const float *a0, const int64_t *stride_a, const float *b0,
+                const int64_t *stride_b, uint8_t *out0) {
+  const float *a = a0, *b = b0;
+  (void)a; (void)b;
+  WALK(compare_row(op, n, a, sa, b, sb, out0));
+}
+
+#define UNARY_LOOP(EXPR)                                                             \
+  do {                                                                               \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                            \
+      const float v = x[i];                                                          \
+      out[i] = (EXPR);                                                               \
+    }                                                                                \
+  } while (0)
+
+void hn_unary(int op, const float *x, float *out, int64_t n, float alpha) {
+  switch (op) {
+    case HN_U_SIGMOID: UNARY_LOOP(1.f / (1.f + expf(-v))); break;
+    case HN_U_RELU: UNARY_LOOP(v != v ? v : (v > 0.f ? v : 0.f)); break;
+    case HN_U_EXP: UNARY_LOOP(expf(v)); break;
+    case HN_U_LOG: UNARY_LOOP(logf(v)); break;
+    case HN_U_NEG: UNARY_LOOP(-v); break;
+    case HN_U_ABS: UNARY_LOOP(fabsf(v)); break;
+    case HN_U_SQUARE: UNARY_LOOP(v * v); break;
+    case HN_U_SQRT: UNARY_LOOP(sqrtf(v)); break;
+    case HN_U_RSQRT: UNARY_LOOP(1.f / sqrtf(v)); break;
+    case HN_U_TANH: UNARY_LOOP(tanhf(v)); break;
+    /* tfjs's softplus: thresholds keep exp from overflowing and log1p exact for very negative v. */
+    case HN_U_SOFTPLUS: UNARY_LOOP(v > 13.942385f ? v : (v < -13.942385f ? expf(v) : log1pf(expf(v)))); break;
+    case HN_U_STEP: UNARY_LOOP(v != v ? NAN : (v > 0.f ? 1.f : alpha)); break;
+    case HN_U_RECIPROCAL: UNARY_LOOP(1.f / v); break;
+    case HN_U_LOG1P: UNARY_LOOP(log1pf(v)); break;
+    case HN_U_RELU6: UNARY_LOOP(v != v ? v : (v < 0.f ? 0.f : (v > 6.f ? 6.f : v))); break;
+    case HN_U_LEAKYRELU: UNARY_LOOP(v < 0.f ? alpha * v : v); break;
+    case HN_U_ELU: UNARY_LOOP(v >= 0.f ? v : expm1f(v)); break;
+    default: break;
+  }
+}
