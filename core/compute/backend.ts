@@ -1,17 +1,32 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { BackendError } from '../errors.js';
+import { initNativeBackend } from './native-backend.js';
 import { tf } from './tf.js';
 import { installWasmTransposedMatMul } from './wasm-transposed-matmul.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'native', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The backend in use, as recorded in summary.json. */
 export interface BackendInfo {
-  /** tfjs backend name: "tensorflow", "wasm" or "cpu". */
+  /** tfjs backend name: "native", "tensorflow", "webgpu", "wasm" or "cpu". */
   readonly name: string;
   /** The npm package that provides it. */
   readonly package: string;
+  /**
+   * Threads the backend computes with: OpenBLAS's for "native"; 1 for wasm (single-threaded in
+   * Node) and cpu; null where the library manages its own pool (TensorFlow, WebGPU).
+   */
+  readonly threads: number | null;
+  /** What does the work underneath, e.g. the OpenBLAS build or the GPU adapter. */
+  readonly detail?: string;
+}
+
+/** How the backend is set up. */
+export interface BackendOptions {
+  /** Compute threads per process (native backend); default: every core. */
+  readonly threads?: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -38,32 +53,63 @@ async function tryNative(): Promise<{ pkg: string } | { error: unknown }> {
   return { error: lastError };
 }
 
-async function tryWasm(): Promise<boolean> {
-  await import('@tensorflow/tfjs-backend-wasm');
-  installWasmTransposedMatMul();
-  return tf.setBackend('wasm');
-}
-
 let active: BackendInfo | null = null;
 
 /**
- * Selects and initialises the compute backend. `auto` takes native TensorFlow when installed,
- * else wasm (XNNPACK, SIMD), else tfjs's plain cpu kernels. An explicit choice that cannot be
- * honoured throws a BackendError saying why, rather than silently running elsewhere.
+ * Selects and initialises the compute backend. `auto` takes native TensorFlow when installed (the
+ * GPU build first), else Harmonium's native OpenBLAS backend, else wasm (XNNPACK, SIMD) with one
+ * warning saying why the native backend is missing, else tfjs's plain cpu kernels. An explicit
+ * choice that cannot be honoured throws a BackendError saying why, rather than running elsewhere.
+ * Selecting the active backend again applies a new thread count.
  */
-export async function selectBackend(choice: BackendChoice): Promise<BackendInfo> {
+export async function selectBackend(choice: BackendChoice, options: BackendOptions = {}): Promise<BackendInfo> {
   // Calls overlap when several ranks are set up in one process (tests): they must not race two
   // initialisations, one of which could leave tfjs on another backend than the one reported.
   const previous = selecting;
-  const mine = previous.catch(() => undefined).then(() => initBackend(choice));
+  const mine = previous.catch(() => undefined).then(() => initBackend(choice, options));
   selecting = mine;
   return mine;
 }
 
 let selecting: Promise<unknown> = Promise.resolve();
 
-async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
-  if (active && (choice === 'auto' || choice === active.name)) return active;
+function checkThreads(threads: number | undefined): number {
+  const n = threads ?? availableParallelism();
+  if (!Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new BackendError('BACKEND_UNAVAILABLE', `threads must be an integer in [1, 1024], got ${n}`);
+  }
+  return n;
+}
+
+function unavailable(name: string, err: unknown): BackendError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new BackendError('BACKEND_UNAVAILABLE', `backend "${name}" cannot be used: ${why}`, { cause: err });
+}
+
+async function useNative(threads: number): Promise<BackendInfo> {
+  const r = initNativeBackend(threads);
+  if (!(await tf.setBackend('native'))) throw new Error('tf.setBackend("native") returned false');
+  return { name: 'native', package: '@harmonium/native', threads: r.threads, detail: r.blas };
+}
+
+async function useWasm(): Promise<BackendInfo> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  installWasmTransposedMatMul();
+  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+  return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: 1 };
+}
+
+async function useCpu(): Promise<BackendInfo> {
+  await tf.setBackend('cpu');
+  return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', threads: 1 };
+}
+
+async function initBackend(choice: BackendChoice, options: BackendOptions): Promise<BackendInfo> {
+  const threads = checkThreads(options.threads);
+  if (active && (choice === 'auto' || choice === active.name)) {
+    if (active.name === 'native' && active.threads !== threads) active = await useNative(threads);
+    return active;
+  }
   let info: BackendInfo;
   switch (choice) {
     case 'tensorflow': {
@@ -75,42 +121,51 @@ async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
           { cause: r.error },
         );
       }
-      info = { name: 'tensorflow', package: r.pkg };
+      info = { name: 'tensorflow', package: r.pkg, threads: null };
       break;
     }
-    case 'wasm': {
+    case 'native':
       try {
-        if (!(await tryWasm())) throw new Error('tf.setBackend("wasm") returned false');
+        info = await useNative(threads);
       } catch (err) {
-        throw new BackendError('BACKEND_UNAVAILABLE', `backend "wasm" failed to initialise: ${String(err)}`, {
-          cause: err,
-        });
+        throw unavailable('native', err);
       }
-      info = { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm' };
+      break;
+    case 'webgpu': {
+      const { initWebgpu } = await import('./webgpu-backend.js');
+      const r = await initWebgpu();
+      info = { name: 'webgpu', package: r.package, threads: null, detail: r.adapter };
       break;
     }
+    case 'wasm':
+      try {
+        info = await useWasm();
+      } catch (err) {
+        throw unavailable('wasm', err);
+      }
+      break;
     case 'cpu':
-      await tf.setBackend('cpu');
-      info = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu' };
+      info = await useCpu();
       break;
     case 'auto': {
       const r = await tryNative();
       if ('pkg' in r) {
-        info = { name: 'tensorflow', package: r.pkg };
+        info = { name: 'tensorflow', package: r.pkg, threads: null };
         break;
       }
-      let wasmOk = false;
       try {
-        wasmOk = await tryWasm();
-      } catch {
-        wasmOk = false;
-      }
-      if (wasmOk) {
-        info = { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm' };
+        info = await useNative(threads);
         break;
+      } catch (err) {
+        warnOnce(
+          `Harmonium falls back to the wasm backend, several times slower: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
-      await tf.setBackend('cpu');
-      info = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu' };
+      try {
+        info = await useWasm();
+      } catch {
+        info = await useCpu();
+      }
       break;
     }
   }
@@ -120,8 +175,19 @@ async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   return info;
 }
 
-/** The cpu backend prints an advert for tfjs-node on first use; our logs say which backend runs. */
+let warned = false;
+
+/** One warning per process, on stderr through Node's warning channel (so --no-warnings silences it). */
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(message, { code: 'HARMONIUM_NATIVE_UNAVAILABLE' });
+}
+
+/** The cpu backend (and native, built on it) prints an advert for tfjs-node on first use; our logs say which backend runs. */
 function silenceCpuBanner(): void {
-  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
-  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  for (const name of ['cpu', 'native']) {
+    const backend = tf.findBackend(name) as unknown as { firstUse?: boolean } | null;
+    if (backend && 'firstUse' in backend) backend.firstUse = false;
+  }
 }

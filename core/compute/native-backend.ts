@@ -1,0 +1,37 @@
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { nativeAddon } from './native-addon.js';
+import { convKernels } from './native-conv.js';
+import { elementwiseKernels } from './native-elementwise.js';
+import { matmulKernels } from './native-matmul.js';
+import { reduceKernels } from './native-reduce.js';
+import { tf } from './tf.js';
+
+let registered = false;
+
+/**
+ * Registers the tfjs backend "native": tfjs's cpu backend (its tensor store and every cpu kernel,
+ * so each op still works) with the hot kernels replaced by the addon's: products through OpenBLAS
+ * sgemm, elementwise ops with broadcast fast paths, reductions, convolution and pooling. Throws
+ * when the addon is not built, saying why. Sets OpenBLAS's thread count on every call.
+ */
+export function initNativeBackend(threads: number): { threads: number; blas: string } {
+  const addon = nativeAddon();
+  if (!registered) {
+    // Priority 0: tfjs never picks it on its own; selectBackend does, explicitly.
+    tf.registerBackend('native', () => new MathBackendCPU(), 0);
+    for (const kernel of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...kernel, backendName: 'native' });
+    const natives = [
+      ...matmulKernels(addon),
+      ...elementwiseKernels(addon),
+      ...reduceKernels(addon),
+      ...convKernels(addon),
+    ];
+    for (const kernel of natives) {
+      tf.unregisterKernel(kernel.kernelName, 'native');
+      tf.registerKernel(kernel);
+    }
+    registered = true;
+  }
+  addon.setThreads(threads);
+  return { threads: addon.threads(), blas: addon.blasConfig() };
+}
