@@ -20,7 +20,9 @@ function reduceKernel(addon: NativeAddon, op: NativeReduceOp): NativeKernel {
   return ({ inputs, attrs, backend }) => {
     const x = inputs.x!;
     if (!allFloat32(x) || sizeOf(x.shape) === 0) return null;
-    const axes = tf.util.parseAxisParam(attrs?.axis as number | number[], x.shape).sort((p, q) => p - q);
+    // Max names its axes `reductionIndices`; the others `axis`.
+    const axis = (op === 'max' ? attrs?.reductionIndices : attrs?.axis) as number | number[];
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     if (axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return null;
     const first = axes[0] ?? x.shape.length;
     const last = axes.at(-1) ?? x.shape.length - 1;

@@ -7,6 +7,7 @@ import {
   SPARSE_AE_HYPERS,
   createAutoencoder,
 } from './autoencoder.js';
+import { CONV_AE_HYPERS, createConvAutoencoder } from './conv-autoencoder.js';
 import type { ModelEntry, TrainingDefaults } from './hyper.js';
 import { RBM_HYPERS, createRbm } from './rbm.js';
 import { VAE_HYPERS, createVae } from './vae.js';
@@ -59,6 +60,14 @@ export const MODEL_ENTRIES: readonly ModelEntry[] = [
     hypers: CONTRACTIVE_AE_HYPERS,
     training: ADAM,
     create: (inputSize, hyper) => createAutoencoder('contractive-ae', inputSize, hyper),
+  },
+  {
+    kind: 'conv-ae',
+    summary:
+      'convolutional autoencoder (conv, activation, 2x2 max-pool per layer; 2x2 stride-2 transposed convs back); loss mean_x sum_i (sigmoid(dec(enc(x)))_i - x_i)^2 (or BCE with --loss cross-entropy)',
+    hypers: CONV_AE_HYPERS,
+    training: ADAM,
+    create: createConvAutoencoder,
   },
   {
     kind: 'vae',

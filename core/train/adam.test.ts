@@ -47,14 +47,16 @@ test('the first step moves every parameter by lr against the sign of its gradien
 });
 
 test('several steps match a float64 reference, for default and custom betas', () => {
-  for (const [b1, b2, eps] of [
-    [0.9, 0.999, 1e-8],
-    [0.5, 0.9, 1e-3],
+  for (const [b1, b2, eps, native] of [
+    [0.9, 0.999, 1e-8, true],
+    [0.5, 0.9, 1e-3, true],
+    [0.9, 0.999, 1e-8, false],
+    [0.5, 0.9, 1e-3, false],
   ] as const) {
     const rng = new Rng(5);
     const p0 = rng.fillNormal(new Float32Array(301));
     const grads = Array.from({ length: 8 }, () => rng.fillNormal(new Float32Array(301)));
-    const opt = new Adam(p0.length, { beta1: b1, beta2: b2, eps });
+    const opt = new Adam(p0.length, { beta1: b1, beta2: b2, eps, native });
     const p = p0.slice();
     for (const g of grads) opt.step(p, g, 0.003);
     assertClose(p, reference(p0, grads, 0.003, b1, b2, eps));

@@ -1,5 +1,7 @@
+import type { NativeAddon } from '../compute/native-addon.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { checkStepArgs, stateArray, stateNumber, type Optimizer, type OptimizerState } from './optimizer.js';
+import { nativeOrNull } from './sgd.js';
 
 /** Adam options; the defaults are Kingma & Ba's. */
 export interface AdamOptions {
@@ -9,6 +11,8 @@ export interface AdamOptions {
   readonly beta2?: number;
   /** Added to sqrt(v-hat), > 0; default 1e-8. */
   readonly eps?: number;
+  /** Update in the native addon's vectorised pass when it is built (default), or in JavaScript. */
+  readonly native?: boolean;
 }
 
 function checkRange(field: string, v: number, lo: number, hi: number): number {
@@ -30,6 +34,7 @@ export class Adam implements Optimizer {
   private t = 0;
   private m: Float32Array;
   private v: Float32Array;
+  private readonly addon: NativeAddon | null;
 
   constructor(size: number, options: AdamOptions = {}) {
     this.size = size;
@@ -41,6 +46,7 @@ export class Adam implements Optimizer {
     }
     this.m = new Float32Array(size);
     this.v = new Float32Array(size);
+    this.addon = nativeOrNull(options.native ?? true);
   }
 
   /** Number of updates taken so far. */
@@ -61,6 +67,10 @@ export class Adam implements Optimizer {
     const invSqrtBc2 = 1 / Math.sqrt(1 - b2 ** this.t);
     const m = this.m;
     const v = this.v;
+    if (this.addon) {
+      this.addon.adam(params, grads, m, v, b1, b2, stepSize, invSqrtBc2, eps);
+      return;
+    }
     const n = this.size;
     for (let i = 0; i < n; i++) {
       const g = grads[i]!;

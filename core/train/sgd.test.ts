@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../data/rng.js';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { Sgd } from './sgd.js';
+import { nativeOrNull, Sgd } from './sgd.js';
 
 /** Float64 reference: v = m*v - lr*g; p += v (or, Nesterov, p += m*v - lr*g). */
 function reference(
@@ -49,12 +49,18 @@ test('classic momentum matches hand-computed values', () => {
   assertClose(new Float32Array(seen), [0.9, 0.75, 0.575]);
 });
 
-test('classic and Nesterov momentum match a float64 reference', () => {
-  for (const nesterov of [false, true]) {
+test('classic and Nesterov momentum match a float64 reference, in the native pass and in JavaScript', () => {
+  assert.ok(nativeOrNull(true), 'the native addon is built');
+  for (const [nesterov, native] of [
+    [false, true],
+    [true, true],
+    [false, false],
+    [true, false],
+  ] as const) {
     const rng = new Rng(7);
     const p0 = rng.fillNormal(new Float32Array(257));
     const grads = randomGrads(rng, p0.length, 6);
-    const opt = new Sgd(p0.length, { momentum: 0.9, nesterov });
+    const opt = new Sgd(p0.length, { momentum: 0.9, nesterov, native });
     const p = p0.slice();
     for (const g of grads) opt.step(p, g, 0.05);
     assertClose(

@@ -1,3 +1,4 @@
+import { loadNativeAddon, type NativeAddon } from '../compute/native-addon.js';
 import { ConfigError } from '../errors.js';
 import { checkStepArgs, stateArray, stateNumber, type Optimizer, type OptimizerState } from './optimizer.js';
 
@@ -7,6 +8,8 @@ export interface SgdOptions {
   readonly momentum?: number;
   /** Nesterov momentum (Sutskever et al. 2013, in the form that keeps params at the look-ahead point). */
   readonly nesterov?: boolean;
+  /** Update in the native addon's vectorised pass when it is built (default), or in JavaScript. */
+  readonly native?: boolean;
 }
 
 function checkMomentum(m: number): number {
@@ -25,12 +28,14 @@ export class Sgd implements Optimizer {
   readonly nesterov: boolean;
   private m: number;
   private velocity: Float32Array;
+  private readonly addon: NativeAddon | null;
 
   constructor(size: number, options: SgdOptions = {}) {
     this.size = size;
     this.m = checkMomentum(options.momentum ?? 0);
     this.nesterov = options.nesterov ?? false;
     this.velocity = new Float32Array(size);
+    this.addon = nativeOrNull(options.native ?? true);
   }
 
   /** Current momentum coefficient. */
@@ -47,6 +52,10 @@ export class Sgd implements Optimizer {
     checkStepArgs(this, params, grads, lr);
     const m = this.m;
     const v = this.velocity;
+    if (this.addon) {
+      this.addon.sgd(params, grads, v, lr, m, this.nesterov);
+      return;
+    }
     const n = this.size;
     if (this.nesterov) {
       for (let i = 0; i < n; i++) {
@@ -74,4 +83,11 @@ export class Sgd implements Optimizer {
     this.m = checkMomentum(stateNumber(this.name, state, 'momentum'));
     this.velocity = velocity.slice();
   }
+}
+
+/** The addon when wanted and built; the JavaScript loops are the fallback (same update in float64). */
+export function nativeOrNull(wanted: boolean): NativeAddon | null {
+  if (!wanted) return null;
+  const r = loadNativeAddon();
+  return 'addon' in r ? r.addon : null;
 }
