@@ -133,15 +133,26 @@ program
   .requiredOption('--coordinator <host:port>', 'the coordinator to join')
   .option('--listen-host <host>', 'address the collective endpoint listens on', '127.0.0.1')
   .option('--advertise-host <host>', 'address peers dial to reach this worker (default: --listen-host)')
-  .action(async (opts: { coordinator: string; listenHost: string; advertiseHost?: string }) => {
-    parseHostPort(opts.coordinator, 'coordinator');
-    const { runWorker } = await import('../worker/worker.js');
-    await runWorker({
-      coordinator: opts.coordinator,
-      listenHost: opts.listenHost,
-      ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
-    });
-  });
+  .option(
+    '--threads <n>',
+    "compute threads of this worker, overriding the job's threads (default: the job's)",
+  )
+  .action(
+    async (opts: { coordinator: string; listenHost: string; advertiseHost?: string; threads?: string }) => {
+      parseHostPort(opts.coordinator, 'coordinator');
+      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+        throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
+      }
+      const { runWorker } = await import('../worker/worker.js');
+      await runWorker({
+        coordinator: opts.coordinator,
+        listenHost: opts.listenHost,
+        ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
+        ...(threads ? { threads } : {}),
+      });
+    },
+  );
 
 program
   .command('submit')

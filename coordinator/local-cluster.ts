@@ -5,6 +5,7 @@
  * stopped; nothing is left running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,10 +98,22 @@ export async function runLocalCluster(
     }
     const job = coordinator.submit(config);
     log(`coordinator on ${server.address}; starting ${config.workers} workers`);
+    // All workers share this host: by default its cores are split between them, so that N
+    // processes do not each start a pool as large as the machine and fight over the cores.
+    const threads =
+      config.threads > 0 ? config.threads : Math.max(1, Math.floor(availableParallelism() / config.workers));
     for (let i = 0; i < config.workers; i++) {
       const child = spawn(
         process.execPath,
-        [...WORKER_NODE_FLAGS, HARMONIUM_BIN, 'worker', '--coordinator', server.address],
+        [
+          ...WORKER_NODE_FLAGS,
+          HARMONIUM_BIN,
+          'worker',
+          '--coordinator',
+          server.address,
+          '--threads',
+          String(threads),
+        ],
         {
           stdio: ['ignore', 'inherit', 'pipe'],
         },

@@ -36,6 +36,8 @@ export interface WorkerOptions {
   readonly listenHost?: string;
   /** Host peers dial to reach this worker; default listenHost. */
   readonly advertiseHost?: string;
+  /** Compute threads of this process, overriding the job's `threads` (a property of the host). */
+  readonly threads?: number;
   /** One-off messages; default console.error. */
   readonly log?: (line: string) => void;
 }
@@ -125,7 +127,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     a = await Promise.race([assignment$, stopped$]);
     job = { id: a.jobId, generation: a.generation, step: 0 };
     startHeartbeats(a.heartbeatIntervalMs);
-    const config = JSON.parse(a.configJson) as JobConfig;
+    const submitted = JSON.parse(a.configJson) as JobConfig;
+    const config: JobConfig = opts.threads ? { ...submitted, threads: opts.threads } : submitted;
     log(
       `worker ${workerId}: rank ${a.rank} of ${a.worldSize} in job ${a.jobId} (generation ${a.generation})`,
     );

@@ -103,8 +103,9 @@ describe('compileJobConfig', () => {
     configError(
       () => compileJobConfig(sources(['--model', 'ae', '--backend', 'gpu'])),
       /backend/,
-      /auto, tensorflow/,
+      /auto, native, tensorflow, webgpu, wasm, cpu/,
     );
+    configError(() => compileJobConfig(sources(['--model', 'ae', '--threads', '-1'])), /threads/, />= 0/);
     configError(() => compileJobConfig(sources(['--model', 'ae', '--layers', '30,x'])), /layers/, /integers/);
     configError(() => compileJobConfig(sources(['--model', 'ae', '--lr'])), /lr/, /needs a value/);
     configError(

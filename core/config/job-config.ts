@@ -31,6 +31,8 @@ export interface JobConfig {
   readonly momentumSwitchEpoch: number;
   readonly seed: number;
   readonly backend: BackendChoice;
+  /** Compute threads per process; 0: the host's cores shared among the job's processes on it. */
+  readonly threads: number;
   readonly out: string;
   readonly resume: boolean;
   /** Steps between checkpoints; 0 means at the end of every epoch. */
@@ -122,6 +124,14 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'seed', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, doc: 'run seed (init, order, noise)' },
   { name: 'backend', type: 'enum', default: 'auto', values: BACKEND_CHOICES, doc: 'compute backend' },
+  {
+    name: 'threads',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 1024,
+    doc: "compute threads per process (0: the host's cores shared among this job's processes on it)",
+  },
   { name: 'out', type: 'string', default: '', doc: 'output directory (default runs/<model>)' },
   { name: 'resume', type: 'bool', default: false, doc: 'continue from <out>/checkpoint' },
   {
@@ -277,6 +287,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     momentumSwitchEpoch: num('momentum-switch-epoch', t.momentumSwitchEpoch, -1),
     seed: get('seed') as number,
     backend: get('backend') as BackendChoice,
+    threads: get('threads') as number,
     out,
     resume: get('resume') as boolean,
     checkpointEvery: get('checkpoint-every') as number,

@@ -19,6 +19,10 @@ export interface TrainingSummary {
   readonly hyper: Readonly<Record<string, unknown>>;
   readonly dataset: string;
   readonly backend: string;
+  /** Compute threads of each process (OpenBLAS's for the native backend); null where the library decides. */
+  readonly threads: number | null;
+  /** What computes underneath: the OpenBLAS build, the GPU adapter; absent when nothing to add. */
+  readonly backend_detail?: string;
   readonly workers: number;
   readonly seed: number;
   readonly batch_size: number;
@@ -91,6 +95,8 @@ export async function writeRunResults(
     hyper: config.hyper,
     dataset: corpus.source,
     backend: setup.backend.name,
+    threads: setup.backend.threads,
+    ...(setup.backend.detail ? { backend_detail: setup.backend.detail } : {}),
     workers: setup.placement.worldSize,
     seed: config.seed,
     batch_size: config.batchSize,

@@ -45,7 +45,7 @@ export interface RunSetup {
 
 /** Builds a rank's training setup from the job config; fails early on bad data or options. */
 export async function setUpRun(config: JobConfig, placement: Placement): Promise<RunSetup> {
-  const backend = await selectBackend(config.backend);
+  const backend = await selectBackend(config.backend, config.threads > 0 ? { threads: config.threads } : {});
   const imageShape = { height: config.imageHeight, width: config.imageWidth, channels: config.imageChannels };
   const corpus = await openCorpus(config.data, { imageShape });
   // Opened before training so that a bad test-data fails at once, not after the last epoch.

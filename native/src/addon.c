@@ -73,6 +73,13 @@ static double num(call *c, size_t i) {
   return v;
 }
 
+static int flag(call *c, size_t i) {
+  bool v = false;
+  if (c->failed) return 0;
+  if (napi_get_value_bool(c->env, c->argv[i], &v) != napi_ok) fail(c, "EINVAL", "must be a boolean", i);
+  return v;
+}
+
 static int64_t count(call *c, size_t i) {
   const double v = num(c, i);
   if (!c->failed && (v < 0 || v != (double)(int64_t)v)) fail(c, "EINVAL", "must be a non-negative integer", i);
@@ -127,7 +134,7 @@ static hn_scratch *scratch(napi_env env) {
 static napi_value gemm(napi_env env, napi_callback_info info) {
   call c;
   if (!open_call(&c, env, info, "gemm", 14)) return NULL;
-  const int ta = num(&c, 0) != 0, tb = num(&c, 1) != 0;
+  const int ta = flag(&c, 0), tb = flag(&c, 1);
   const int64_t batch = count(&c, 2), m = count(&c, 3), n = count(&c, 4), k = count(&c, 5);
   const int64_t sa = count(&c, 7), sb = count(&c, 9);
   const float *a = typed(&c, 6, napi_float32_array, batch > 0 ? (batch - 1) * sa + m * k : 0);
@@ -288,7 +295,7 @@ static napi_value sgd(napi_env env, napi_callback_info info) {
   const float *g = typed(&c, 1, napi_float32_array, (int64_t)n);
   float *v = typed(&c, 2, napi_float32_array, (int64_t)n);
   const float lr = (float)num(&c, 3), momentum = (float)num(&c, 4);
-  const int nesterov = num(&c, 5) != 0;
+  const int nesterov = flag(&c, 5);
   if (c.failed) return NULL;
   hn_sgd(p, g, v, (int64_t)n, lr, momentum, nesterov);
   return undefined(env);
