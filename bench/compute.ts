@@ -1,0 +1,451 @@
+/**
+ * Does a Harmonium worker compute as fast as PyTorch? One training step (model step + optimizer
+ * update) of each reference workload of ../shared/reference/torch-train-steps.py on our backend,
+ * next to the same workload in PyTorch CPU with the same batch and thread count, measured in the
+ * same run; and sgemm GFLOP/s through the native addon next to numpy.matmul (OpenBLAS on Debian).
+ *
+ *   node --import tsx bench/compute.ts [--backend native|wasm|cpu|...] [--threads 1,2] [--steps 30]
+ *                                      [--batch 100] [--json out.json]
+ *
+ * Every figure is the median of per-step (per-sample) timings after 3 warm-up steps, on both sides:
+ * the machine is shared and noisy, and a median shrugs off the steps a neighbour interrupted. For each
+ * thread count ours runs first, then PyTorch (ours T=1, torch T=1, ours T=2, torch T=2), so slow drift
+ * of the machine's load hits both columns of a row alike. Speed is reported only as ratios against
+ * that same-run reference, never as a pass/fail claim. The reference column needs Debian's
+ * python3-torch under /usr/bin/python3 (the pyenv python on PATH lacks it); without it our times are
+ * still printed, with a note.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { selectBackend, type BackendChoice, type BackendInfo } from '../core/compute/backend.js';
+import { loadNativeAddon, type NativeAddon } from '../core/compute/native-addon.js';
+import { Rng } from '../core/data/rng.js';
+import type { HyperValues } from '../core/models/hyper.js';
+import { findModel } from '../core/models/registry.js';
+import { createOptimizer } from '../core/train/create-optimizer.js';
+
+const PYTHON = '/usr/bin/python3';
+const WARMUP = 3;
+const INPUT_SIZE = 784;
+/** A sgemm sample repeats the product until it lasts about this long, so timer overhead is negligible. */
+const GEMM_SAMPLE_MS = 5;
+
+/** One training workload, built to do the same work as its namesake in bench/torch-compute.py. */
+interface Workload {
+  /** Row name, identical to the `workload` field the Python side prints. */
+  readonly name: string;
+  readonly kind: string;
+  readonly label: string;
+  readonly hyper: HyperValues;
+  /** Learning rate and SGD momentum; the work does not depend on their values, only on their use. */
+  readonly lr: number;
+  readonly momentum: number;
+  /** The RBM's CD-1 reference samples binary visible data; the autoencoders reconstruct [0, 1]. */
+  readonly input: 'uniform' | 'binary';
+}
+
+const WORKLOADS: readonly Workload[] = [
+  {
+    // loss 'mse' is a sigmoid output with squared error summed over pixels and averaged over images;
+    // torch's nn.functional.mse_loss averages over all elements. The loss (and gradient) differ by a
+    // constant factor of 784, the computation is the same.
+    name: 'deep-ae',
+    kind: 'ae',
+    label: '784-1000-500-250-30 sigmoid, MSE',
+    hyper: { layers: [1000, 500, 250, 30], activation: 'sigmoid', 'code-activation': 'linear', loss: 'mse' },
+    lr: 0.01,
+    momentum: 0.9,
+    input: 'uniform',
+  },
+  {
+    // Hinton's guide values, as the rbm entry trains after its momentum switch (lr 0.1, momentum 0.9,
+    // weight decay 2e-4 by default); the Python side uses the same.
+    name: 'rbm',
+    kind: 'rbm',
+    label: 'Bernoulli 784-500 CD-1',
+    hyper: { hidden: 500, k: 1 },
+    lr: 0.1,
+    momentum: 0.9,
+    input: 'binary',
+  },
+  {
+    // Its defaults are torch-train-steps.py's conv AE (1-16-8 conv + max-pool, 2 transposed convs,
+    // sigmoid output) with loss 'mse': the same per-image-sum versus per-element-mean scale as deep-ae.
+    name: 'conv-ae',
+    kind: 'conv-ae',
+    label: 'conv AE (defaults), MSE',
+    hyper: {},
+    lr: 0.01,
+    momentum: 0.9,
+    input: 'uniform',
+  },
+];
+
+/** One sgemm, out (m x n) = a (m x k) * b (k x n), row-major float32. */
+interface Gemm {
+  readonly name: string;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+}
+
+/** A batch of 100 through a 784-500 layer, and a square product where BLAS reaches its peak. */
+const GEMMS: readonly Gemm[] = [
+  { name: 'sgemm-100x784x500', m: 100, k: 784, n: 500 },
+  { name: 'sgemm-1000x1000x1000', m: 1000, k: 1000, n: 1000 },
+];
+
+interface Options {
+  readonly backend: BackendChoice;
+  readonly threads: readonly number[];
+  readonly steps: number;
+  readonly batch: number;
+  readonly json: string | null;
+}
+
+/** A measurement, or why it could not be taken (shown in its table cell). */
+type Measured = { readonly value: number } | { readonly unavailable: string };
+
+/** What the Python reference printed for one thread count. */
+interface Reference {
+  readonly stepMs: ReadonlyMap<string, number>;
+  readonly gflops: ReadonlyMap<string, number>;
+  /** Versions, thread count and BLAS libraries, as the script reports them; null if it did not run. */
+  readonly info: Record<string, unknown> | null;
+  readonly notes: readonly string[];
+}
+
+/** Everything measured at one thread count. */
+interface ThreadRun {
+  readonly threads: number;
+  readonly backend: BackendInfo;
+  readonly stepMs: ReadonlyMap<string, Measured>;
+  readonly gflops: ReadonlyMap<string, Measured>;
+  readonly reference: Reference;
+  /**
+   * 1-minute load average as each side started. The machine is shared: when load plus threads
+   * exceeds the cores, that side's threads compete with other processes, and OpenMP workers that
+   * spin at barriers (PyTorch's) can slow down many-fold. Printed so a reader can tell such rows.
+   */
+  readonly load: { readonly ours: number; readonly torch: number };
+}
+
+/** The value after `--name`, or `fallback` when the flag is absent or followed by another flag. */
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  return value !== undefined && !value.startsWith('--') ? value : fallback;
+}
+
+/** `text` as an integer >= 1, or a RangeError naming the flag. */
+function positiveInt(name: string, text: string): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`--${name} must be a positive integer, got "${text}"`);
+  return v;
+}
+
+/** The command line, with the defaults of the issue: native, threads 1 and 2, 30 steps, batch 100. */
+function parseOptions(): Options {
+  return {
+    // Not checked against BACKEND_CHOICES here: selectBackend names the valid choices when it refuses.
+    backend: arg('backend', 'native') as BackendChoice,
+    threads: arg('threads', '1,2')
+      .split(',')
+      .map((t) => positiveInt('threads', t)),
+    steps: positiveInt('steps', arg('steps', '30')),
+    batch: positiveInt('batch', arg('batch', '100')),
+    json: process.argv.includes('--json') ? arg('json', '') || null : null,
+  };
+}
+
+/** Median (mean of the middle two for an even count). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The first line of an error's message, for a table note. */
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+/** Median wall time of one call of `step` after the warm-up calls, in milliseconds. */
+function medianStepMs(step: () => void, steps: number): number {
+  for (let i = 0; i < WARMUP; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    step();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** The fixed random batch a workload reads: uniform in [0, 1), or those values thresholded at 0.5. */
+function makeInput(kind: Workload['input'], batch: number): Float32Array {
+  const x = new Rng(7).fillUniform(new Float32Array(batch * INPUT_SIZE));
+  if (kind === 'binary') for (let i = 0; i < x.length; i++) x[i] = x[i]! < 0.5 ? 0 : 1;
+  return x;
+}
+
+/** Our median step time for one workload: model.step, then the SGD update, as the trainer does. */
+function measureWorkload(w: Workload, batch: number, steps: number): Measured {
+  try {
+    const model = findModel(w.kind).create(INPUT_SIZE, w.hyper);
+    const rng = new Rng(1);
+    const params = model.init(rng);
+    const opt = createOptimizer({ optimizer: 'sgd', momentum: w.momentum }, params.length);
+    const x = makeInput(w.input, batch);
+    const value = medianStepMs(() => {
+      const r = model.step(params, x, batch, rng);
+      opt.step(params, r.grads, w.lr);
+    }, steps);
+    return { value };
+  } catch (err) {
+    // A workload whose model is not registered yet (or fails) costs its row, not the whole run.
+    return { unavailable: reason(err) };
+  }
+}
+
+/** Median GFLOP/s of one product straight through the addon (no tfjs in between). */
+function measureGemm(addon: NativeAddon, g: Gemm, steps: number): number {
+  const rng = new Rng(3);
+  const a = rng.fillUniform(new Float32Array(g.m * g.k));
+  const b = rng.fillUniform(new Float32Array(g.k * g.n));
+  const out = new Float32Array(g.m * g.n);
+  const call = (): void => addon.gemm(false, false, 1, g.m, g.n, g.k, a, 0, b, 0, out, null, 0, 0);
+  for (let i = 0; i < WARMUP; i++) call();
+  const t = performance.now();
+  call();
+  const inner = Math.max(1, Math.floor(GEMM_SAMPLE_MS / Math.max(performance.now() - t, 1e-6)));
+  const rates: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const start = performance.now();
+    for (let i = 0; i < inner; i++) call();
+    rates.push((2 * g.m * g.n * g.k * inner) / ((performance.now() - start) * 1e6));
+  }
+  return median(rates);
+}
+
+/** Every sgemm at `threads`, or each marked unavailable with the reason the addon did not load. */
+function measureGemms(threads: number, steps: number): Map<string, Measured> {
+  const loaded = loadNativeAddon();
+  const out = new Map<string, Measured>();
+  for (const g of GEMMS) {
+    if ('error' in loaded) {
+      out.set(g.name, { unavailable: reason(loaded.error) });
+      continue;
+    }
+    // selectBackend('native') sets this already; set here too so the rows hold for any --backend.
+    loaded.addon.setThreads(threads);
+    out.set(g.name, { value: measureGemm(loaded.addon, g, steps) });
+  }
+  return out;
+}
+
+/** Our side at one thread count: the backend (re)configured for it, then every workload. */
+async function measureOurs(
+  opts: Options,
+  threads: number,
+): Promise<Pick<ThreadRun, 'backend' | 'stepMs' | 'gflops'>> {
+  // Called again per thread count: the contract is that a second call re-applies the thread count.
+  const backend = await selectBackend(opts.backend, { threads });
+  const stepMs = new Map<string, Measured>();
+  for (const w of WORKLOADS) {
+    const m = measureWorkload(w, opts.batch, opts.steps);
+    stepMs.set(w.name, m);
+    console.error(
+      `ours  T=${threads} ${w.name}: ${'value' in m ? `${m.value.toFixed(1)} ms` : m.unavailable}`,
+    );
+  }
+  return { backend, stepMs, gflops: measureGemms(threads, opts.steps) };
+}
+
+/** Runs bench/torch-compute.py at `threads` and collects its JSON lines. */
+function runReference(opts: Options, threads: number): Reference {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'torch-compute.py');
+  const t = String(threads);
+  const py = spawnSync(
+    PYTHON,
+    [script, '--threads', t, '--batch', String(opts.batch), '--steps', String(opts.steps)],
+    {
+      encoding: 'utf8',
+      // Belt and braces: the script sets these before its imports too, and calls torch.set_num_threads.
+      env: { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const stepMs = new Map<string, number>();
+  const gflops = new Map<string, number>();
+  const notes: string[] = [];
+  let info: Record<string, unknown> | null = null;
+  for (const line of (py.stdout ?? '').split('\n')) {
+    // Only our JSON lines; a library that prints a banner or warning to stdout must not end the run.
+    if (!line.startsWith('{')) continue;
+    const r = JSON.parse(line) as {
+      workload?: string;
+      step_ms?: number;
+      gflops?: number;
+      info?: Record<string, unknown>;
+      note?: string;
+    };
+    if (r.info) info = r.info;
+    if (r.note) notes.push(r.note);
+    if (r.workload !== undefined && r.step_ms !== undefined) stepMs.set(r.workload, r.step_ms);
+    if (r.workload !== undefined && r.gflops !== undefined) gflops.set(r.workload, r.gflops);
+  }
+  if (py.error || py.status !== 0) {
+    const why = py.error ? reason(py.error) : (py.stderr ?? '').trim().split('\n').pop();
+    notes.push(
+      `${PYTHON} ${script} failed at T=${threads} (apt-get install python3-torch python3-numpy): ${why}`,
+    );
+  }
+  for (const n of notes) console.error(`torch T=${threads}: ${n}`);
+  return { stepMs, gflops, info, notes };
+}
+
+/** A number for a table cell; `missing` where there is none. */
+function fmt(value: number | null, digits: number, missing = '-'): string {
+  return value === null ? missing : value.toFixed(digits);
+}
+
+/** ours / reference where both exist. */
+function ratio(ours: Measured | undefined, ref: number | undefined): number | null {
+  return ours && 'value' in ours && ref !== undefined ? ours.value / ref : null;
+}
+
+/** Left-aligns the first `textColumns` columns, right-aligns the rest (numbers). */
+function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns: number): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((s, c) => (c < textColumns ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** The report as plain data: the --json file, and what the tables are printed from. */
+function buildReport(opts: Options, runs: readonly ThreadRun[]) {
+  const steps = runs.flatMap((run) =>
+    WORKLOADS.map((w) => {
+      const ours = run.stepMs.get(w.name);
+      const torch = run.reference.stepMs.get(w.name);
+      return {
+        workload: w.name,
+        architecture: w.label,
+        threads: run.threads,
+        ours_ms: ours && 'value' in ours ? ours.value : null,
+        ours_unavailable: ours && 'unavailable' in ours ? ours.unavailable : null,
+        torch_ms: torch ?? null,
+        ours_over_torch: ratio(ours, torch),
+      };
+    }),
+  );
+  const sgemm = runs.flatMap((run) =>
+    GEMMS.map((g) => {
+      const ours = run.gflops.get(g.name);
+      const numpy = run.reference.gflops.get(g.name);
+      return {
+        workload: g.name,
+        threads: run.threads,
+        ours_gflops: ours && 'value' in ours ? ours.value : null,
+        ours_unavailable: ours && 'unavailable' in ours ? ours.unavailable : null,
+        numpy_gflops: numpy ?? null,
+        ours_over_numpy: ratio(ours, numpy),
+      };
+    }),
+  );
+  const addon = loadNativeAddon();
+  return {
+    batch: opts.batch,
+    steps: opts.steps,
+    warmup: WARMUP,
+    statistic: 'median',
+    cores: availableParallelism(),
+    load_average_1min: runs.map((r) => ({ threads: r.threads, ...r.load })),
+    backend: runs.map((r) => ({ requested_threads: r.threads, ...r.backend })),
+    blas: 'addon' in addon ? addon.addon.blasConfig() : `native addon unavailable: ${reason(addon.error)}`,
+    reference: runs.map((r) => ({ threads: r.threads, info: r.reference.info, notes: r.reference.notes })),
+    steps_ms: steps,
+    sgemm,
+  };
+}
+
+type Report = ReturnType<typeof buildReport>;
+
+/** The header lines: what ran on each side, at which thread counts. */
+function formatHeader(report: Report): string {
+  const first = report.backend[0]!;
+  const threads = report.backend.map((b) => `${b.requested_threads}: ${b.threads ?? 'library-managed'}`);
+  const load = report.load_average_1min.map(
+    (l) => `T=${l.threads} ours ${l.ours.toFixed(1)} torch ${l.torch.toFixed(1)}`,
+  );
+  const ref = report.reference.find((r) => r.info)?.info;
+  const lines = [
+    `bench/compute: batch ${report.batch}, median of ${report.steps} timed steps after ${report.warmup} warm-up`,
+    `machine: ${report.cores} cores; 1-min load average as each side started: ${load.join(', ')}`,
+    `ours:  backend ${first.name} (${first.package}), threads (requested: in use) ${threads.join(', ')}`,
+    `       addon BLAS: ${report.blas}`,
+    ref
+      ? `torch: ${ref['torch'] ? `PyTorch ${String(ref['torch'])} CPU` : 'PyTorch absent'}, numpy ${String(ref['numpy'])}, BLAS ${(ref['blas'] as string[]).join(' ')}`
+      : 'torch: reference did not run',
+  ];
+  for (const r of report.reference) for (const n of r.notes) lines.push(`note T=${r.threads}: ${n}`);
+  return lines.join('\n');
+}
+
+/** One line per workload that could not run on our side, naming why (once, whatever the threads). */
+function unavailableLines(rows: readonly { workload: string; ours_unavailable: string | null }[]): string[] {
+  const lines = rows
+    .filter((r) => r.ours_unavailable !== null)
+    .map((r) => `${r.workload}: not available (${r.ours_unavailable})`);
+  return [...new Set(lines)];
+}
+
+/** Step-time and sgemm tables; a row we could not run reads n/a, its reason below the table. */
+function formatTables(report: Report): string {
+  const stepRows = report.steps_ms.map((s) => [
+    s.workload,
+    s.architecture,
+    String(s.threads),
+    fmt(s.ours_ms, 1, 'n/a'),
+    fmt(s.torch_ms, 1),
+    fmt(s.ours_over_torch, 2),
+  ]);
+  const gemmRows = report.sgemm.map((g) => [
+    g.workload,
+    String(g.threads),
+    fmt(g.ours_gflops, 1, 'n/a'),
+    fmt(g.numpy_gflops, 1),
+    fmt(g.ours_over_numpy, 2),
+  ]);
+  return [
+    'one training step (model step + SGD update), ms; ours/torch < 1 means ours is faster',
+    table(['workload', 'architecture', 'threads', 'ours ms', 'torch ms', 'ours/torch'], stepRows, 2),
+    ...unavailableLines(report.steps_ms),
+    '',
+    'sgemm m x k x n, float32, GFLOP/s; ours/numpy > 1 means ours is faster',
+    table(['workload', 'threads', 'ours GFLOP/s', 'numpy GFLOP/s', 'ours/numpy'], gemmRows, 1),
+    ...unavailableLines(report.sgemm),
+  ].join('\n');
+}
+
+const opts = parseOptions();
+const runs: ThreadRun[] = [];
+for (const threads of opts.threads) {
+  const oursLoad = loadavg()[0]!;
+  const ours = await measureOurs(opts, threads);
+  const torchLoad = loadavg()[0]!;
+  runs.push({
+    threads,
+    ...ours,
+    reference: runReference(opts, threads),
+    load: { ours: oursLoad, torch: torchLoad },
+  });
+}
+const report = buildReport(opts, runs);
+console.log(`${formatHeader(report)}\n\n${formatTables(report)}`);
+if (opts.json) writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
