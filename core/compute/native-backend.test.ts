@@ -352,6 +352,8 @@ describe('native convolution and pooling', () => {
       { x: [1, 7, 5, 2], k: 3, s: 2, pad: 'same' },
       { x: [2, 6, 6, 1], k: 3, s: 1, pad: 'valid' },
       { x: [1, 5, 5, 4], k: 2, s: 2, pad: 'same' },
+      // More channels than the kernel's block of 256: the blocks must map back to the right channels.
+      { x: [1, 4, 4, 300], k: 2, s: 2, pad: 'valid' },
     ];
     for (const c of cases) {
       const x = rand(size(c.x));

@@ -24,10 +24,13 @@ static void im2col(const hn_conv_geom *g, const float *x, float *cols) {
           const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
           for (int64_t kx = 0; kx < g->filter_w; kx++, dst += c) {
             const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-              memset(dst, 0, (size_t)c * sizeof(float));
-            else
-              memcpy(dst, xb + (iy * g->in_w + ix) * c, (size_t)c * sizeof(float));
+            /* Plain loops rather than memset/memcpy: c is often 1 to 16, too short for a library call. */
+            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
+              for (int64_t i = 0; i < c; i++) dst[i] = 0.f;
+            } else {
+              const float *src = xb + (iy * g->in_w + ix) * c;
+              for (int64_t i = 0; i < c; i++) dst[i] = src[i];
+            }
           }
         }
       }

@@ -1,52 +1,73 @@
-/* Max pooling over NHWC windows, matching tfjs's cpu kernels: windows are clipped to the input,
- * the first strict maximum wins (ties go to the earliest pixel in row-major window order). */
+/*
+ * Max pooling over NHWC windows, matching tfjs's cpu kernels: windows are clipped to the input,
+ * the first strict maximum wins (ties go to the earliest pixel in row-major window order). Each
+ * output pixel walks its window once for all channels together, which keeps the inner loop
+ * contiguous.
+ */
 #include <math.h>
 #include <string.h>
 
 #include "kernels.h"
 
-/* Index into x of the window's first maximum for output (b, oy, ox, channel d), or -1 if none. */
-static int64_t argmax(const hn_conv_geom *g, const float *x, int64_t b, int64_t oy, int64_t ox, int64_t d) {
+/* Window bounds of output (oy, ox): rows [*y0, *y1) and columns [*x0, *x1), stepping by dilation. */
+static void window(const hn_conv_geom *g, int64_t oy, int64_t ox, int64_t *y0, int64_t *y1, int64_t *x0,
+                   int64_t *x1) {
   const int64_t eff_h = (g->filter_h - 1) * g->dilation_h + 1, eff_w = (g->filter_w - 1) * g->dilation_w + 1;
-  const int64_t y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
-  int64_t ymin = y0, xmin = x0;
-  while (ymin < 0) ymin += g->dilation_h;
-  while (xmin < 0) xmin += g->dilation_w;
-  const int64_t ymax = y0 + eff_h < g->in_h ? y0 + eff_h : g->in_h;
-  const int64_t xmax = x0 + eff_w < g->in_w ? x0 + eff_w : g->in_w;
-  float best = -INFINITY;
-  int64_t at = -1;
-  for (int64_t iy = ymin; iy < ymax; iy += g->dilation_h) {
-    for (int64_t ix = xmin; ix < xmax; ix += g->dilation_w) {
-      const int64_t i = ((b * g->in_h + iy) * g->in_w + ix) * g->in_c + d;
-      if (x[i] > best) {
-        best = x[i];
-        at = i;
+  const int64_t cy = oy * g->stride_h - g->pad_top, cx = ox * g->stride_w - g->pad_left;
+  *y0 = cy;
+  *x0 = cx;
+  while (*y0 < 0) *y0 += g->dilation_h;
+  while (*x0 < 0) *x0 += g->dilation_w;
+  *y1 = cy + eff_h < g->in_h ? cy + eff_h : g->in_h;
+  *x1 = cx + eff_w < g->in_w ? cx + eff_w : g->in_w;
+}
+
+/* For channels [c0, c0 + cn): best[d] is the first maximum over the window, at[d] the pixel holding it (-1: none). */
+static void window_argmax(const hn_conv_geom *g, const float *x, int64_t b, int64_t oy, int64_t ox, int64_t c0,
+                          int64_t cn, float *best, int64_t *at) {
+  int64_t y0, y1, x0, x1;
+  window(g, oy, ox, &y0, &y1, &x0, &x1);
+  for (int64_t d = 0; d < cn; d++) {
+    best[d] = -INFINITY;
+    at[d] = -1;
+  }
+  for (int64_t iy = y0; iy < y1; iy += g->dilation_h) {
+    for (int64_t ix = x0; ix < x1; ix += g->dilation_w) {
+      const int64_t pixel = (b * g->in_h + iy) * g->in_w + ix;
+      const float *px = x + pixel * g->in_c + c0;
+      for (int64_t d = 0; d < cn; d++) {
+        const int take = px[d] > best[d];
+        best[d] = take ? px[d] : best[d];
+        at[d] = take ? pixel : at[d];
       }
     }
   }
-  return at;
 }
 
-void hn_max_pool(const hn_conv_geom *g, const float *x, float *y) {
-  float *out = y;
-  for (int64_t b = 0; b < g->batch; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++)
-        for (int64_t d = 0; d < g->in_c; d++) {
-          const int64_t i = argmax(g, x, b, oy, ox, d);
-          *out++ = i < 0 ? -INFINITY : x[i];
+/* Channels are processed in blocks of this many, so the per-channel state stays on the stack. */
+#define CHANNEL_BLOCK 256
+
+static void pool(const hn_conv_geom *g, const float *x, const float *dy, float *y, float *dx) {
+  float best[CHANNEL_BLOCK];
+  int64_t at[CHANNEL_BLOCK];
+  for (int64_t c0 = 0; c0 < g->in_c; c0 += CHANNEL_BLOCK) {
+    const int64_t cn = g->in_c - c0 < CHANNEL_BLOCK ? g->in_c - c0 : CHANNEL_BLOCK;
+    for (int64_t b = 0; b < g->batch; b++)
+      for (int64_t oy = 0; oy < g->out_h; oy++)
+        for (int64_t ox = 0; ox < g->out_w; ox++) {
+          window_argmax(g, x, b, oy, ox, c0, cn, best, at);
+          const int64_t out = ((b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
+          for (int64_t d = 0; d < cn; d++) {
+            if (y) y[out + d] = best[d];
+            if (dx && at[d] >= 0) dx[at[d] * g->in_c + c0 + d] += dy[out + d];
+          }
         }
+  }
 }
+
+void hn_max_pool(const hn_conv_geom *g, const float *x, float *y) { pool(g, x, NULL, y, NULL); }
 
 void hn_max_pool_grad(const hn_conv_geom *g, const float *x, const float *dy, float *dx) {
   memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
-  const float *grad = dy;
-  for (int64_t b = 0; b < g->batch; b++)
-    for (int64_t oy = 0; oy < g->out_h; oy++)
-      for (int64_t ox = 0; ox < g->out_w; ox++)
-        for (int64_t d = 0; d < g->in_c; d++, grad++) {
-          const int64_t i = argmax(g, x, b, oy, ox, d);
-          if (i >= 0) dx[i] += *grad;
-        }
+  pool(g, x, dy, NULL, dx);
 }
