@@ -7,10 +7,15 @@
  * The kustomize base is rendered with kubectl where kubectl is installed; elsewhere its resource
  * files are checked as written, which is what kustomize renders less the namespace, the labels on
  * metadata and the image tag.
+ *
+ * The GPU image (deploy/gpu/Dockerfile) is checked against what its two routes load: the CUDA and
+ * cuDNN major versions libtensorflow 2.9.1 links, the glibc dawn.node needs, the project's tfjs
+ * version; and the GPU overlay (deploy/gpu) against the base, rendered where kubectl is installed.
+ * No image is built here: the machine has no Docker engine and no GPU.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
@@ -33,6 +38,10 @@ interface Container {
   readonly env?: readonly { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   readonly ports?: readonly { name?: string; containerPort: number }[];
   readonly volumeMounts?: readonly { name: string; mountPath: string }[];
+  readonly resources?: {
+    readonly requests?: Readonly<Record<string, string | number>>;
+    readonly limits?: Readonly<Record<string, string | number>>;
+  };
 }
 
 interface PodTemplate {
@@ -398,5 +407,153 @@ describe('deploy/', () => {
     const ranks = Number(flag(submit.args, 'workers'));
     assert.ok(ranks <= (workers.spec.replicas ?? 1), 'the example asks for more workers than the pool has');
     for (let r = 0; r < ranks; r++) assert.equal(containerPort(worker, `metrics-rank${r}`), base + 1 + r);
+  });
+});
+
+const GPU = join(ROOT, 'deploy', 'gpu');
+
+/** A Dockerfile's instructions: comments dropped, continuation lines joined. */
+function dockerInstructions(file: string): { op: string; args: string }[] {
+  const text = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  return text
+    .split('\n')
+    .map((line) => /^\s*([A-Za-z]+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ op: m[1]!.toUpperCase(), args: m[2]!.replace(/\s+/g, ' ').trim() }));
+}
+
+/** glibc of each Ubuntu release a CUDA image may be based on. */
+const UBUNTU_GLIBC: Readonly<Record<string, number>> = { '18.04': 27, '20.04': 31, '22.04': 35, '24.04': 39 };
+
+describe('deploy/gpu/', () => {
+  const steps = dockerInstructions(join(GPU, 'Dockerfile'));
+  const runs = steps.filter((s) => s.op === 'RUN').map((s) => s.args);
+  const cudaImage = /^CUDA_IMAGE=(\S+)$/.exec(steps.find((s) => s.op === 'ARG')?.args ?? '')?.[1] ?? '';
+
+  it('builds on a CUDA 11 / cuDNN 8 image whose glibc loads dawn.node', () => {
+    // libtensorflow 2.9.1 (tfjs-node 4.x) was built with CUDA 11.2 and cuDNN 8.1: it loads
+    // libcudart.so.11.0 and libcudnn.so.8, and TensorFlow accepts cuDNN 8.1 or a later 8.y.
+    const m = /^nvidia\/cuda:11\.(\d+)\.\d+-cudnn8-runtime-ubuntu(\d+\.04)$/.exec(cudaImage);
+    assert.ok(m, `ARG CUDA_IMAGE=${cudaImage}: expected nvidia/cuda:11.x.y-cudnn8-runtime-ubuntuNN.04`);
+    assert.ok(Number(m[1]) >= 2, `CUDA 11.${m[1]} is older than the 11.2 libtensorflow was built with`);
+    const froms = steps.filter((s) => s.op === 'FROM').map((s) => s.args);
+    assert.equal(froms.at(-1), '${CUDA_IMAGE}', 'the final stage should be the CUDA image');
+
+    const glibc = UBUNTU_GLIBC[m[2]!];
+    assert.ok(glibc !== undefined, `unknown Ubuntu ${m[2]}`);
+    const dawnNode = join(ROOT, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node');
+    if (!existsSync(dawnNode)) return; // an optional dependency; the webgpu route is then absent
+    const needed = Math.max(
+      ...[...readFileSync(dawnNode, 'latin1').matchAll(/GLIBC_2\.(\d+)/g)].map((v) => Number(v[1])),
+    );
+    assert.ok(glibc >= needed, `dawn.node needs glibc 2.${needed}; Ubuntu ${m[2]} has 2.${glibc}`);
+  });
+
+  it("installs tfjs-node-gpu at the project's tfjs version, its install script approved by name", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    const install = runs.findIndex((r) => /\bnpm install --no-save\b.*@tensorflow\/tfjs-node-gpu@/.test(r));
+    assert.ok(install >= 0, 'no `npm install --no-save ... @tensorflow/tfjs-node-gpu@VERSION`');
+    const version = /@tensorflow\/tfjs-node-gpu@(\S+)/.exec(runs[install]!)?.[1];
+    // Another version would bring its own tfjs-core beside the project's.
+    assert.equal(version, pkg.dependencies['@tensorflow/tfjs-core']);
+    assert.match(runs[install]!, /--omit=dev/);
+    // npm 11 reads allowScripts from package.json and rejects --allow-scripts in a project install.
+    const approve = runs.findIndex((r) =>
+      r.includes("npm pkg set 'allowScripts.@tensorflow/tfjs-node-gpu=true' --json"),
+    );
+    assert.ok(approve >= 0 && approve <= install, 'tfjs-node-gpu is not approved in allowScripts first');
+    const npm = runs.map((r) => /\bnpm install -g npm@(\d+)\./.exec(r)?.[1]).find((v) => v !== undefined);
+    assert.ok(Number(npm) >= 11, `npm ${npm}: allowScripts and strict-allow-scripts need npm 11`);
+    for (const r of runs)
+      assert.doesNotMatch(r, /--ignore-scripts|--dangerously-allow-all-scripts|--allow-scripts/);
+
+    // npm ci needs every file: dependency's folder, copied before it runs.
+    const ci = steps.findIndex((s) => s.op === 'RUN' && /\bnpm ci\b/.test(s.args));
+    assert.ok(ci >= 0, 'no npm ci');
+    const copiedBefore = steps
+      .slice(0, ci)
+      .filter((s) => s.op === 'COPY' && !s.args.startsWith('--from'))
+      .flatMap((s) => s.args.split(' ').slice(0, -1));
+    const fileDeps = Object.values({ ...pkg.dependencies, ...pkg.optionalDependencies })
+      .filter((v) => v.startsWith('file:'))
+      .map((v) => v.slice('file:'.length));
+    for (const needed of ['package.json', 'package-lock.json', '.npmrc', ...fileDeps]) {
+      assert.ok(copiedBefore.includes(needed), `${needed} is not copied before npm ci`);
+    }
+  });
+
+  it('has the Vulkan loader, OpenBLAS, build tools and the graphics capability', () => {
+    const packages = runs.filter((r) => r.includes('apt-get install')).join(' ');
+    for (const p of ['libvulkan1', 'libopenblas-dev', 'build-essential', 'python3']) {
+      assert.match(packages, new RegExp(`\\s${p}(\\s|$)`), `${p} is not installed`);
+    }
+    const env = steps
+      .filter((s) => s.op === 'ENV')
+      .map((s) => s.args)
+      .join(' ');
+    const caps = /NVIDIA_DRIVER_CAPABILITIES=(\S+)/.exec(env)?.[1]?.split(',') ?? [];
+    for (const c of ['compute', 'utility', 'graphics']) assert.ok(caps.includes(c), `capability ${c}`);
+  });
+
+  it("runs the harmonium worker as uid 1000, without the host's node_modules", () => {
+    const entrypoint = JSON.parse(steps.find((s) => s.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
+    const cli = entrypoint.indexOf('cli/harmonium.mjs');
+    assert.ok(cli > 0 && entrypoint[0] === 'node', `ENTRYPOINT ${JSON.stringify(entrypoint)}`);
+    assert.equal(entrypoint[cli + 1], 'worker');
+    assert.ok(existsSync(join(ROOT, 'cli', 'harmonium.mjs')));
+    assert.match(steps.filter((s) => s.op === 'USER').at(-1)?.args ?? '', /^1000(:1000)?$/);
+    const ignored = readFileSync(join(GPU, 'Dockerfile.dockerignore'), 'utf8').split('\n');
+    for (const p of ['node_modules', 'native/build']) assert.ok(ignored.includes(p), `${p} is not ignored`);
+  });
+
+  it('the overlay puts the workers, and only them, on the GPU image with one GPU each', () => {
+    const base = baseObjects();
+    const baseWorker = onlyContainer(find<Workload>(base, 'Deployment', 'harmonium-worker'));
+    let worker: Container;
+    if (!kubectlMissing) {
+      const r = spawnSync('kubectl', ['kustomize', GPU], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `kubectl kustomize ${GPU} failed:\n${r.stderr}`);
+      const objects = parseYamlDocuments(r.stdout, 'kubectl kustomize deploy/gpu') as K8sObject[];
+      worker = onlyContainer(find<Workload>(objects, 'Deployment', 'harmonium-worker'));
+      const coordinator = onlyContainer(find<Workload>(objects, 'Deployment', 'harmonium-coordinator'));
+      assert.match(worker.image, /^harmonium-gpu:.+/);
+      assert.match(coordinator.image, /^harmonium:.+/);
+      // The worker dials and advertises as in the base: the patch changes image and resources only.
+      assert.deepEqual(worker.args, baseWorker.args);
+    } else {
+      const kustomization = parse(readFileSync(join(GPU, 'kustomization.yaml'), 'utf8')) as {
+        resources: string[];
+        patches: { path: string }[];
+        images?: { name: string }[];
+      };
+      assert.ok(
+        kustomization.resources.some((r) => resolve(GPU, r) === K8S),
+        'the overlay is not on deploy/k8s',
+      );
+      const patches = kustomization.patches.flatMap(
+        (p) => parseYamlDocuments(readFileSync(join(GPU, p.path), 'utf8'), p.path) as K8sObject[],
+      );
+      const patched = find<Workload>(patches, 'Deployment', 'harmonium-worker');
+      worker = onlyContainer(patched);
+      assert.equal(worker.name, baseWorker.name, 'the patch names another container than the base worker');
+      assert.ok(
+        kustomization.images?.some((i) => i.name === worker.image),
+        `no images entry for ${worker.image}`,
+      );
+      assert.ok(
+        !patches.some((o) => o.metadata.name === 'harmonium-coordinator'),
+        'the coordinator is patched',
+      );
+    }
+    assert.equal(Number(worker.resources?.limits?.['nvidia.com/gpu']), 1);
+    // --backend is a job option (submit); `harmonium worker` rejects it.
+    assert.equal(flag(baseWorker.args, 'backend'), undefined);
   });
 });
