@@ -15,7 +15,7 @@
       "libraries": ["-lopenblas", "-lm"],
       "cflags": ["-O3", "-std=c11", "-fopenmp-simd", "-fno-math-errno", "-Wall", "-Wextra"],
       "conditions": [
-        ["target_arch=='x64'", { "cflags": ["-march=native"] }]
+        ["target_arch=='x64'", { "cflags": ["-march=<!(node -p \"process.env.HARMONIUM_NATIVE_MARCH || 'native'\")"] }]
       ]
     }
   ]
