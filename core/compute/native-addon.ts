@@ -104,6 +104,11 @@ export interface NativeAddon {
   /** OpenBLAS's thread count for the products that follow. */
   setThreads(n: number): void;
   threads(): number;
+  /**
+   * Keeps memory freed by one training step in the heap for the next (raises glibc's mmap and trim
+   * thresholds), instead of mapping fresh pages for every tensor; false where it does not apply.
+   */
+  keepFreedMemory(): boolean;
   /** OpenBLAS's build description, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Cooperlake MAX_THREADS=64". */
   blasConfig(): string;
 }

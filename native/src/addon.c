@@ -3,6 +3,9 @@
  * writing out of bounds) and calls the kernels in kernels.h on the typed arrays' memory in place.
  */
 #include <cblas.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +347,24 @@ static napi_value blasConfig(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * keepFreedMemory(): tensors of a training step are allocated and freed every step, megabytes each
+ * (calloc'd by V8 for each ArrayBuffer). glibc serves blocks above its mmap threshold with fresh
+ * mappings and returns them on free, so every step pays a page fault per 4 KiB of each one. Raising
+ * the threshold and the trim threshold keeps freed blocks in the heap for the next step, as
+ * PyTorch's caching allocator does. Returns whether the tuning applies (glibc only).
+ */
+static napi_value keepFreedMemory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int applied = 0;
+#ifdef __GLIBC__
+  applied = mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1;
+#endif
+  napi_value v;
+  napi_get_boolean(env, applied, &v);
+  return v;
+}
+
 #define EXPORT(NAME) {#NAME, NULL, NAME, NULL, NULL, NULL, napi_default, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -356,7 +377,7 @@ static napi_value init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       EXPORT(gemm),        EXPORT(binary),  EXPORT(unary),      EXPORT(reduce),     EXPORT(conv2d),
       EXPORT(conv2dBackpropInput), EXPORT(conv2dBackpropFilter), EXPORT(maxPool), EXPORT(maxPoolGrad),
-      EXPORT(sgd),         EXPORT(adam),    EXPORT(setThreads), EXPORT(threads),    EXPORT(blasConfig),
+      EXPORT(sgd),         EXPORT(adam),    EXPORT(setThreads), EXPORT(threads),    EXPORT(blasConfig), EXPORT(keepFreedMemory),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
