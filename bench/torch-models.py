@@ -77,6 +77,18 @@ def cae():
 
 timed("contractive-ae", list(lin.parameters()) + list(dec.parameters()), cae)
 
+# conv-ae: 28x28x1 (NCHW here, the same pixels with one channel), conv 3x3 to 16 and 8 channels with
+# ReLU and 2x2 max-pool, 2x2 stride-2 transposed convs to 16 and 1, sigmoid output; squared error
+# summed over pixels, mean over images (Harmonium's 'mse', not nn.MSELoss's per-element mean)
+conv = nn.Sequential(
+    nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.ConvTranspose2d(8, 16, 2, stride=2), nn.ReLU(),
+    nn.ConvTranspose2d(16, 1, 2, stride=2), nn.Sigmoid(),
+)
+img = x.view(B, 1, 28, 28)
+timed("conv-ae", list(conv.parameters()), lambda: ((conv(img) - img) ** 2).sum() / B)
+
 # vae: 784-512-(20, 20) / 20-512-784, Bernoulli decoder
 enc = nn.Sequential(nn.Linear(784, 512), nn.ReLU())
 mu, lv = nn.Linear(512, 20), nn.Linear(512, 20)

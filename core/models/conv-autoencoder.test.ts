@@ -8,7 +8,7 @@ import { createConvAutoencoder } from './conv-autoencoder.js';
 import type { HyperValues } from './hyper.js';
 import { flatLength, paramOffsets } from './model.js';
 import { findModel } from './registry.js';
-import { checkGradient, train } from './testing.js';
+import { train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -178,22 +178,68 @@ describe('conv-ae computation', () => {
   });
 });
 
-describe('conv-ae gradients (central differences, float32)', () => {
-  // eps trades two errors: a ReLU or max-pool switch within eps of a parameter makes the central
-  // difference meaningless (with ReLU, 1e-2 and 3e-3 both cross one here), while float32 rounding
-  // of the loss grows as 1/eps (at 1e-3 it exceeds the tolerance for the cross-entropy, a loss of
-  // order 50). So ReLU runs with eps 1e-3 on the smaller squared error, smooth activations (where
-  // only max-pool switches remain) with 1e-2 on either loss; the loss head is the same either way.
-  const cases: { hyper: HyperValues; eps: number }[] = [
-    { hyper: { filters: [2, 2] }, eps: 1e-3 },
-    { hyper: { filters: [2, 2], activation: 'tanh', loss: 'cross-entropy' }, eps: 1e-2 },
-    { hyper: { filters: [2, 3], activation: 'tanh', kernel: 1 }, eps: 1e-2 },
-    { hyper: { filters: [3], activation: 'sigmoid', loss: 'cross-entropy', channels: 2 }, eps: 1e-2 },
+/**
+ * Central differences like testing.ts's checkGradient, aware of ReLU and max-pool switches: an
+ * entry whose forward and backward differences disagree has a switch within eps, where the central
+ * difference means nothing; it passes when the analytic gradient equals one of the one-sided
+ * differences (the slope on the side the parameter sits on). Such entries are counted.
+ */
+function checkPiecewiseGradient(
+  loss: (params: Float32Array) => number,
+  params: Float32Array,
+  analytic: Float32Array,
+  eps: number,
+): { worstRatio: number; worstIndex: number; switches: number } {
+  const atol = 2e-3;
+  const rtol = 1e-2;
+  const ratio = (a: number, b: number): number =>
+    Math.abs(a - b) / (atol + rtol * Math.max(Math.abs(a), Math.abs(b)));
+  const mid = loss(params);
+  let worstRatio = 0;
+  let worstIndex = -1;
+  let switches = 0;
+  for (let i = 0; i < params.length; i++) {
+    const keep = params[i]!;
+    params[i] = keep + eps;
+    const up = loss(params);
+    params[i] = keep - eps;
+    const down = loss(params);
+    params[i] = keep;
+    // The steps actually taken in float32, not the nominal eps.
+    const hUp = Math.fround(keep + eps) - keep;
+    const hDown = keep - Math.fround(keep - eps);
+    const a = analytic[i]!;
+    let r = ratio((up - down) / (hUp + hDown), a);
+    const forward = (up - mid) / hUp;
+    const backward = (mid - down) / hDown;
+    if (r > 1 && ratio(forward, backward) > 2) {
+      switches++;
+      r = Math.min(ratio(forward, a), ratio(backward, a));
+    }
+    if (r > worstRatio) {
+      worstRatio = r;
+      worstIndex = i;
+    }
+  }
+  return { worstRatio, worstIndex, switches };
+}
+
+describe('conv-ae gradients (finite differences, float32)', () => {
+  // eps 1e-3 keeps ReLU and max-pool switches within eps rare (at 1e-2 most seeds cross one); the
+  // float32 rounding of the loss, which grows as 1/eps, stays inside atol 2e-3 for losses up to
+  // about 25, so the cross-entropy cases (a loss of about 45 on 8x8 images) use 4x4 images.
+  // Checked over 12 seeds per case: worst ratio 0.86.
+  const cases: { side: number; hyper: HyperValues }[] = [
+    { side: 8, hyper: { filters: [2, 2] } },
+    { side: 8, hyper: { filters: [2, 2], activation: 'sigmoid' } },
+    { side: 8, hyper: { filters: [2, 3], activation: 'tanh', kernel: 1 } },
+    { side: 4, hyper: { filters: [2, 2], loss: 'cross-entropy' } },
+    { side: 4, hyper: { filters: [2], activation: 'tanh', loss: 'cross-entropy', channels: 2 } },
   ];
-  for (const { hyper, eps } of cases) {
-    it(`8x8 images, ${JSON.stringify(hyper)}`, () => {
+  for (const { side, hyper } of cases) {
+    it(`${side}x${side} images, ${JSON.stringify(hyper)}`, () => {
       const channels = (hyper['channels'] as number | undefined) ?? 1;
-      const model = createConvAutoencoder(8 * 8 * channels, hyper);
+      const model = createConvAutoencoder(side * side * channels, hyper);
       const params = model.init(new Rng(1));
       // Non-zero biases, so that the bias gradients are exercised away from the initial zeros.
       const offsets = paramOffsets(model.paramSpecs);
@@ -206,25 +252,30 @@ describe('conv-ae gradients (central differences, float32)', () => {
       const batchSize = 2;
       const batch = new Rng(2).fillUniform(new Float32Array(batchSize * model.inputSize));
       const { grads } = model.step(params, batch, batchSize, new Rng(0));
-      const r = checkGradient((p) => model.step(p, batch, batchSize, new Rng(0)).loss, params, grads, eps);
-      assert.ok(r.relativeError < 2e-3 && r.worstRatio <= 1, JSON.stringify(r));
+      const step = (p: Float32Array): number => model.step(p, batch, batchSize, new Rng(0)).loss;
+      const r = checkPiecewiseGradient(step, params, grads, 1e-3);
+      // One ReLU near zero can put a switch within eps of every parameter upstream of it.
+      assert.ok(r.worstRatio <= 1 && r.switches <= params.length / 3, JSON.stringify(r));
     });
   }
 });
 
 describe('conv-ae training', () => {
-  it('loss falls within 30 Adam steps on 28x28 blob images (default architecture, lr 1e-3)', () => {
-    const model = findModel('conv-ae').create(784, {});
+  // 12x12 images rather than 28x28: tfjs's cpu Conv2DBackpropFilter kernel makes a default-sized
+  // step take about a second here, too slow for 30 of them in a unit test.
+  it('loss falls within 30 Adam steps on blob images', () => {
+    const side = 12;
     const count = 8;
-    const data = blobImages(28, count, new Rng(6));
+    const model = createConvAutoencoder(side * side, { filters: [8, 4] });
+    const data = blobImages(side, count, new Rng(6));
     const params = model.init(new Rng(7));
     const r = train(model, params, data, count, {
       epochs: 30,
       batchSize: count,
-      lr: findModel('conv-ae').training.lr,
+      lr: 1e-2,
       adam: true,
       rng: new Rng(8),
     });
-    assert.ok(r.last < 0.7 * r.first, `${r.first} -> ${r.last}`);
+    assert.ok(r.last < 0.6 * r.first, `${r.first} -> ${r.last}`);
   });
 });

@@ -102,7 +102,10 @@ export class ConvAutoencoder implements Model {
     const { inputSize, channels, filters, kernel } = config;
     if (kernel % 2 !== 1) {
       // An even kernel has no symmetric 'same' padding (TF pads one more at the bottom/right).
-      throw new ConfigError('kernel', `expected an odd kernel size (symmetric 'same' padding), got ${kernel}`);
+      throw new ConfigError(
+        'kernel',
+        `expected an odd kernel size (symmetric 'same' padding), got ${kernel}`,
+      );
     }
     const l = filters.length;
     this.side = imageSide(inputSize, channels, l);
