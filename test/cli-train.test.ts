@@ -33,6 +33,7 @@ const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = 
     testKeys: ['pca_sse_per_image'],
   },
   { kind: 'contractive-ae', args: ['--layers', '32'], testKeys: ['pca_sse_per_image'] },
+  { kind: 'conv-ae', args: ['--filters', '8,4'], testKeys: ['pca_sse_per_image'] },
   { kind: 'vae', args: ['--layers', '64', '--latent', '2'], testKeys: ['neg_elbo_nats', 'kl_nats'] },
   {
     kind: 'rbm',
@@ -171,6 +172,12 @@ describe('harmonium CLI errors', () => {
       name: 'a native backend that is not installed',
       args: ['--model', 'ae', '--backend', 'tensorflow'],
       stderr: /BACKEND_UNAVAILABLE.*@tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/,
+    },
+    {
+      name: 'a model whose kernels the backend lacks',
+      args: ['--model', 'conv-ae', '--backend', 'wasm', '--limit', '100', '--batch-size', '50'],
+      stderr:
+        /BACKEND_UNAVAILABLE.*conv-ae needs the tfjs kernel Conv2DBackpropFilter, which backend "wasm" does not have/,
     },
   ];
   for (const c of cases) {

@@ -9,10 +9,11 @@
  * gradients, so the logged loss is the job-wide mean at no extra round trip.
  */
 import type { ProcessGroup } from '../collective/process-group.js';
-import { ClusterError, ConfigError } from '../errors.js';
+import { BackendError, ClusterError, ConfigError } from '../errors.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import type { CheckpointData, DataCursor } from './checkpoint.js';
 import type { MetricsRecord } from './metrics-log.js';
+import type { StepResult } from '../models/model.js';
 import type { ProgressReporter } from './progress.js';
 import { checkpointSnapshot, type RunSetup } from './run-setup.js';
 import { Sgd } from './sgd.js';
@@ -209,12 +210,7 @@ export async function runTrainingLoop(
       let lr = 0;
       for await (const batch of source.batches(epoch, setup.batchSize, first)) {
         const stepStarted = performance.now();
-        const result = model.step(
-          params,
-          batch,
-          setup.batchSize,
-          stepNoiseRng(config.seed, cursor.step, rank),
-        );
+        const result = modelStep(setup, params, batch, stepNoiseRng(config.seed, cursor.step, rank));
         let loss = result.loss;
         let grads = result.grads;
         const extras: Record<string, number> = {};
@@ -289,4 +285,24 @@ export async function runTrainingLoop(
     progress?.finish();
   }
   return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * One model step; an op the backend has no kernel for (tfjs-backend-wasm 4.22 lacks the
+ * convolution filter gradient, for one) becomes a BackendError that says which backends have it.
+ */
+function modelStep(setup: RunSetup, params: Float32Array, batch: Float32Array, rng: Rng): StepResult {
+  try {
+    return setup.model.step(params, batch, setup.batchSize, rng);
+  } catch (err) {
+    const missing = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec(
+      err instanceof Error ? err.message : '',
+    );
+    if (!missing) throw err;
+    throw new BackendError(
+      'BACKEND_UNAVAILABLE',
+      `model ${setup.model.kind} needs the tfjs kernel ${missing[1]}, which backend "${missing[2]}" does not have; use --backend native (or cpu)`,
+      { cause: err },
+    );
+  }
 }
