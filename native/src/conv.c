@@ -11,63 +11,84 @@
 static int64_t patch_size(const hn_conv_geom *g) { return g->filter_h * g->filter_w * g->in_c; }
 static int64_t pixel_count(const hn_conv_geom *g) { return g->batch * g->out_h * g->out_w; }
 
-static void im2col(const hn_conv_geom *g, const float *x, float *cols) {
-  const int64_t k = patch_size(g);
-  const int64_t c = g->in_c;
+/* Rows [p0, p1) of the column matrix: output pixel p's receptive field, zero where it leaves x. */
+static void im2col(const hn_conv_geom *g, const float *x, float *cols, int64_t p0, int64_t p1) {
+  const int64_t k = patch_size(g), c = g->in_c, per_image = g->out_h * g->out_w;
   float *row = cols;
-  for (int64_t b = 0; b < g->batch; b++) {
+  for (int64_t p = p0; p < p1; p++, row += k) {
+    const int64_t b = p / per_image, oy = (p % per_image) / g->out_w, ox = p % g->out_w;
     const float *xb = x + b * g->in_h * g->in_w * c;
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      for (int64_t ox = 0; ox < g->out_w; ox++, row += k) {
-        float *dst = row;
-        for (int64_t ky = 0; ky < g->filter_h; ky++) {
-          const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
-          for (int64_t kx = 0; kx < g->filter_w; kx++, dst += c) {
-            const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
-            /* Plain loops rather than memset/memcpy: c is often 1 to 16, too short for a library call. */
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
-              for (int64_t i = 0; i < c; i++) dst[i] = 0.f;
-            } else {
-              const float *src = xb + (iy * g->in_w + ix) * c;
-              for (int64_t i = 0; i < c; i++) dst[i] = src[i];
-            }
-          }
+    float *dst = row;
+    for (int64_t ky = 0; ky < g->filter_h; ky++) {
+      const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
+      for (int64_t kx = 0; kx < g->filter_w; kx++, dst += c) {
+        const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
+        /* Plain loops rather than memset/memcpy: c is often 1 to 16, too short for a library call. */
+        if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
+          for (int64_t i = 0; i < c; i++) dst[i] = 0.f;
+        } else {
+          const float *src = xb + (iy * g->in_w + ix) * c;
+          for (int64_t i = 0; i < c; i++) dst[i] = src[i];
         }
       }
     }
   }
 }
 
-/* The adjoint of im2col: every column entry is added back to the input pixel it was read from. */
-static void col2im(const hn_conv_geom *g, const float *cols, float *dx) {
-  const int64_t k = patch_size(g);
-  const int64_t c = g->in_c;
-  memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * c) * sizeof(float));
+/* The adjoint of im2col for rows [p0, p1): each column entry is added to the pixel it was read from. */
+static void col2im(const hn_conv_geom *g, const float *cols, float *dx, int64_t p0, int64_t p1) {
+  const int64_t k = patch_size(g), c = g->in_c, per_image = g->out_h * g->out_w;
   const float *row = cols;
-  for (int64_t b = 0; b < g->batch; b++) {
+  for (int64_t p = p0; p < p1; p++, row += k) {
+    const int64_t b = p / per_image, oy = (p % per_image) / g->out_w, ox = p % g->out_w;
     float *xb = dx + b * g->in_h * g->in_w * c;
-    for (int64_t oy = 0; oy < g->out_h; oy++) {
-      for (int64_t ox = 0; ox < g->out_w; ox++, row += k) {
-        const float *src = row;
-        for (int64_t ky = 0; ky < g->filter_h; ky++) {
-          const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
-          for (int64_t kx = 0; kx < g->filter_w; kx++, src += c) {
-            const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) continue;
-            float *dst = xb + (iy * g->in_w + ix) * c;
+    const float *src = row;
+    for (int64_t ky = 0; ky < g->filter_h; ky++) {
+      const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
+      for (int64_t kx = 0; kx < g->filter_w; kx++, src += c) {
+        const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
+        if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) continue;
+        float *dst = xb + (iy * g->in_w + ix) * c;
 #pragma omp simd
-            for (int64_t i = 0; i < c; i++) dst[i] += src[i];
-          }
-        }
+        for (int64_t i = 0; i < c; i++) dst[i] += src[i];
       }
     }
   }
+}
+
+/* C[m x n] = A[m x k] B[k x n]. */
+static void mul_nn(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b, (int)n, 0.0f, c,
+              (int)n);
+}
+
+/* C[m x k] = A[m x n] W^T for W [k x n]. */
+static void mul_nt(int64_t m, int64_t k, int64_t n, const float *a, const float *w, float *c) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)n, 1.0f, a, (int)n, w, (int)n, 0.0f, c,
+              (int)k);
+}
+
+/* C[k x n] (+)= A[m x k]^T B[m x n]. */
+static void mul_tn(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c, int accumulate) {
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m, 1.0f, a, (int)k, b, (int)n,
+              accumulate ? 1.0f : 0.0f, c, (int)n);
 }
 
 /* A 1x1 stride-1 unpadded convolution reads x itself as the column matrix. */
 static int is_pointwise(const hn_conv_geom *g) {
   return g->filter_h == 1 && g->filter_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
          g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+
+/*
+ * Output pixels per block: the column matrix is built and consumed one block at a time, about
+ * 512 KiB of it, so it stays in cache between im2col and sgemm instead of streaming through memory
+ * (measured on the convolutional autoencoder's 14x14x16 -> 8 layer at batch 100: forward 3.5 -> 1.5 ms,
+ * filter gradient 4.0 -> 1.7 ms).
+ */
+static int64_t block_rows(int64_t k) {
+  const int64_t rows = (512 * 1024 / 4) / (k > 0 ? k : 1);
+  return rows < 64 ? 64 : rows;
 }
 
 void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, hn_scratch *s) {
@@ -77,15 +98,18 @@ void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, 
     memset(y, 0, (size_t)(p * n) * sizeof(float));
     return;
   }
-  const float *cols = x;
-  if (!is_pointwise(g)) {
-    float *buf = hn_scratch_get(s, (size_t)(p * k));
-    if (!buf) return;
-    im2col(g, x, buf);
-    cols = buf;
+  if (is_pointwise(g)) {
+    mul_nn(p, n, k, x, w, y);
+    return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)n, (int)k, 1.0f, cols, (int)k, w, (int)n,
-              0.0f, y, (int)n);
+  const int64_t rows = block_rows(k);
+  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
+  if (!cols) return;
+  for (int64_t p0 = 0; p0 < p; p0 += rows) {
+    const int64_t m = p - p0 < rows ? p - p0 : rows;
+    im2col(g, x, cols, p0, p0 + m);
+    mul_nn(m, n, k, cols, w, y + p0 * n);
+  }
 }
 
 void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const float *w, float *dx, hn_scratch *s) {
@@ -96,15 +120,18 @@ void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const floa
     return;
   }
   if (is_pointwise(g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p, (int)k, (int)n, 1.0f, dy, (int)n, w, (int)n, 0.0f,
-                dx, (int)k);
+    mul_nt(p, k, n, dy, w, dx);
     return;
   }
-  float *cols = hn_scratch_get(s, (size_t)(p * k));
+  const int64_t rows = block_rows(k);
+  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
   if (!cols) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p, (int)k, (int)n, 1.0f, dy, (int)n, w, (int)n, 0.0f,
-              cols, (int)k);
-  col2im(g, cols, dx);
+  memset(dx, 0, dx_size * sizeof(float));
+  for (int64_t p0 = 0; p0 < p; p0 += rows) {
+    const int64_t m = p - p0 < rows ? p - p0 : rows;
+    mul_nt(m, k, n, dy + p0 * n, w, cols);
+    col2im(g, cols, dx, p0, p0 + m);
+  }
 }
 
 void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const float *dy, float *dw, hn_scratch *s) {
@@ -114,13 +141,17 @@ void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const floa
     memset(dw, 0, (size_t)(k * n) * sizeof(float));
     return;
   }
-  const float *cols = x;
-  if (!is_pointwise(g)) {
-    float *buf = hn_scratch_get(s, (size_t)(p * k));
-    if (!buf) return;
-    im2col(g, x, buf);
-    cols = buf;
+  if (is_pointwise(g)) {
+    mul_tn(p, n, k, x, dy, dw, 0);
+    return;
   }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)p, 1.0f, cols, (int)k, dy, (int)n, 0.0f,
-              dw, (int)n);
+  const int64_t rows = block_rows(k);
+  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
+  if (!cols) return;
+  for (int64_t p0 = 0; p0 < p; p0 += rows) {
+    const int64_t m = p - p0 < rows ? p - p0 : rows;
+    im2col(g, x, cols, p0, p0 + m);
+    /* The first block writes dw, the others add to it. */
+    mul_tn(m, n, k, cols, dy + p0 * n, dw, p0 > 0);
+  }
 }
