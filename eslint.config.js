@@ -3,9 +3,15 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['proto/gen/**', 'dist/**', 'node_modules/**', 'runs/**', '.cache/**'] },
+  { ignores: ['proto/gen/**', 'dist/**', 'node_modules/**', 'runs/**', '.cache/**', 'native/build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // The addon's CommonJS entry point: Node's require/module, nothing else.
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   {
     files: ['**/*.ts'],
     plugins: { 'import-x': importX },

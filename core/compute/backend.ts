@@ -62,7 +62,10 @@ let active: BackendInfo | null = null;
  * choice that cannot be honoured throws a BackendError saying why, rather than running elsewhere.
  * Selecting the active backend again applies a new thread count.
  */
-export async function selectBackend(choice: BackendChoice, options: BackendOptions = {}): Promise<BackendInfo> {
+export async function selectBackend(
+  choice: BackendChoice,
+  options: BackendOptions = {},
+): Promise<BackendInfo> {
   // Calls overlap when several ranks are set up in one process (tests): they must not race two
   // initialisations, one of which could leave tfjs on another backend than the one reported.
   const previous = selecting;

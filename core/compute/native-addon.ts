@@ -72,7 +72,13 @@ export interface NativeAddon {
     alpha: number,
   ): void;
   /** dims = [ndim, ...shape, ...stridesA, ...stridesB] (element strides, 0 to broadcast). */
-  binary(op: number, dims: Float64Array, a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array): void;
+  binary(
+    op: number,
+    dims: Float64Array,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array | Uint8Array,
+  ): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** x laid out [outer, mid, inner], reduced over mid into out [outer, inner]. */
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;

@@ -19,7 +19,8 @@ export function initNativeBackend(threads: number): { threads: number; blas: str
   if (!registered) {
     // Priority 0: tfjs never picks it on its own; selectBackend does, explicitly.
     tf.registerBackend('native', () => new MathBackendCPU(), 0);
-    for (const kernel of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...kernel, backendName: 'native' });
+    for (const kernel of tf.getKernelsForBackend('cpu'))
+      tf.registerKernel({ ...kernel, backendName: 'native' });
     const natives = [
       ...matmulKernels(addon),
       ...elementwiseKernels(addon),

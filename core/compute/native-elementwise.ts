@@ -1,5 +1,11 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
-import { NATIVE_BINARY, NATIVE_UNARY, type NativeAddon, type NativeBinaryOp, type NativeUnaryOp } from './native-addon.js';
+import {
+  NATIVE_BINARY,
+  NATIVE_UNARY,
+  type NativeAddon,
+  type NativeBinaryOp,
+  type NativeUnaryOp,
+} from './native-addon.js';
 import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
 
 /** Most dimensions the addon walks once adjacent ones are merged (native/src/kernels.h). */

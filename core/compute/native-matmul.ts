@@ -11,7 +11,10 @@ interface MatMulAttrs {
 }
 
 /** Same leading (batch) dimensions, or one side without any beyond 1: the broadcasts sgemm strides cover. */
-function batchLayout(a: TensorInfo, b: TensorInfo): { outer: number[]; strideA: boolean; strideB: boolean } | null {
+function batchLayout(
+  a: TensorInfo,
+  b: TensorInfo,
+): { outer: number[]; strideA: boolean; strideB: boolean } | null {
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const batchA = sizeOf(outerA);
@@ -49,7 +52,8 @@ function matmul(
   if (!layout) return null;
   const activation = attrs.activation ?? 'linear';
   if (!(activation in NATIVE_ACTIVATIONS)) return null;
-  if (bias && !(bias.shape.slice(0, -1).every((d) => d === 1) && [1, n].includes(bias.shape.at(-1) ?? 1))) return null;
+  if (bias && !(bias.shape.slice(0, -1).every((d) => d === 1) && [1, n].includes(bias.shape.at(-1) ?? 1)))
+    return null;
   const batch = sizeOf(layout.outer);
   const out = new Float32Array(batch * m * n);
   addon.gemm(
