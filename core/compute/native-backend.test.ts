@@ -26,8 +26,12 @@ interface Result {
   values: Float32Array | Int32Array | Uint8Array;
 }
 
-async function run(backend: 'cpu' | 'native', build: () => tf.Tensor | tf.Tensor[]): Promise<Result[]> {
-  await selectBackend(backend, { threads: 1 });
+async function run(
+  backend: 'cpu' | 'native',
+  build: () => tf.Tensor | tf.Tensor[],
+  threads = 1,
+): Promise<Result[]> {
+  await selectBackend(backend, { threads });
   return tf.tidy(() => {
     const out = build();
     return (Array.isArray(out) ? out : [out]).map((t) => ({
@@ -38,10 +42,17 @@ async function run(backend: 'cpu' | 'native', build: () => tf.Tensor | tf.Tensor
   });
 }
 
-/** Runs `build` on both backends and compares shapes, dtypes and values to float32 tolerance. */
+/**
+ * Runs `build` on the cpu backend and on the native one with 1 and 2 threads (the kernels split
+ * their loops over threads), and compares shapes, dtypes and values to float32 tolerance.
+ */
 async function same(label: string, build: () => tf.Tensor | tf.Tensor[], tol = 1e-5): Promise<void> {
   const want = await run('cpu', build);
-  const got = await run('native', build);
+  for (const threads of [1, 2])
+    compare(`${label} (${threads} threads)`, await run('native', build, threads), want, tol);
+}
+
+function compare(label: string, got: Result[], want: Result[], tol: number): void {
   assert.equal(got.length, want.length, label);
   want.forEach((w, j) => {
     const g = got[j]!;
@@ -247,6 +258,36 @@ describe('native elementwise kernels', () => {
       await same(name, () => op(tf.tensor(values, [values.length])), 2e-6);
       await same(`${name} size 0`, () => op(tf.tensor(new Float32Array(0), [0, 3])));
     }
+  });
+});
+
+describe('native kernels on tensors large enough to be split across threads', () => {
+  it('elementwise ops, reductions and the optimizer updates', async () => {
+    const big = rand(300 * 257, -4, 4);
+    const row = rand(257);
+    const col = rand(300);
+    await same('add [300,257] [257]', () => tf.add(tf.tensor(big, [300, 257]), tf.tensor(row, [257])));
+    await same('mul [300,257] [300,1]', () => tf.mul(tf.tensor(big, [300, 257]), tf.tensor(col, [300, 1])));
+    await same('less [300,257] [257]', () => tf.less(tf.tensor(big, [300, 257]), tf.tensor(row, [257])));
+    await same('sigmoid', () => tf.sigmoid(tf.tensor(big)));
+    for (const axis of [0, 1]) {
+      await same(`sum axis ${axis}`, () => tf.sum(tf.tensor(big, [300, 257]), axis));
+      await same(`max axis ${axis}`, () => tf.max(tf.tensor(big, [300, 257]), axis));
+    }
+    // One optimizer step on 2 threads equals the same step on 1 (each element is updated alone).
+    const addon = nativeAddon();
+    const grads = rand(200_000);
+    const results = [1, 2].map((threads) => {
+      addon.setThreads(threads);
+      const p = rand(200_000).fill(0.5);
+      const v = new Float32Array(p.length).fill(0.1);
+      const m = new Float32Array(p.length).fill(0.2);
+      addon.sgd(p, grads, v, 0.1, 0.9, false);
+      addon.adam(p, grads, m, v, 0.9, 0.999, 0.01, 1.2, 1e-8);
+      return p;
+    });
+    assert.deepEqual(results[1], results[0]);
+    addon.setThreads(1);
   });
 });
 

@@ -329,6 +329,7 @@ static napi_value setThreads(napi_env env, napi_callback_info info) {
   if (!c.failed && (n < 1 || n > 1024)) fail(&c, "ERANGE", "must be in [1, 1024]", 0);
   if (c.failed) return NULL;
   openblas_set_num_threads((int)n);
+  hn_pool_threads((int)n);
   return undefined(env);
 }
 

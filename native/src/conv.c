@@ -4,9 +4,14 @@
  * calls. The column matrix lives in a scratch buffer reused across calls.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+
+/* From libopenblas; cblas.h declares them in some builds only. */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 static int64_t patch_size(const hn_conv_geom *g) { return g->filter_h * g->filter_w * g->in_c; }
 static int64_t pixel_count(const hn_conv_geom *g) { return g->batch * g->out_h * g->out_w; }
@@ -91,6 +96,92 @@ static int64_t block_rows(int64_t k) {
   return rows < 64 ? 64 : rows;
 }
 
+/* One convolution call split over images: each part owns images [b0, b1) and its own columns. */
+typedef struct {
+  const hn_conv_geom *g;
+  const float *in, *w;  /* x (forward, filter gradient) or dy (input gradient); the filter */
+  const float *in2;     /* dy, for the filter gradient */
+  float *out;           /* y, dx, or the per-part filter gradients (part * k * n) */
+  hn_scratch *s;        /* the caller's scratch, used when the call is not split */
+  int split;
+} conv_job;
+
+/* This part's columns: the caller's scratch when alone, else a block of its own. */
+static float *part_columns(const conv_job *j, int64_t count, int *owned) {
+  *owned = j->split;
+  return j->split ? malloc((size_t)count * sizeof(float)) : hn_scratch_get(j->s, (size_t)count);
+}
+
+static void forward_part(void *ctx, int part, int64_t b0, int64_t b1) {
+  (void)part;
+  const conv_job *j = ctx;
+  const hn_conv_geom *g = j->g;
+  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
+  const int64_t p_end = b1 * per_image, rows = block_rows(k);
+  int owned;
+  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
+  if (!cols) return;
+  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
+    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
+    im2col(g, j->in, cols, p0, p0 + m);
+    mul_nn(m, n, k, cols, j->w, j->out + p0 * n);
+  }
+  if (owned) free(cols);
+}
+
+static void input_part(void *ctx, int part, int64_t b0, int64_t b1) {
+  (void)part;
+  const conv_job *j = ctx;
+  const hn_conv_geom *g = j->g;
+  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
+  const int64_t p_end = b1 * per_image, rows = block_rows(k);
+  int owned;
+  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
+  if (!cols) return;
+  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
+    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
+    mul_nt(m, k, n, j->in + p0 * n, j->w, cols);
+    col2im(g, cols, j->out, p0, p0 + m);
+  }
+  if (owned) free(cols);
+}
+
+static void filter_part(void *ctx, int part, int64_t b0, int64_t b1) {
+  const conv_job *j = ctx;
+  const hn_conv_geom *g = j->g;
+  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
+  const int64_t p_end = b1 * per_image, rows = block_rows(k);
+  float *dw = j->out + (int64_t)part * k * n;
+  int owned;
+  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
+  if (!cols) return;
+  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
+    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
+    im2col(g, j->in, cols, p0, p0 + m);
+    /* The part's first block writes its dw, the others add to it. */
+    mul_tn(m, n, k, cols, j->in2 + p0 * n, dw, p0 > b0 * per_image);
+  }
+  if (owned) free(cols);
+}
+
+/*
+ * Runs a convolution kernel over the batch: split across the kernel pool (with OpenBLAS held to one
+ * thread meanwhile, so the two pools do not oversubscribe the cores) when there are several threads
+ * and images, else in one part on the caller's scratch with OpenBLAS's own threads.
+ */
+static void over_images(conv_job *j, hn_range_fn fn) {
+  const int threads = hn_pool_size();
+  j->split = threads > 1 && j->g->batch > 1;
+  if (!j->split) {
+    fn(j, 0, 0, j->g->batch);
+    return;
+  }
+  const int blas = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  hn_parallel_for(j->g->batch, 1, fn, j);
+  openblas_set_num_threads(blas);
+}
+
 void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, hn_scratch *s) {
   const int64_t p = pixel_count(g), k = patch_size(g), n = g->out_c;
   if (p == 0 || n == 0) return;
@@ -102,14 +193,8 @@ void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, 
     mul_nn(p, n, k, x, w, y);
     return;
   }
-  const int64_t rows = block_rows(k);
-  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
-  if (!cols) return;
-  for (int64_t p0 = 0; p0 < p; p0 += rows) {
-    const int64_t m = p - p0 < rows ? p - p0 : rows;
-    im2col(g, x, cols, p0, p0 + m);
-    mul_nn(m, n, k, cols, w, y + p0 * n);
-  }
+  conv_job j = {.g = g, .in = x, .w = w, .out = y, .s = s};
+  over_images(&j, forward_part);
 }
 
 void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const float *w, float *dx, hn_scratch *s) {
@@ -123,15 +208,9 @@ void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const floa
     mul_nt(p, k, n, dy, w, dx);
     return;
   }
-  const int64_t rows = block_rows(k);
-  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
-  if (!cols) return;
   memset(dx, 0, dx_size * sizeof(float));
-  for (int64_t p0 = 0; p0 < p; p0 += rows) {
-    const int64_t m = p - p0 < rows ? p - p0 : rows;
-    mul_nt(m, k, n, dy + p0 * n, w, cols);
-    col2im(g, cols, dx, p0, p0 + m);
-  }
+  conv_job j = {.g = g, .in = dy, .w = w, .out = dx, .s = s};
+  over_images(&j, input_part);
 }
 
 void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const float *dy, float *dw, hn_scratch *s) {
@@ -145,13 +224,16 @@ void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const floa
     mul_tn(p, n, k, x, dy, dw, 0);
     return;
   }
-  const int64_t rows = block_rows(k);
-  float *cols = hn_scratch_get(s, (size_t)((rows < p ? rows : p) * k));
-  if (!cols) return;
-  for (int64_t p0 = 0; p0 < p; p0 += rows) {
-    const int64_t m = p - p0 < rows ? p - p0 : rows;
-    im2col(g, x, cols, p0, p0 + m);
-    /* The first block writes dw, the others add to it. */
-    mul_tn(m, n, k, cols, dy + p0 * n, dw, p0 > 0);
+  /* One partial gradient per part, summed in part order: the same bits for the same thread count. */
+  const int parts = hn_pool_size() > 1 && g->batch > 1 ? hn_pool_size() : 1;
+  float *partials = parts > 1 ? calloc((size_t)(parts * k * n), sizeof(float)) : dw;
+  if (!partials) return;
+  conv_job j = {.g = g, .in = x, .in2 = dy, .out = partials, .s = s};
+  over_images(&j, filter_part);
+  if (parts > 1) {
+    memcpy(dw, partials, (size_t)(k * n) * sizeof(float));
+    for (int q = 1; q < parts; q++)
+      for (int64_t i = 0; i < k * n; i++) dw[i] += partials[q * k * n + i];
+    free(partials);
   }
 }

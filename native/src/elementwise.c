@@ -76,50 +76,73 @@ static void compare_row(int op, int64_t n, const float *a, int64_t sa, const flo
   }
 }
 
-/* Calls row() for every innermost run of a row-major walk over shape[0..ndim-1). */
-#define WALK(ROW_CALL)                                                               \
-  do {                                                                               \
-    if (ndim == 0) {                                                                 \
-      const int64_t n = 1, sa = 0, sb = 0;                                           \
-      (void)sa; (void)sb;                                                            \
-      ROW_CALL;                                                                      \
-      return;                                                                        \
-    }                                                                                \
-    const int last = ndim - 1;                                                       \
-    const int64_t n = shape[last], sa = stride_a[last], sb = stride_b[last];         \
-    int64_t outer = 1;                                                               \
-    for (int d = 0; d < last; d++) outer *= shape[d];                                \
-    if (n == 0 || outer == 0) return;                                                \
-    int64_t idx[HN_MAX_DIMS] = {0};                                                  \
-    const float *pa = a0, *pb = b0;                                                  \
-    for (int64_t r = 0; r < outer; r++) {                                            \
-      const float *a = pa, *b = pb;                                                  \
-      ROW_CALL;                                                                      \
-      out0 += n;                                                                     \
-      for (int d = last - 1; d >= 0; d--) {                                          \
-        idx[d]++;                                                                    \
-        pa += stride_a[d];                                                           \
-        pb += stride_b[d];                                                           \
-        if (idx[d] < shape[d]) break;                                                \
-        pa -= stride_a[d] * shape[d];                                                \
-        pb -= stride_b[d] * shape[d];                                                \
-        idx[d] = 0;                                                                  \
-      }                                                                              \
-    }                                                                                \
-  } while (0)
+/* A strided binary walk: the innermost dimension is a row of n outputs; rows are numbered row-major. */
+typedef struct {
+  int op, ndim, compare;
+  const int64_t *shape, *stride_a, *stride_b;
+  const float *a, *b;
+  void *out;
+} walk;
 
-void hn_binary(int op, int ndim, const int64_t *shape, const float *a0, const int64_t *stride_a, const float *b0,
-               const int64_t *stride_b, float *out0) {
-  const float *a = a0, *b = b0;
-  (void)a; (void)b;
-  WALK(binary_row(op, n, a, sa, b, sb, out0));
+static void walk_rows(void *ctx, int part, int64_t r0, int64_t r1) {
+  (void)part;
+  const walk *w = ctx;
+  const int last = w->ndim - 1;
+  const int64_t n = w->shape[last], sa = w->stride_a[last], sb = w->stride_b[last];
+  int64_t idx[HN_MAX_DIMS] = {0};
+  const float *pa = w->a, *pb = w->b;
+  int64_t r = r0;
+  for (int d = last - 1; d >= 0; d--) {
+    idx[d] = r % w->shape[d];
+    r /= w->shape[d];
+    pa += idx[d] * w->stride_a[d];
+    pb += idx[d] * w->stride_b[d];
+  }
+  for (int64_t row = r0; row < r1; row++) {
+    if (w->compare)
+      compare_row(w->op, n, pa, sa, pb, sb, (uint8_t *)w->out + row * n);
+    else
+      binary_row(w->op, n, pa, sa, pb, sb, (float *)w->out + row * n);
+    for (int d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      pa += w->stride_a[d];
+      pb += w->stride_b[d];
+      if (idx[d] < w->shape[d]) break;
+      pa -= w->stride_a[d] * w->shape[d];
+      pb -= w->stride_b[d] * w->shape[d];
+      idx[d] = 0;
+    }
+  }
 }
 
-void hn_compare(int op, int ndim, const int64_t *shape, const float *a0, const int64_t *stride_a, const float *b0,
-                const int64_t *stride_b, uint8_t *out0) {
-  const float *a = a0, *b = b0;
-  (void)a; (void)b;
-  WALK(compare_row(op, n, a, sa, b, sb, out0));
+/* Outputs per part below which splitting the work costs more than it saves. */
+#define GRAIN 32768
+
+static void run_walk(walk *w) {
+  if (w->ndim == 0) {
+    if (w->compare)
+      compare_row(w->op, 1, w->a, 0, w->b, 0, w->out);
+    else
+      binary_row(w->op, 1, w->a, 0, w->b, 0, w->out);
+    return;
+  }
+  const int64_t n = w->shape[w->ndim - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < w->ndim - 1; d++) rows *= w->shape[d];
+  if (n == 0 || rows == 0) return;
+  hn_parallel_for(rows, (GRAIN + n - 1) / n, walk_rows, w);
+}
+
+void hn_binary(int op, int ndim, const int64_t *shape, const float *a, const int64_t *stride_a, const float *b,
+               const int64_t *stride_b, float *out) {
+  walk w = {op, ndim, 0, shape, stride_a, stride_b, a, b, out};
+  run_walk(&w);
+}
+
+void hn_compare(int op, int ndim, const int64_t *shape, const float *a, const int64_t *stride_a, const float *b,
+                const int64_t *stride_b, uint8_t *out) {
+  walk w = {op, ndim, 1, shape, stride_a, stride_b, a, b, out};
+  run_walk(&w);
 }
 
 #define UNARY_LOOP(EXPR)                                                             \
@@ -130,7 +153,7 @@ void hn_compare(int op, int ndim, const int64_t *shape, const float *a0, const i
     }                                                                                \
   } while (0)
 
-void hn_unary(int op, const float *x, float *out, int64_t n, float alpha) {
+static void unary_run(int op, const float *x, float *out, int64_t n, float alpha) {
   switch (op) {
     case HN_U_SIGMOID: UNARY_LOOP(1.f / (1.f + expf(-v))); break;
     case HN_U_RELU: UNARY_LOOP(v != v ? v : (v > 0.f ? v : 0.f)); break;
@@ -152,4 +175,22 @@ void hn_unary(int op, const float *x, float *out, int64_t n, float alpha) {
     case HN_U_ELU: UNARY_LOOP(v >= 0.f ? v : expm1f(v)); break;
     default: break;
   }
+}
+
+typedef struct {
+  int op;
+  const float *x;
+  float *out;
+  float alpha;
+} unary_job;
+
+static void unary_part(void *ctx, int part, int64_t begin, int64_t end) {
+  (void)part;
+  const unary_job *j = ctx;
+  unary_run(j->op, j->x + begin, j->out + begin, end - begin, j->alpha);
+}
+
+void hn_unary(int op, const float *x, float *out, int64_t n, float alpha) {
+  unary_job j = {op, x, out, alpha};
+  hn_parallel_for(n, GRAIN, unary_part, &j);
 }

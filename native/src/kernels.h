@@ -16,6 +16,17 @@ typedef struct {
 
 float *hn_scratch_get(hn_scratch *s, size_t count);
 
+/*
+ * fn(ctx, part, begin, end) over consecutive parts of [0, n), in parallel on the kernel pool, at
+ * least `grain` items per part. The parts depend only on n, grain and the pool size, so a kernel
+ * that combines per-part results in part order is deterministic for a given thread count.
+ */
+typedef void (*hn_range_fn)(void *ctx, int part, int64_t begin, int64_t end);
+void hn_parallel_for(int64_t n, int64_t grain, hn_range_fn fn, void *ctx);
+/* Threads the pool cuts work for (the caller included); starts workers as needed. */
+void hn_pool_threads(int n);
+int hn_pool_size(void);
+
 /* Activations applied after a fused matmul (and by hn_unary). */
 enum hn_activation { HN_ACT_LINEAR = 0, HN_ACT_RELU, HN_ACT_SIGMOID, HN_ACT_RELU6, HN_ACT_LEAKYRELU, HN_ACT_ELU };
 

@@ -47,27 +47,41 @@ static void window_argmax(const hn_conv_geom *g, const float *x, int64_t b, int6
 /* Channels are processed in blocks of this many, so the per-channel state stays on the stack. */
 #define CHANNEL_BLOCK 256
 
-static void pool(const hn_conv_geom *g, const float *x, const float *dy, float *y, float *dx) {
+typedef struct {
+  const hn_conv_geom *g;
+  const float *x, *dy;
+  float *y, *dx;
+} pool_job;
+
+/* Images [b0, b1): writes their outputs (y) or adds each output's gradient to its maximum (dx). */
+static void pool_part(void *ctx, int part, int64_t b0, int64_t b1) {
+  (void)part;
+  const pool_job *j = ctx;
+  const hn_conv_geom *g = j->g;
   float best[CHANNEL_BLOCK];
   int64_t at[CHANNEL_BLOCK];
   for (int64_t c0 = 0; c0 < g->in_c; c0 += CHANNEL_BLOCK) {
     const int64_t cn = g->in_c - c0 < CHANNEL_BLOCK ? g->in_c - c0 : CHANNEL_BLOCK;
-    for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t b = b0; b < b1; b++)
       for (int64_t oy = 0; oy < g->out_h; oy++)
         for (int64_t ox = 0; ox < g->out_w; ox++) {
-          window_argmax(g, x, b, oy, ox, c0, cn, best, at);
+          window_argmax(g, j->x, b, oy, ox, c0, cn, best, at);
           const int64_t out = ((b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
           for (int64_t d = 0; d < cn; d++) {
-            if (y) y[out + d] = best[d];
-            if (dx && at[d] >= 0) dx[at[d] * g->in_c + c0 + d] += dy[out + d];
+            if (j->y) j->y[out + d] = best[d];
+            if (j->dx && at[d] >= 0) j->dx[at[d] * g->in_c + c0 + d] += j->dy[out + d];
           }
         }
   }
 }
 
-void hn_max_pool(const hn_conv_geom *g, const float *x, float *y) { pool(g, x, NULL, y, NULL); }
+void hn_max_pool(const hn_conv_geom *g, const float *x, float *y) {
+  pool_job j = {g, x, NULL, y, NULL};
+  hn_parallel_for(g->batch, 1, pool_part, &j);
+}
 
 void hn_max_pool_grad(const hn_conv_geom *g, const float *x, const float *dy, float *dx) {
   memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
-  pool(g, x, dy, NULL, dx);
+  pool_job j = {g, x, dy, NULL, dx};
+  hn_parallel_for(g->batch, 1, pool_part, &j);
 }

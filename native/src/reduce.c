@@ -4,69 +4,86 @@
 
 #include "kernels.h"
 
-/* Sums accumulate in double, as tfjs's JavaScript kernels do, so results agree to float rounding. */
-static void sum_rows(const float *x, float *out, int64_t outer, int64_t mid, double scale) {
-  for (int64_t o = 0; o < outer; o++) {
-    const float *row = x + o * mid;
-    double s = 0.0;
+/* One reduction: x [outer, mid, inner] over mid; sums accumulate in double, as tfjs's JavaScript
+ * kernels do, so results agree to float rounding. */
+typedef struct {
+  int op;
+  const float *x;
+  float *out;
+  int64_t outer, mid, inner;
+  double scale;
+} reduction;
+
+/* Rows [o0, o1) of an inner == 1 reduction. */
+static void rows_part(void *ctx, int part, int64_t o0, int64_t o1) {
+  (void)part;
+  const reduction *r = ctx;
+  for (int64_t o = o0; o < o1; o++) {
+    const float *row = r->x + o * r->mid;
+    if (r->op == HN_R_SUM || r->op == HN_R_MEAN) {
+      double s = 0.0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < mid; j++) s += row[j];
-    out[o] = (float)(s * scale);
+      for (int64_t j = 0; j < r->mid; j++) s += row[j];
+      r->out[o] = (float)(s * r->scale);
+    } else {
+      const int want_max = r->op == HN_R_MAX;
+      float best = row[0];
+      for (int64_t j = 1; j < r->mid; j++) {
+        const float v = row[j];
+        /* tfjs keeps a NaN once seen; otherwise strict comparison keeps the first extreme. */
+        if (v != v || (want_max ? v > best : v < best)) best = v;
+      }
+      r->out[o] = best;
+    }
   }
 }
 
-static void sum_columns(const float *x, float *out, int64_t outer, int64_t mid, int64_t inner, double scale) {
-  double *acc = malloc((size_t)inner * sizeof(double));
+/* Columns [i0, i1) of every outer block of an inner > 1 reduction. */
+static void columns_part(void *ctx, int part, int64_t i0, int64_t i1) {
+  (void)part;
+  const reduction *r = ctx;
+  const int64_t w = i1 - i0;
+  double *acc = malloc((size_t)w * sizeof(double));
   if (!acc) return;
-  for (int64_t o = 0; o < outer; o++) {
-    const float *block = x + o * mid * inner;
-    for (int64_t i = 0; i < inner; i++) acc[i] = 0.0;
-    for (int64_t j = 0; j < mid; j++) {
-      const float *row = block + j * inner;
+  for (int64_t o = 0; o < r->outer; o++) {
+    const float *block = r->x + o * r->mid * r->inner + i0;
+    float *dst = r->out + o * r->inner + i0;
+    if (r->op == HN_R_SUM || r->op == HN_R_MEAN) {
+      for (int64_t i = 0; i < w; i++) acc[i] = 0.0;
+      for (int64_t j = 0; j < r->mid; j++) {
+        const float *row = block + j * r->inner;
 #pragma omp simd
-      for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
+        for (int64_t i = 0; i < w; i++) acc[i] += row[i];
+      }
+      for (int64_t i = 0; i < w; i++) dst[i] = (float)(acc[i] * r->scale);
+    } else {
+      const int want_max = r->op == HN_R_MAX;
+      for (int64_t i = 0; i < w; i++) dst[i] = block[i];
+      for (int64_t j = 1; j < r->mid; j++) {
+        const float *row = block + j * r->inner;
+        for (int64_t i = 0; i < w; i++) {
+          const float v = row[i];
+          if (v != v || (want_max ? v > dst[i] : v < dst[i])) dst[i] = v;
+        }
+      }
     }
-    float *dst = out + o * inner;
-    for (int64_t i = 0; i < inner; i++) dst[i] = (float)(acc[i] * scale);
   }
   free(acc);
 }
 
-/* tfjs keeps a NaN once seen; otherwise strict comparison keeps the first extreme. */
-static void extreme(const float *x, float *out, int64_t outer, int64_t mid, int64_t inner, int want_max) {
-  for (int64_t o = 0; o < outer; o++) {
-    const float *block = x + o * mid * inner;
-    float *dst = out + o * inner;
-    for (int64_t i = 0; i < inner; i++) dst[i] = mid > 0 ? block[i] : (want_max ? -INFINITY : INFINITY);
-    for (int64_t j = 1; j < mid; j++) {
-      const float *row = block + j * inner;
-      for (int64_t i = 0; i < inner; i++) {
-        const float v = row[i];
-        if (v != v || (want_max ? v > dst[i] : v < dst[i])) dst[i] = v;
-      }
-    }
-  }
-}
+/* Inputs per part below which splitting the work costs more than it saves. */
+#define GRAIN 32768
 
 void hn_reduce(int op, const float *x, float *out, int64_t outer, int64_t mid, int64_t inner) {
   if (outer == 0 || inner == 0) return;
-  switch (op) {
-    case HN_R_SUM:
-    case HN_R_MEAN: {
-      const double scale = op == HN_R_MEAN ? 1.0 / (double)mid : 1.0;
-      if (inner == 1)
-        sum_rows(x, out, outer, mid, scale);
-      else
-        sum_columns(x, out, outer, mid, inner, scale);
-      break;
-    }
-    case HN_R_MAX:
-      extreme(x, out, outer, mid, inner, 1);
-      break;
-    case HN_R_MIN:
-      extreme(x, out, outer, mid, inner, 0);
-      break;
-    default:
-      break;
+  if (mid == 0) {
+    /* Only reached with outer * inner > 0 and an empty axis: tfjs's conventions are the caller's. */
+    for (int64_t i = 0; i < outer * inner; i++) out[i] = op == HN_R_MAX ? -INFINITY : (op == HN_R_MIN ? INFINITY : 0.f);
+    return;
   }
+  reduction r = {op, x, out, outer, mid, inner, op == HN_R_MEAN ? 1.0 / (double)mid : 1.0};
+  if (inner == 1)
+    hn_parallel_for(outer, (GRAIN + mid - 1) / mid, rows_part, &r);
+  else
+    hn_parallel_for(inner, (GRAIN + outer * mid - 1) / (outer * mid), columns_part, &r);
 }
