@@ -199,10 +199,12 @@ function measureWorkload(w: Workload, batch: number, steps: number): Measured {
     const model = findModel(w.kind).create(INPUT_SIZE, w.hyper);
     const rng = new Rng(1);
     const params = model.init(rng);
+    // As the training loop does: one gradient buffer for every step.
+    const grads = new Float32Array(params.length);
     const opt = createOptimizer({ optimizer: 'sgd', momentum: w.momentum }, params.length);
     const x = makeInput(w.input, batch);
     const value = medianStepMs(() => {
-      const r = model.step(params, x, batch, rng);
+      const r = model.step(params, x, batch, rng, grads);
       opt.step(params, r.grads, w.lr);
     }, steps);
     return { value };

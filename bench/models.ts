@@ -59,9 +59,11 @@ for (const w of WORKLOADS) {
   const model = entry.create(784, w.hyper);
   const rng = new Rng(1);
   const params = model.init(rng);
+  // As the training loop does: one gradient buffer for every step.
+  const grads = new Float32Array(params.length);
   const opt = createOptimizer({ optimizer: entry.training.optimizer, momentum: 0.9 }, params.length);
   const step = (): void => {
-    const r = model.step(params, x, batch, rng);
+    const r = model.step(params, x, batch, rng, grads);
     opt.step(params, r.grads, entry.training.lr);
   };
   try {

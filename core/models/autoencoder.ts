@@ -149,21 +149,32 @@ export class Autoencoder implements Model {
     return e;
   }
 
-  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult {
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
     const clean = batch.subarray(0, batchSize * this.inputSize);
     const input = this.corrupt(clean, rng);
-    const r = lossAndGrads(this.paramSpecs, params, (p, report) => {
-      const target = matrix(clean, batchSize, this.inputSize);
-      const x = input === clean ? target : matrix(input, batchSize, this.inputSize);
-      const code = this.encodeT(p, x);
-      const recon = tf.mean(this.reconstructionLoss(this.decodeLogits(p, code), target)) as tf.Scalar;
-      const pen = this.penalty(p, code);
-      if (!pen) return recon;
-      const penMean = tf.mean(pen) as tf.Scalar;
-      report('reconstruction', recon);
-      report('penalty', penMean);
-      return tf.add(recon, penMean);
-    });
+    const r = lossAndGrads(
+      this.paramSpecs,
+      params,
+      (p, report) => {
+        const target = matrix(clean, batchSize, this.inputSize);
+        const x = input === clean ? target : matrix(input, batchSize, this.inputSize);
+        const code = this.encodeT(p, x);
+        const recon = tf.mean(this.reconstructionLoss(this.decodeLogits(p, code), target)) as tf.Scalar;
+        const pen = this.penalty(p, code);
+        if (!pen) return recon;
+        const penMean = tf.mean(pen) as tf.Scalar;
+        report('reconstruction', recon);
+        report('penalty', penMean);
+        return tf.add(recon, penMean);
+      },
+      out,
+    );
     return Object.keys(r.extras).length > 0
       ? { loss: r.loss, grads: r.grads, extras: r.extras }
       : { loss: r.loss, grads: r.grads };

@@ -184,12 +184,23 @@ export class ConvAutoencoder implements Model {
       : sumSquares(tf.sigmoid(logits), target);
   }
 
-  step(params: Float32Array, batch: Float32Array, batchSize: number, _rng: Rng): StepResult {
-    return lossAndGrads(this.paramSpecs, params, (p) => {
-      const x = matrix(batch, batchSize, this.inputSize);
-      const logits = this.decodeLogits(p, this.encodeT(p, x));
-      return tf.mean(this.reconstructionLoss(logits, x)) as tf.Scalar;
-    });
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    _rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
+    return lossAndGrads(
+      this.paramSpecs,
+      params,
+      (p) => {
+        const x = matrix(batch, batchSize, this.inputSize);
+        const logits = this.decodeLogits(p, this.encodeT(p, x));
+        return tf.mean(this.reconstructionLoss(logits, x)) as tf.Scalar;
+      },
+      out,
+    );
   }
 
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {

@@ -25,12 +25,12 @@ export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {
  * the bias in the pass that writes the product, saving a kernel and a temporary per layer.
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: w, bias: b });
+  return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
 }
 
 /** x W^T + b: a tied decoder layer reusing an encoder's W (in x out) to map out -> in. */
 export function denseTransposed(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: w, transposeB: true, bias: b });
+  return tf.fused.matMul({ a: x, b: w, transposeB: true, bias: b }) as tf.Tensor2D;
 }
 
 /**

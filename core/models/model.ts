@@ -38,8 +38,19 @@ export interface Model {
 
   /** Fresh parameters (flat), drawn from `rng`. */
   init(rng: Rng): Float32Array;
-  /** Loss and descent direction for a batch of `batchSize` rows of `inputSize` values in [0, 1]. */
-  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult;
+  /**
+   * Loss and descent direction for a batch of `batchSize` rows of `inputSize` values in [0, 1].
+   * With `out` (as long as `params`), the descent direction is written there and returned as
+   * `grads`: the training loop passes one buffer for every step, sparing a multi-megabyte
+   * allocation per step.
+   */
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult;
   /** Codes (batchSize x codeSize): the deterministic code (the mean for the VAE, p(h|v) for the RBM). */
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
   /** Reconstructions in [0, 1] (or the data range) from codes. */

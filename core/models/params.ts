@@ -16,9 +16,15 @@ export function paramTensors(specs: readonly ParamSpec[], flat: Float32Array): t
   return out;
 }
 
-/** Copies tensors laid out like `specs` back into one flat buffer (the gradient all-reduce sees). */
-export function flattenTensors(specs: readonly ParamSpec[], tensors: readonly tf.Tensor[]): Float32Array {
-  const out = new Float32Array(flatLength(specs));
+/** Copies tensors laid out like `specs` into one flat buffer (the gradient all-reduce sees): `out` or a new one. */
+export function flattenTensors(
+  specs: readonly ParamSpec[],
+  tensors: readonly tf.Tensor[],
+  out: Float32Array = new Float32Array(flatLength(specs)),
+): Float32Array {
+  if (out.length !== flatLength(specs)) {
+    throw new RangeError(`gradient buffer holds ${out.length} values, the parameters ${flatLength(specs)}`);
+  }
   let offset = 0;
   specs.forEach((s, i) => {
     const t = tensors[i];
@@ -43,12 +49,13 @@ export interface LossAndGrads {
  * Evaluates `lossFn` on the parameters in `flat` and differentiates it with `tf.valueAndGrads`.
  * Every tensor made here is disposed before returning; the scalars passed to `report` are kept
  * just long enough to be read, since the gradient machinery disposes a loss function's
- * intermediates.
+ * intermediates. The gradient goes into `out` when given.
  */
 export function lossAndGrads(
   specs: readonly ParamSpec[],
   flat: Float32Array,
   lossFn: (params: tf.Tensor[], report: Report) => tf.Scalar,
+  out?: Float32Array,
 ): LossAndGrads {
   const reported = new Map<string, tf.Scalar>();
   const report: Report = (name, value) => {
@@ -62,7 +69,7 @@ export function lossAndGrads(
       const params = paramTensors(specs, flat);
       const r = tf.valueAndGrads((...p: tf.Tensor[]) => lossFn(p, report))(params);
       loss = r.value.dataSync()[0]!;
-      grads = flattenTensors(specs, r.grads);
+      grads = flattenTensors(specs, r.grads, out);
     });
     const extras: Record<string, number> = {};
     for (const [name, t] of reported) extras[name] = t.dataSync()[0]!;

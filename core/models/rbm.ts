@@ -106,7 +106,13 @@ export class Rbm implements Model {
    * grads: -(<v h>data - <v h>model) + weightDecay * W, and the bias analogues without decay,
    * each statistic averaged over its own rows (data batch, or fantasy particles).
    */
-  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult {
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
     const { k, persistent, weightDecay } = this.config;
     let loss = 0;
     const stats = tf.tidy(() => {
@@ -149,7 +155,7 @@ export class Rbm implements Model {
       return [gW, gA, gB];
     });
     try {
-      return { loss, grads: flattenTensors(this.paramSpecs, stats) };
+      return { loss, grads: flattenTensors(this.paramSpecs, stats, out) };
     } finally {
       for (const t of stats) t.dispose();
     }

@@ -70,6 +70,12 @@ describe('model registry', () => {
       assert.equal(tf.memory().numTensors, before, e.kind);
       assert.equal(r.grads.length, params.length);
       assert.ok(Number.isFinite(r.loss), e.kind);
+      // The same step into a buffer the caller owns: written there, same values.
+      const out = new Float32Array(params.length).fill(NaN);
+      const again = model.step(params, batch, 2, new Rng(3), out);
+      assert.equal(again.grads, out, e.kind);
+      assert.deepEqual(again.grads, r.grads, e.kind);
+      assert.throws(() => model.step(params, batch, 2, new Rng(3), new Float32Array(1)), RangeError);
     }
   });
 

@@ -131,20 +131,31 @@ export class Vae implements Model {
     return rng.fillNormal(new Float32Array(count * this.config.latent));
   }
 
-  step(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): StepResult {
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
     const eps = this.drawEps(rng, batchSize);
-    const r = lossAndGrads(this.paramSpecs, params, (p, report) => {
-      const t = this.elbo(
-        p,
-        matrix(batch, batchSize, this.inputSize),
-        matrix(eps, batchSize, this.config.latent),
-      );
-      const recon = tf.mean(t.reconstruction) as tf.Scalar;
-      const kl = tf.mean(t.kl) as tf.Scalar;
-      report('reconstruction', recon);
-      report('kl', kl);
-      return tf.add(recon, kl);
-    });
+    const r = lossAndGrads(
+      this.paramSpecs,
+      params,
+      (p, report) => {
+        const t = this.elbo(
+          p,
+          matrix(batch, batchSize, this.inputSize),
+          matrix(eps, batchSize, this.config.latent),
+        );
+        const recon = tf.mean(t.reconstruction) as tf.Scalar;
+        const kl = tf.mean(t.kl) as tf.Scalar;
+        report('reconstruction', recon);
+        report('kl', kl);
+        return tf.add(recon, kl);
+      },
+      out,
+    );
     return { loss: r.loss, grads: r.grads, extras: r.extras };
   }
 

@@ -202,6 +202,8 @@ export async function runTrainingLoop(
     await host.saveCheckpoint(data);
   };
 
+  // Every step's gradient is written into one buffer: the all-reduce buffer once it exists.
+  const gradsAlone = new Float32Array(params.length);
   try {
     while (cursor.step < totalSteps) {
       const epoch = Math.floor(cursor.step / stepsPerEpoch);
@@ -210,7 +212,8 @@ export async function runTrainingLoop(
       let lr = 0;
       for await (const batch of source.batches(epoch, setup.batchSize, first)) {
         const stepStarted = performance.now();
-        const result = modelStep(setup, params, batch, stepNoiseRng(config.seed, cursor.step, rank));
+        const into = packed ? packed.subarray(0, params.length) : gradsAlone;
+        const result = modelStep(setup, params, batch, stepNoiseRng(config.seed, cursor.step, rank), into);
         let loss = result.loss;
         let grads = result.grads;
         const extras: Record<string, number> = {};
@@ -220,7 +223,7 @@ export async function runTrainingLoop(
             extraNames = Object.keys(result.extras ?? {}).sort();
             packed = new Float32Array(result.grads.length + 1 + extraNames.length);
           }
-          packed.set(result.grads);
+          if (result.grads.buffer !== packed.buffer) packed.set(result.grads);
           packed[result.grads.length] = loss;
           extraNames.forEach((k, i) => (packed![result.grads.length + 1 + i] = result.extras?.[k] ?? NaN));
           const t0 = performance.now();
@@ -291,9 +294,15 @@ export async function runTrainingLoop(
  * One model step; an op the backend has no kernel for (tfjs-backend-wasm 4.22 lacks the
  * convolution filter gradient, for one) becomes a BackendError that says which backends have it.
  */
-function modelStep(setup: RunSetup, params: Float32Array, batch: Float32Array, rng: Rng): StepResult {
+function modelStep(
+  setup: RunSetup,
+  params: Float32Array,
+  batch: Float32Array,
+  rng: Rng,
+  out: Float32Array,
+): StepResult {
   try {
-    return setup.model.step(params, batch, setup.batchSize, rng);
+    return setup.model.step(params, batch, setup.batchSize, rng, out);
   } catch (err) {
     const missing = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec(
       err instanceof Error ? err.message : '',
