@@ -104,7 +104,9 @@ program
       console.error(`done: wrote ${config.out}/summary.json`);
     } else {
       const { runTraining } = await import('../core/train/trainer.js');
+      const { releaseBackend } = await import('../core/compute/backend.js');
       await runTraining(config);
+      await releaseBackend();
     }
   });
 
@@ -145,12 +147,14 @@ program
         throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
       }
       const { runWorker } = await import('../worker/worker.js');
+      const { releaseBackend } = await import('../core/compute/backend.js');
       await runWorker({
         coordinator: opts.coordinator,
         listenHost: opts.listenHost,
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         ...(threads ? { threads } : {}),
       });
+      await releaseBackend();
     },
   );
 

@@ -178,6 +178,17 @@ async function initBackend(choice: BackendChoice, options: BackendOptions): Prom
   return info;
 }
 
+/**
+ * Lets go of what the backend holds outside the JavaScript heap that would keep the process alive
+ * after its work is done: Dawn's GPU objects for webgpu. A no-op for the other backends.
+ */
+export async function releaseBackend(): Promise<void> {
+  if (active?.name !== 'webgpu') return;
+  const { releaseWebgpu } = await import('./webgpu-backend.js');
+  releaseWebgpu();
+  active = null;
+}
+
 let warned = false;
 
 /** One warning per process, on stderr through Node's warning channel (so --no-warnings silences it). */
