@@ -1,9 +1,9 @@
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { nativeAddon } from './native-addon.js';
 import { convKernels } from './native-conv.js';
 import { elementwiseKernels } from './native-elementwise.js';
 import { matmulKernels } from './native-matmul.js';
 import { reduceKernels } from './native-reduce.js';
+import { NativeTensorStore } from './native-tensor-store.js';
 import { tf } from './tf.js';
 
 let registered = false;
@@ -18,7 +18,7 @@ export function initNativeBackend(threads: number): { threads: number; blas: str
   const addon = nativeAddon();
   if (!registered) {
     // Priority 0: tfjs never picks it on its own; selectBackend does, explicitly.
-    tf.registerBackend('native', () => new MathBackendCPU(), 0);
+    tf.registerBackend('native', () => new NativeTensorStore(), 0);
     for (const kernel of tf.getKernelsForBackend('cpu'))
       tf.registerKernel({ ...kernel, backendName: 'native' });
     const natives = [

@@ -113,7 +113,7 @@ function binaryKernel(addon: NativeAddon, op: NativeBinaryOp): NativeKernel {
     const walk = broadcastWalk(a.shape, b.shape);
     if (!walk) return null;
     const size = sizeOf(walk.outShape);
-    const out = compare ? new Uint8Array(size) : new Float32Array(size);
+    const out = compare ? new Uint8Array(size) : backend.output(size);
     addon.binary(code, walk.dims, f32(backend, a), f32(backend, b), out);
     return backend.makeTensorInfo(walk.outShape, compare ? 'bool' : 'float32', out);
   };
@@ -124,7 +124,7 @@ function unaryKernel(addon: NativeAddon, op: NativeUnaryOp): NativeKernel {
   return ({ inputs, attrs, backend }) => {
     const x: TensorInfo = inputs.x!;
     if (!allFloat32(x)) return null;
-    const out = new Float32Array(sizeOf(x.shape));
+    const out = backend.output(sizeOf(x.shape));
     const alpha = (attrs?.alpha as number | undefined) ?? (op === 'leakyrelu' ? 0.2 : 0);
     addon.unary(code, f32(backend, x), out, alpha);
     return backend.makeTensorInfo(x.shape, 'float32', out);

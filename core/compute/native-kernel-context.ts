@@ -5,14 +5,14 @@ import type {
   NamedTensorInfoMap,
   TensorInfo,
 } from '@tensorflow/tfjs';
-import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeTensorStore } from './native-tensor-store.js';
 import { tf } from './tf.js';
 
 /** What a native kernel receives: tfjs's kernel arguments with the backend typed. */
 export interface NativeKernelArgs {
   readonly inputs: NamedTensorInfoMap;
   readonly attrs?: NamedAttrMap;
-  readonly backend: MathBackendCPU;
+  readonly backend: NativeTensorStore;
 }
 
 /**
@@ -26,7 +26,7 @@ export type NativeKernel = (args: NativeKernelArgs) => TensorInfo | null;
  * when they are stored as float32. tfjs's cpu Cast from bool to float32 shares the bool tensor's
  * Uint8Array instead of converting it; such values are converted here.
  */
-export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
+export function f32(backend: NativeTensorStore, t: TensorInfo): Float32Array {
   const values = backend.data.get(t.dataId).values;
   return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }

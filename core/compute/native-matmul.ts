@@ -1,7 +1,7 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
-import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { NATIVE_ACTIVATIONS, type NativeAddon } from './native-addon.js';
 import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
+import type { NativeTensorStore } from './native-tensor-store.js';
 
 interface MatMulAttrs {
   transposeA?: boolean;
@@ -32,7 +32,7 @@ function batchLayout(
  */
 function matmul(
   addon: NativeAddon,
-  backend: MathBackendCPU,
+  backend: NativeTensorStore,
   a: TensorInfo,
   b: TensorInfo,
   attrs: MatMulAttrs,
@@ -55,7 +55,7 @@ function matmul(
   if (bias && !(bias.shape.slice(0, -1).every((d) => d === 1) && [1, n].includes(bias.shape.at(-1) ?? 1)))
     return null;
   const batch = sizeOf(layout.outer);
-  const out = new Float32Array(batch * m * n);
+  const out = backend.output(batch * m * n);
   addon.gemm(
     ta,
     tb,

@@ -29,7 +29,7 @@ function reduceKernel(addon: NativeAddon, op: NativeReduceOp): NativeKernel {
     const outer = sizeOf(x.shape.slice(0, first));
     const mid = sizeOf(x.shape.slice(first, last + 1));
     const inner = sizeOf(x.shape.slice(last + 1));
-    const out = new Float32Array(outer * inner);
+    const out = backend.output(outer * inner);
     addon.reduce(code, f32(backend, x), out, outer, mid, inner);
     const keepDims = attrs?.keepDims === true;
     const outShape = keepDims

@@ -1,3 +1,4 @@
+import { NativeTensorStore } from './native-tensor-store.js';
 import { tf } from './tf.js';
 
 /**
@@ -13,4 +14,15 @@ export function tensorValues(fn: () => tf.Tensor): Float32Array {
   } finally {
     t.dispose();
   }
+}
+
+/**
+ * Copies a float32 tensor's values into `out` at `offset`. On the native backend the tensor's array
+ * is read in place without being handed out, so the backend may reuse it once the tensor is
+ * disposed; elsewhere this is `dataSync()` and a copy.
+ */
+export function copyTensorInto(t: tf.Tensor, out: Float32Array, offset: number): void {
+  const backend = tf.engine().state.tensorInfo.get(t.dataId)?.backend;
+  if (backend instanceof NativeTensorStore && t.dtype === 'float32') backend.copyInto(t.dataId, out, offset);
+  else out.set(t.dataSync() as Float32Array, offset);
 }

@@ -1,5 +1,5 @@
 /** Moving parameters between the flat Float32Array the trainer owns and the tensors a model computes with. */
-import { tensorValues } from '../compute/tensor-values.js';
+import { copyTensorInto, tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import { flatLength, shapeSize } from './model.js';
 import type { ParamSpec } from './model.js';
@@ -29,7 +29,7 @@ export function flattenTensors(
   specs.forEach((s, i) => {
     const t = tensors[i];
     if (!t) throw new Error(`no tensor for parameter "${s.name}"`);
-    out.set(t.dataSync() as Float32Array, offset);
+    copyTensorInto(t, out, offset);
     offset += shapeSize(s.shape);
   });
   return out;
