@@ -97,8 +97,12 @@ static int64_t block_rows(int64_t k) {
 }
 
 /* One convolution call split over images: each part owns images [b0, b1) and its own columns. */
+/* The three convolution kernels, which differ only in what a block of output pixels does. */
+typedef enum { FORWARD, INPUT_GRADIENT, FILTER_GRADIENT } conv_kind;
+
 typedef struct {
   const hn_conv_geom *g;
+  conv_kind kind;
   const float *in, *w;  /* x (forward, filter gradient) or dy (input gradient); the filter */
   const float *in2;     /* dy, for the filter gradient */
   float *out;           /* y, dx, or the per-part filter gradients (part * k * n) */
@@ -106,62 +110,41 @@ typedef struct {
   int split;
 } conv_job;
 
-/* This part's columns: the caller's scratch when alone, else a block of its own. */
-static float *part_columns(const conv_job *j, int64_t count, int *owned) {
-  *owned = j->split;
-  return j->split ? malloc((size_t)count * sizeof(float)) : hn_scratch_get(j->s, (size_t)count);
+/* Block [p0, p0 + m) of output pixels; `first`: the part's first block. */
+static void conv_block(const conv_job *j, float *cols, float *dw, int64_t p0, int64_t m, int first) {
+  const hn_conv_geom *g = j->g;
+  const int64_t k = patch_size(g), n = g->out_c;
+  switch (j->kind) {
+    case FORWARD:
+      im2col(g, j->in, cols, p0, p0 + m);
+      mul_nn(m, n, k, cols, j->w, j->out + p0 * n);
+      break;
+    case INPUT_GRADIENT:
+      mul_nt(m, k, n, j->in + p0 * n, j->w, cols);
+      col2im(g, cols, j->out, p0, p0 + m);
+      break;
+    case FILTER_GRADIENT:
+      im2col(g, j->in, cols, p0, p0 + m);
+      /* The part's first block writes its dw, the others add to it. */
+      mul_tn(m, n, k, cols, j->in2 + p0 * n, dw, !first);
+      break;
+  }
 }
 
-static void forward_part(void *ctx, int part, int64_t b0, int64_t b1) {
-  (void)part;
+/* Images [b0, b1) in blocks of output pixels, on this part's columns (the caller's scratch when the
+ * call is not split, else a block of its own). */
+static void conv_part(void *ctx, int part, int64_t b0, int64_t b1) {
   const conv_job *j = ctx;
   const hn_conv_geom *g = j->g;
-  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
-  const int64_t p_end = b1 * per_image, rows = block_rows(k);
-  int owned;
-  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
+  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g);
+  const int64_t p_begin = b0 * per_image, p_end = b1 * per_image, rows = block_rows(k);
+  const int64_t count = (rows < p_end - p_begin ? rows : p_end - p_begin) * k;
+  float *cols = j->split ? malloc((size_t)count * sizeof(float)) : hn_scratch_get(j->s, (size_t)count);
   if (!cols) return;
-  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
-    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
-    im2col(g, j->in, cols, p0, p0 + m);
-    mul_nn(m, n, k, cols, j->w, j->out + p0 * n);
-  }
-  if (owned) free(cols);
-}
-
-static void input_part(void *ctx, int part, int64_t b0, int64_t b1) {
-  (void)part;
-  const conv_job *j = ctx;
-  const hn_conv_geom *g = j->g;
-  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
-  const int64_t p_end = b1 * per_image, rows = block_rows(k);
-  int owned;
-  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
-  if (!cols) return;
-  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
-    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
-    mul_nt(m, k, n, j->in + p0 * n, j->w, cols);
-    col2im(g, cols, j->out, p0, p0 + m);
-  }
-  if (owned) free(cols);
-}
-
-static void filter_part(void *ctx, int part, int64_t b0, int64_t b1) {
-  const conv_job *j = ctx;
-  const hn_conv_geom *g = j->g;
-  const int64_t per_image = g->out_h * g->out_w, k = patch_size(g), n = g->out_c;
-  const int64_t p_end = b1 * per_image, rows = block_rows(k);
-  float *dw = j->out + (int64_t)part * k * n;
-  int owned;
-  float *cols = part_columns(j, (rows < p_end - b0 * per_image ? rows : p_end - b0 * per_image) * k, &owned);
-  if (!cols) return;
-  for (int64_t p0 = b0 * per_image; p0 < p_end; p0 += rows) {
-    const int64_t m = p_end - p0 < rows ? p_end - p0 : rows;
-    im2col(g, j->in, cols, p0, p0 + m);
-    /* The part's first block writes its dw, the others add to it. */
-    mul_tn(m, n, k, cols, j->in2 + p0 * n, dw, p0 > b0 * per_image);
-  }
-  if (owned) free(cols);
+  float *dw = j->kind == FILTER_GRADIENT ? j->out + (int64_t)part * k * g->out_c : NULL;
+  for (int64_t p0 = p_begin; p0 < p_end; p0 += rows)
+    conv_block(j, cols, dw, p0, p_end - p0 < rows ? p_end - p0 : rows, p0 == p_begin);
+  if (j->split) free(cols);
 }
 
 /*
@@ -169,16 +152,16 @@ static void filter_part(void *ctx, int part, int64_t b0, int64_t b1) {
  * thread meanwhile, so the two pools do not oversubscribe the cores) when there are several threads
  * and images, else in one part on the caller's scratch with OpenBLAS's own threads.
  */
-static void over_images(conv_job *j, hn_range_fn fn) {
+static void over_images(conv_job *j) {
   const int threads = hn_pool_size();
   j->split = threads > 1 && j->g->batch > 1;
   if (!j->split) {
-    fn(j, 0, 0, j->g->batch);
+    conv_part(j, 0, 0, j->g->batch);
     return;
   }
   const int blas = openblas_get_num_threads();
   openblas_set_num_threads(1);
-  hn_parallel_for(j->g->batch, 1, fn, j);
+  hn_parallel_for(j->g->batch, 1, conv_part, j);
   openblas_set_num_threads(blas);
 }
 
@@ -193,8 +176,8 @@ void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, 
     mul_nn(p, n, k, x, w, y);
     return;
   }
-  conv_job j = {.g = g, .in = x, .w = w, .out = y, .s = s};
-  over_images(&j, forward_part);
+  conv_job j = {.g = g, .kind = FORWARD, .in = x, .w = w, .out = y, .s = s};
+  over_images(&j);
 }
 
 void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const float *w, float *dx, hn_scratch *s) {
@@ -209,8 +192,8 @@ void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const floa
     return;
   }
   memset(dx, 0, dx_size * sizeof(float));
-  conv_job j = {.g = g, .in = dy, .w = w, .out = dx, .s = s};
-  over_images(&j, input_part);
+  conv_job j = {.g = g, .kind = INPUT_GRADIENT, .in = dy, .w = w, .out = dx, .s = s};
+  over_images(&j);
 }
 
 void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const float *dy, float *dw, hn_scratch *s) {
@@ -228,8 +211,8 @@ void hn_conv2d_backprop_filter(const hn_conv_geom *g, const float *x, const floa
   const int parts = hn_pool_size() > 1 && g->batch > 1 ? hn_pool_size() : 1;
   float *partials = parts > 1 ? calloc((size_t)(parts * k * n), sizeof(float)) : dw;
   if (!partials) return;
-  conv_job j = {.g = g, .in = x, .in2 = dy, .out = partials, .s = s};
-  over_images(&j, filter_part);
+  conv_job j = {.g = g, .kind = FILTER_GRADIENT, .in = x, .in2 = dy, .out = partials, .s = s};
+  over_images(&j);
   if (parts > 1) {
     memcpy(dw, partials, (size_t)(k * n) * sizeof(float));
     for (int q = 1; q < parts; q++)
