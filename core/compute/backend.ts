@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { BackendError } from '../errors.js';
+import { BackendError, ConfigError } from '../errors.js';
 import { initNativeBackend } from './native-backend.js';
 import { tf } from './tf.js';
 import { installWasmTransposedMatMul } from './wasm-transposed-matmul.js';
@@ -79,7 +79,7 @@ let selecting: Promise<unknown> = Promise.resolve();
 function checkThreads(threads: number | undefined): number {
   const n = threads ?? availableParallelism();
   if (!Number.isInteger(n) || n < 1 || n > 1024) {
-    throw new BackendError('BACKEND_UNAVAILABLE', `threads must be an integer in [1, 1024], got ${n}`);
+    throw new ConfigError('threads', `must be an integer in [1, 1024], got ${n}`);
   }
   return n;
 }
