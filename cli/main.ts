@@ -226,6 +226,18 @@ program
   );
 
 program
+  .command('report')
+  .description('compare runs: one Markdown table and one HTML page from every summary.json under DIR')
+  .argument('<dir>', 'directory searched for runs at any depth, e.g. runs')
+  .option('--out <file>', 'write FILE.md and FILE.html (default: DIR/REPORT.md and DIR/REPORT.html)')
+  .action(async (dir: string, opts: { out?: string }) => {
+    const { writeReport } = await import('../core/report/write-report.js');
+    const r = await writeReport(dir, opts.out);
+    for (const w of r.warnings) console.error(`harmonium: warning: ${w}`);
+    console.log(`${r.runs} run(s): wrote ${r.paths.markdown} and ${r.paths.html}`);
+  });
+
+program
   .command('models')
   .description('list the models and their hyperparameters')
   .action(async () => {
