@@ -211,6 +211,12 @@ program
   .option('--test-data <spec>', "test set, same forms as --data (default: the run's test set)")
   .option('--test-limit <n>', 'evaluate on the first N test images', (v) => Number(v))
   .option('--backend <name>', 'compute backend', 'auto')
+  .option(
+    '--ais-betas <n>',
+    "RBM: inverse temperatures of the AIS estimate of log Z (0: none; default: the run's)",
+    (v) => Number(v),
+  )
+  .option('--ais-runs <n>', "RBM: AIS chains (default: the run's)", (v) => Number(v))
   .action(
     async (opts: {
       checkpoint: string;
@@ -218,9 +224,15 @@ program
       testData?: string;
       testLimit?: number;
       backend: string;
+      aisBetas?: number;
+      aisRuns?: number;
     }) => {
       const { evaluateCheckpoint } = await import('../core/train/evaluate-checkpoint.js');
-      const report = await evaluateCheckpoint(opts);
+      const hyper = {
+        ...(opts.aisBetas !== undefined ? { 'ais-betas': opts.aisBetas } : {}),
+        ...(opts.aisRuns !== undefined ? { 'ais-runs': opts.aisRuns } : {}),
+      };
+      const report = await evaluateCheckpoint({ ...opts, hyper });
       console.log(JSON.stringify(report, null, 2));
     },
   );

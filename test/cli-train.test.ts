@@ -37,8 +37,9 @@ const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = 
   { kind: 'vae', args: ['--layers', '64', '--latent', '2'], testKeys: ['neg_elbo_nats', 'kl_nats'] },
   {
     kind: 'rbm',
-    args: ['--hidden', '12', '--sample-steps', '50'],
-    testKeys: ['pseudo_log_likelihood', 'log_likelihood_nats'],
+    // A short AIS schedule: the test checks the figures are there; rbm-ais.test.ts checks their values.
+    args: ['--hidden', '12', '--sample-steps', '50', '--ais-betas', '200', '--ais-runs', '20'],
+    testKeys: ['pseudo_log_likelihood', 'log_likelihood_nats', 'ais_log_likelihood_nats', 'ais_log_z_sd'],
   },
 ];
 
@@ -131,6 +132,47 @@ describe('harmonium train (end to end on Fashion-MNIST)', () => {
     assert.equal(r.status, 0, r.stderr);
     const again = JSON.parse(r.stdout) as Record<string, number>;
     assert.deepEqual(again, readJson(join(out, 'summary.json'))['test']);
+    const wrong = harmonium(['eval', '--checkpoint', join(out, 'checkpoint'), '--ais-betas', '100']);
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stderr, /ais-betas/);
+  });
+
+  it('eval --ais-betas estimates an RBM log-likelihood the run skipped, next to the exact one', () => {
+    const out = join(tmp, 'eval-ais');
+    const t = harmonium([
+      'train',
+      '--model',
+      'rbm',
+      '--hidden',
+      '10',
+      '--ais-betas',
+      '0',
+      ...SMALL,
+      '--no-pictures',
+      '--out',
+      out,
+    ]);
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(readJson(join(out, 'summary.json'))['test']!['ais_log_likelihood_nats' as never], undefined);
+    const r = harmonium([
+      'eval',
+      '--checkpoint',
+      join(out, 'checkpoint'),
+      '--test-limit',
+      '300',
+      '--ais-betas',
+      '1000',
+      '--ais-runs',
+      '50',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Record<string, number>;
+    const exact = report['log_likelihood_nats']!;
+    const ais = report['ais_log_likelihood_nats']!;
+    assert.ok(
+      Math.abs(ais - exact) < Math.max(0.5, 4 * report['ais_log_z_sd']!),
+      `AIS ${ais} against exact ${exact}`,
+    );
   });
 });
 

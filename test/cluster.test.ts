@@ -241,6 +241,8 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
         'rbm',
         '--hidden',
         '16',
+        '--ais-betas',
+        '0',
         '--limit',
         '400',
         '--epochs',

@@ -119,7 +119,8 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
   }
   if (model.evaluateSet && test.count > 0) {
     const all = gatherBatch(test, rangeIndices(0, test.count));
-    Object.assign(extras, model.evaluateSet(params, all, test.count) ?? {});
+    const rng = new Rng(deriveSeed(opts.seed, 0x616973));
+    Object.assign(extras, model.evaluateSet(params, all, test.count, rng) ?? {});
   }
   for (const [key, v] of Object.entries(extras)) report[OWN_KEYS.has(key) ? `model_${key}` : key] = v;
   return report;

@@ -66,9 +66,15 @@ export interface Model {
   evaluate?(params: Float32Array, batch: Float32Array, batchSize: number, rng: Rng): Record<string, number>;
   /**
    * Figures computed once for the whole test set rather than summed per batch (e.g. the RBM's exact
-   * `log_likelihood_nats`, which needs log Z); `null` when none apply.
+   * `log_likelihood_nats`, which needs log Z, or its AIS estimate, which draws from `rng`); `null`
+   * when none apply.
    */
-  evaluateSet?(params: Float32Array, data: Float32Array, count: number): Record<string, number> | null;
+  evaluateSet?(
+    params: Float32Array,
+    data: Float32Array,
+    count: number,
+    rng: Rng,
+  ): Record<string, number> | null;
   /** State that persists across steps besides parameters (PCD fantasy particles), for checkpoints. */
   saveState?(): Float32Array | null;
   loadState?(state: Float32Array): void;

@@ -6,8 +6,9 @@
 import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
-import { CheckpointError } from '../errors.js';
-import { EXACT_HIDDEN_LIMIT, exactLogLikelihood, exactLogPartition } from '../eval/rbm-likelihood.js';
+import { CheckpointError, ConfigError } from '../errors.js';
+import { aisLogPartition, baseRateBias } from '../eval/rbm-ais.js';
+import { EXACT_HIDDEN_LIMIT, binaryFreeEnergies, exactLogPartition } from '../eval/rbm-likelihood.js';
 import type { RbmWeights } from '../eval/rbm-likelihood.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
@@ -30,11 +31,22 @@ export interface RbmConfig {
   readonly weightDecay: number;
   /** Gibbs steps per chain in `sample`. */
   readonly sampleSteps: number;
+  /** Inverse temperatures of the AIS estimate of log Z in `evaluateSet`; 0 skips it. */
+  readonly aisBetas: number;
+  /** AIS chains. */
+  readonly aisRuns: number;
   readonly hyper: Readonly<Record<string, unknown>>;
 }
 
 /** Standard deviation of the initial weights (Hinton's guide, section 8). */
 const INIT_STD = 0.01;
+
+/**
+ * Default `ais-betas`. Measured on a 784-500 RBM after one epoch of CD-1 on Fashion-MNIST, native
+ * backend at 1 thread, 100 runs: 19 s per estimate here (3.8 ms per beta; 10,000 take 37 s), sd
+ * 0.12-0.18 nats, within 0.15 nats of the 30,000-beta estimate.
+ */
+const AIS_BETAS_DEFAULT = 5000;
 
 /** Binary states drawn with P(1) = p, from uniforms taken from `rng` in row-major order. */
 function bernoulli(p: tf.Tensor2D, rng: Rng): tf.Tensor2D {
@@ -228,12 +240,47 @@ export class Rbm implements Model {
     });
   }
 
-  /** The exact mean log p(v) of the binarised set and log Z, when hidden <= EXACT_HIDDEN_LIMIT. */
-  evaluateSet(params: Float32Array, data: Float32Array, count: number): Record<string, number> | null {
-    if (this.config.hidden > EXACT_HIDDEN_LIMIT || count === 0) return null;
+  /**
+   * Mean log p(v) in nats of the binarised set, -mean F(v) - log Z, with log Z
+   * - exact, when hidden <= EXACT_HIDDEN_LIMIT: `log_likelihood_nats`, `log_partition`;
+   * - by annealed importance sampling, unless `ais-betas` is 0: `ais_log_likelihood_nats`,
+   *   `ais_log_partition`, and `ais_log_z_sd` (the delta-method standard deviation of the log Z
+   *   estimate; absent with one run). The AIS start model takes the base rate of `data` itself,
+   *   the test set, where Salakhutdinov & Murray take the training set's. That is sound: with
+   *   every base pixel probability inside (0, 1), the mean importance weight estimates Z without
+   *   bias whatever the base model; the base only changes the spread of the weights (and with it
+   *   the sd and the small downward bias of log mean w). The chains draw from `rng`.
+   */
+  evaluateSet(
+    params: Float32Array,
+    data: Float32Array,
+    count: number,
+    rng: Rng,
+  ): Record<string, number> | null {
+    const { hidden, aisBetas, aisRuns } = this.config;
+    if (count === 0 || (hidden > EXACT_HIDDEN_LIMIT && aisBetas === 0)) return null;
     const rbm = this.weights(params);
-    const logZ = exactLogPartition(rbm);
-    return { log_likelihood_nats: exactLogLikelihood(rbm, data, count, logZ), log_partition: logZ };
+    let sum = 0;
+    for (const f of binaryFreeEnergies(rbm, data, count)) sum += f;
+    const meanNegF = -sum / count;
+    const out: Record<string, number> = {};
+    if (hidden <= EXACT_HIDDEN_LIMIT) {
+      const logZ = exactLogPartition(rbm);
+      out['log_likelihood_nats'] = meanNegF - logZ;
+      out['log_partition'] = logZ;
+    }
+    if (aisBetas > 0) {
+      const ais = aisLogPartition(rbm, {
+        baseVisibleBias: baseRateBias(data, count, this.inputSize),
+        betas: aisBetas,
+        runs: aisRuns,
+        rng,
+      });
+      out['ais_log_likelihood_nats'] = meanNegF - ais.logZ;
+      out['ais_log_partition'] = ais.logZ;
+      if (Number.isFinite(ais.sd)) out['ais_log_z_sd'] = ais.sd;
+    }
+    return out;
   }
 
   /** A copy of the PCD fantasy particles, or null (CD, or before the first step). */
@@ -284,11 +331,23 @@ export const RBM_HYPERS: readonly HyperSpec[] = [
     max: 1_000_000,
     doc: 'Gibbs steps per chain when drawing samples',
   },
+  {
+    name: 'ais-betas',
+    type: 'int',
+    default: AIS_BETAS_DEFAULT,
+    min: 0,
+    max: 1_000_000,
+    doc: 'inverse temperatures of the AIS estimate of log Z at evaluation (0 skips it; else >= 2)',
+  },
+  { name: 'ais-runs', type: 'int', default: 100, min: 1, max: 100_000, doc: 'AIS chains at evaluation' },
 ];
 
 /** Builds an RBM from (validated) hyperparameters; missing ones take their defaults. */
 export function createRbm(inputSize: number, values: HyperValues): Rbm {
   const h = new HyperReader(RBM_HYPERS, values);
+  const aisBetas = h.int('ais-betas');
+  if (aisBetas === 1)
+    throw new ConfigError('ais-betas', 'AIS needs 0 (skip) or at least 2 inverse temperatures');
   return new Rbm({
     inputSize,
     hidden: h.int('hidden'),
@@ -296,6 +355,8 @@ export function createRbm(inputSize: number, values: HyperValues): Rbm {
     persistent: h.bool('persistent'),
     weightDecay: h.number('weight-decay'),
     sampleSteps: h.int('sample-steps'),
+    aisBetas,
+    aisRuns: h.int('ais-runs'),
     hyper: h.resolved(),
   });
 }

@@ -18,6 +18,11 @@ export interface EvaluateCheckpointOptions {
   readonly testData?: string;
   readonly testLimit?: number;
   readonly backend?: string;
+  /**
+   * Hyperparameters that change only the evaluation, over the checkpoint's (e.g. the RBM's
+   * `ais-betas`); the model's own checks apply.
+   */
+  readonly hyper?: HyperValues;
 }
 
 function snapshotField<T>(
@@ -70,10 +75,16 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   if (!testFull) {
     throw new ConfigError('data', `${corpus.source} has no test split to evaluate on (give --test-data)`);
   }
-  const model = findModel(ckpt.modelKind).create(
-    pixelsPerImage(corpus.train.shape),
-    ckpt.hyper as HyperValues,
-  );
+  const entry = findModel(ckpt.modelKind);
+  for (const key of Object.keys(opts.hyper ?? {})) {
+    if (!entry.hypers.some((h) => h.name === key)) {
+      throw new ConfigError(key, `model ${entry.kind} has no option --${key}`);
+    }
+  }
+  const model = entry.create(pixelsPerImage(corpus.train.shape), {
+    ...(ckpt.hyper as HyperValues),
+    ...opts.hyper,
+  });
   assertCheckpointFits(ckpt, { kind: model.kind, paramSpecs: model.paramSpecs });
   const limit = snapshotField<number>(cfg, 'limit', dir, 0);
   const train = await evaluationTrainSet(corpus.train, limit);
