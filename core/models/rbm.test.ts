@@ -194,16 +194,16 @@ describe('rbm evaluation', () => {
   it('reports the exact likelihood only for small hidden layers, the AIS one unless ais-betas is 0', () => {
     const wide = new Float32Array(n * 21 + n + 21);
     assert.equal(createRbm(n, { hidden: 21, 'ais-betas': 0 }).evaluateSet(wide, batch, 3, new Rng(1)), null);
-    const ais = createRbm(n, { hidden: 21, 'ais-betas': 20, 'ais-runs': 5 }).evaluateSet(
+    const ais = createRbm(n, { hidden: 21, 'ais-betas': 500, 'ais-runs': 20 }).evaluateSet(
       wide,
       batch,
       3,
       new Rng(1),
     );
     assert.deepEqual(Object.keys(ais!), ['ais_log_likelihood_nats', 'ais_log_partition', 'ais_log_z_sd']);
-    // Zero weights: log Z = (6 + 21) log 2. Twenty betas from the base rate of three images are a
-    // poor start (measured: 0.4 nats low, sd 0.1), so this checks only the scale.
-    assert.ok(Math.abs(ais!['ais_log_partition']! - (n + 21) * Math.LN2) < 1);
+    // Zero weights: log Z = (6 + 21) log 2, whatever the start model.
+    const logZ = ais!['ais_log_partition']!;
+    assert.ok(Math.abs(logZ - (n + 21) * Math.LN2) < 0.2, `AIS log Z ${logZ}, exact ${(n + 21) * Math.LN2}`);
     assert.deepEqual(
       Object.keys(createRbm(n, { hidden: 4, 'ais-betas': 0 }).evaluateSet(params, batch, 3, new Rng(1))!),
       ['log_likelihood_nats', 'log_partition'],
