@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { randomRbm } from './testing.js';
 import { selectBackend } from '../compute/backend.js';
 import { tf } from '../compute/tf.js';
 import { Rng } from '../data/rng.js';
@@ -11,18 +12,6 @@ import type { RbmWeights } from './rbm-likelihood.js';
 before(async () => {
   await selectBackend('native', { threads: 1 });
 });
-
-/** Weights and biases ~ N(0, scale^2): 0.5 gives hidden inputs of sd ~2 over 20 visible units. */
-function randomRbm(visible: number, hidden: number, seed: number, scale: number): RbmWeights {
-  const rng = new Rng(seed);
-  return {
-    visible,
-    hidden,
-    w: rng.fillNormal(new Float32Array(visible * hidden), 0, scale),
-    visibleBias: rng.fillNormal(new Float32Array(visible), 0, scale),
-    hiddenBias: rng.fillNormal(new Float32Array(hidden), 0, scale),
-  };
-}
 
 const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { randomRbm } from './testing.js';
 import { selectBackend } from '../compute/backend.js';
 import { tf } from '../compute/tf.js';
-import { Rng } from '../data/rng.js';
 import { HarmoniumError } from '../errors.js';
 import { EXACT_HIDDEN_LIMIT, exactLogLikelihood, exactLogPartition } from './rbm-likelihood.js';
 import type { RbmWeights } from './rbm-likelihood.js';
@@ -10,17 +10,6 @@ import type { RbmWeights } from './rbm-likelihood.js';
 before(async () => {
   await selectBackend('cpu');
 });
-
-function randomRbm(visible: number, hidden: number, seed: number, scale = 1): RbmWeights {
-  const rng = new Rng(seed);
-  return {
-    visible,
-    hidden,
-    w: rng.fillNormal(new Float32Array(visible * hidden), 0, scale),
-    visibleBias: rng.fillNormal(new Float32Array(visible), 0, scale),
-    hiddenBias: rng.fillNormal(new Float32Array(hidden), 0, scale),
-  };
-}
 
 function bits(code: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => (code >>> i) & 1);
