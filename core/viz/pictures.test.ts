@@ -124,7 +124,7 @@ describe('normalQuantile', () => {
 });
 
 describe('writePictures', () => {
-  it('draws all six pictures for a generative 2-D VAE-like model', async () => {
+  it('draws all seven pictures for a generative 2-D VAE-like model', async () => {
     const dir = await tempDir();
     const test = testSet(true);
     const { model, params } = linearModel('vae', 2, true, true);
@@ -138,6 +138,7 @@ describe('writePictures', () => {
         'latent-scatter.png',
         'manifold.png',
         'interpolation.png',
+        'latent-arithmetic.png',
       ],
     );
     assert.deepEqual((await readdir(join(dir, 'pics'))).sort(), files.map((f) => f.file).sort());

@@ -1,7 +1,8 @@
 /**
  * The pictures of a trained model, chosen by what the model can do: reconstructions always; samples
  * when it is generative; first-layer filters when its first weight matrix maps pixels to units;
- * the test codes in 2-D; the VAE's decoded latent manifold; decodes along lines in code space.
+ * the test codes in 2-D; the VAE's decoded latent manifold; decodes along lines in code space;
+ * arithmetic on class mean codes when the test images are labelled.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { fitPca, pcaEncode } from '../eval/pca.js';
 import type { Model } from '../models/model.js';
 import { paramOffsets } from '../models/model.js';
 import { tileImages } from './image-grid.js';
+import { latentArithmeticPicture } from './latent-arithmetic.js';
 import type { Rgb } from './png-image.js';
 import { RgbImage } from './png-image.js';
 
@@ -23,7 +25,10 @@ export interface PictureOptions {
   readonly test: ImageSet;
   /** Created if missing. */
   readonly outDir: string;
-  /** Draws the samples, the interpolation pairs and the scatter's drawing order. */
+  /**
+   * Draws the samples, the interpolation pairs, the scatter's drawing order and the latent
+   * arithmetic's class-C images.
+   */
   readonly rng: Rng;
   /** Test images in the latent scatter. Default 5000. */
   readonly maxScatter?: number;
@@ -97,6 +102,12 @@ export async function writePictures(
   if (model.codeSize >= 2) pictures.push(latentScatter(model, params, test, opts, batchSize));
   if (model.kind === 'vae' && model.codeSize === 2) pictures.push(manifold(model, params, test));
   if (model.codeSize >= 1) pictures.push(interpolation(model, params, test, opts.rng));
+  // Arithmetic on codes needs labels (null without them or with one class); the RBM's code,
+  // p(h|v) in [0, 1]^k, is left out.
+  if (model.codeSize >= 1 && model.kind !== 'rbm') {
+    const arithmetic = latentArithmeticPicture(model, params, test, opts.rng, { batchSize });
+    if (arithmetic) pictures.push(arithmetic);
+  }
 
   const out: PictureFile[] = [];
   for (const p of pictures) {
