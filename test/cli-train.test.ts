@@ -34,6 +34,7 @@ const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = 
   },
   { kind: 'contractive-ae', args: ['--layers', '32'], testKeys: ['pca_sse_per_image'] },
   { kind: 'conv-ae', args: ['--filters', '8,4'], testKeys: ['pca_sse_per_image'] },
+  { kind: 'seq2seq-ae', args: ['--hidden', '16', '--code', '8'], testKeys: ['pca_sse_per_image'] },
   { kind: 'vae', args: ['--layers', '64', '--latent', '2'], testKeys: ['neg_elbo_nats', 'kl_nats'] },
   {
     kind: 'rbm',

@@ -31,10 +31,10 @@ function defaultIsValid(s: HyperSpec): boolean {
 }
 
 describe('model registry', () => {
-  it('lists the seven kinds once each, with kebab-case hypers whose defaults are valid', () => {
+  it('lists the eight kinds once each, with kebab-case hypers whose defaults are valid', () => {
     assert.deepEqual(
       MODEL_ENTRIES.map((e) => e.kind),
-      ['ae', 'sparse-ae', 'denoising-ae', 'contractive-ae', 'conv-ae', 'vae', 'rbm'],
+      ['ae', 'sparse-ae', 'denoising-ae', 'contractive-ae', 'conv-ae', 'seq2seq-ae', 'vae', 'rbm'],
     );
     for (const e of MODEL_ENTRIES) {
       assert.ok(e.summary.length > 0 && !e.summary.includes('\n'), e.kind);

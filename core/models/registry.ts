@@ -10,6 +10,7 @@ import {
 import { CONV_AE_HYPERS, createConvAutoencoder } from './conv-autoencoder.js';
 import type { ModelEntry, TrainingDefaults } from './hyper.js';
 import { RBM_HYPERS, createRbm } from './rbm.js';
+import { SEQ2SEQ_AE_HYPERS, createSeq2SeqAutoencoder } from './seq2seq-autoencoder.js';
 import { VAE_HYPERS, createVae } from './vae.js';
 
 const ADAM: TrainingDefaults = {
@@ -68,6 +69,14 @@ export const MODEL_ENTRIES: readonly ModelEntry[] = [
     hypers: CONV_AE_HYPERS,
     training: ADAM,
     create: createConvAutoencoder,
+  },
+  {
+    kind: 'seq2seq-ae',
+    summary:
+      'sequence-to-sequence LSTM autoencoder (image rows as steps; encoder last h -> linear code; decoder LSTM fed the code each step, h0/c0 = tanh(dense(code)), dense + sigmoid per row); loss mean_x sum_i BCE(x_i, x^_i) (or squared error with --loss mse)',
+    hypers: SEQ2SEQ_AE_HYPERS,
+    training: ADAM,
+    create: createSeq2SeqAutoencoder,
   },
   {
     kind: 'vae',
