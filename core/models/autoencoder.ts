@@ -8,17 +8,11 @@ import type { Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { activate, bernoulliNll, dense, denseTransposed, glorotInit, matrix, sumSquares } from './layers.js';
-import type { Activation } from './layers.js';
+import { activate, dense, denseTransposed, glorotInit, matrix, reconstructionLoss } from './layers.js';
+import type { Activation, ReconstructionLoss } from './layers.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
-/**
- * Reconstruction loss per image. `cross-entropy`: sigmoid output, Bernoulli cross-entropy summed
- * over pixels (data in [0, 1] read as probabilities). `mse`: sigmoid output, squared error summed
- * over pixels. Either way the batch loss is the mean over images.
- */
-export type ReconstructionLoss = 'cross-entropy' | 'mse';
 /** Denoising corruption: zero pixels independently with probability rate, or add N(0, rate^2). */
 export type NoiseKind = 'masking' | 'gaussian';
 
@@ -113,13 +107,6 @@ export class Autoencoder implements Model {
     return h;
   }
 
-  /** Per-image reconstruction loss of `target` from output logits. */
-  private reconstructionLoss(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
-    return this.config.loss === 'cross-entropy'
-      ? bernoulliNll(logits, target)
-      : sumSquares(tf.sigmoid(logits), target);
-  }
-
   /** Per-image penalty on the code (sparsity and contraction terms, already weighted). */
   private penalty(p: readonly tf.Tensor[], code: tf.Tensor2D): tf.Tensor1D | null {
     const { sparsity, contraction } = this.config;
@@ -165,7 +152,9 @@ export class Autoencoder implements Model {
         const target = matrix(clean, batchSize, this.inputSize);
         const x = input === clean ? target : matrix(input, batchSize, this.inputSize);
         const code = this.encodeT(p, x);
-        const recon = tf.mean(this.reconstructionLoss(this.decodeLogits(p, code), target)) as tf.Scalar;
+        const recon = tf.mean(
+          reconstructionLoss(this.config.loss, this.decodeLogits(p, code), target),
+        ) as tf.Scalar;
         const pen = this.penalty(p, code);
         if (!pen) return recon;
         const penMean = tf.mean(pen) as tf.Scalar;
@@ -205,7 +194,7 @@ export class Autoencoder implements Model {
       const x = matrix(batch, batchSize, this.inputSize);
       const logits = this.decodeLogits(p, this.encodeT(p, x));
       return {
-        reconstruction_loss: tf.sum(this.reconstructionLoss(logits, x)).dataSync()[0]!,
+        reconstruction_loss: tf.sum(reconstructionLoss(this.config.loss, logits, x)).dataSync()[0]!,
       };
     });
   }

@@ -15,10 +15,9 @@
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
-import type { ReconstructionLoss } from './autoencoder.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { bernoulliNll, glorotUniform, matrix, sumSquares } from './layers.js';
+import { glorotUniform, matrix, reconstructionLoss, type ReconstructionLoss } from './layers.js';
 import { flatLength, paramOffsets } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
@@ -177,13 +176,6 @@ export class ConvAutoencoder implements Model {
     return tf.reshape(codes, [codes.shape[0], this.codeSide, this.codeSide, f]);
   }
 
-  /** Per-image reconstruction loss of `target` from output logits (see ConvAutoencoderConfig.loss). */
-  private reconstructionLoss(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
-    return this.config.loss === 'cross-entropy'
-      ? bernoulliNll(logits, target)
-      : sumSquares(tf.sigmoid(logits), target);
-  }
-
   step(
     params: Float32Array,
     batch: Float32Array,
@@ -197,7 +189,7 @@ export class ConvAutoencoder implements Model {
       (p) => {
         const x = matrix(batch, batchSize, this.inputSize);
         const logits = this.decodeLogits(p, this.encodeT(p, x));
-        return tf.mean(this.reconstructionLoss(logits, x)) as tf.Scalar;
+        return tf.mean(reconstructionLoss(this.config.loss, logits, x)) as tf.Scalar;
       },
       out,
     );
@@ -227,7 +219,7 @@ export class ConvAutoencoder implements Model {
       const p = paramTensors(this.paramSpecs, params);
       const x = matrix(batch, batchSize, this.inputSize);
       const logits = this.decodeLogits(p, this.encodeT(p, x));
-      return { reconstruction_loss: tf.sum(this.reconstructionLoss(logits, x)).dataSync()[0]! };
+      return { reconstruction_loss: tf.sum(reconstructionLoss(this.config.loss, logits, x)).dataSync()[0]! };
     });
   }
 }

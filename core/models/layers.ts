@@ -56,6 +56,22 @@ export function sumSquares(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
   return tf.sum(tf.square(tf.sub(a, b)), 1);
 }
 
+/**
+ * Reconstruction loss per image. `cross-entropy`: sigmoid output, Bernoulli cross-entropy summed
+ * over pixels (data in [0, 1] read as probabilities). `mse`: sigmoid output, squared error summed
+ * over pixels. Either way the batch loss is the mean over images.
+ */
+export type ReconstructionLoss = 'cross-entropy' | 'mse';
+
+/** The per-image reconstruction loss `kind` of `target` from output logits, one value per row. */
+export function reconstructionLoss(
+  kind: ReconstructionLoss,
+  logits: tf.Tensor2D,
+  target: tf.Tensor2D,
+): tf.Tensor1D {
+  return kind === 'cross-entropy' ? bernoulliNll(logits, target) : sumSquares(tf.sigmoid(logits), target);
+}
+
 /** A batch of `rows` x `cols` values as a 2-D tensor. */
 export function matrix(values: Float32Array, rows: number, cols: number): tf.Tensor2D {
   return tf.tensor2d(values.subarray(0, rows * cols), [rows, cols], 'float32');

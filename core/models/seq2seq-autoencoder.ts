@@ -27,10 +27,9 @@
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
-import type { ReconstructionLoss } from './autoencoder.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { bernoulliNll, dense, glorotInit, matrix, sumSquares } from './layers.js';
+import { dense, glorotInit, matrix, reconstructionLoss, type ReconstructionLoss } from './layers.js';
 import { paramOffsets } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
@@ -205,13 +204,6 @@ export class Seq2SeqAutoencoder implements Model {
     return tf.transpose(tf.reshape(tf.stack(rowsT), [this.inputSize, n]));
   }
 
-  /** Per-image reconstruction loss of `target` from output logits (see Seq2SeqAutoencoderConfig.loss). */
-  private reconstructionLoss(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
-    return this.config.loss === 'cross-entropy'
-      ? bernoulliNll(logits, target)
-      : sumSquares(tf.sigmoid(logits), target);
-  }
-
   step(
     params: Float32Array,
     batch: Float32Array,
@@ -225,7 +217,7 @@ export class Seq2SeqAutoencoder implements Model {
       (p) => {
         const x = matrix(batch, batchSize, this.inputSize);
         const logits = this.decodeLogits(p, this.encodeT(p, batch, batchSize));
-        return tf.mean(this.reconstructionLoss(logits, x)) as tf.Scalar;
+        return tf.mean(reconstructionLoss(this.config.loss, logits, x)) as tf.Scalar;
       },
       out,
     );
@@ -253,7 +245,7 @@ export class Seq2SeqAutoencoder implements Model {
       const p = paramTensors(this.paramSpecs, params);
       const x = matrix(batch, batchSize, this.inputSize);
       const logits = this.decodeLogits(p, this.encodeT(p, batch, batchSize));
-      return { reconstruction_loss: tf.sum(this.reconstructionLoss(logits, x)).dataSync()[0]! };
+      return { reconstruction_loss: tf.sum(reconstructionLoss(this.config.loss, logits, x)).dataSync()[0]! };
     });
   }
 }
