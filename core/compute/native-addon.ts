@@ -143,6 +143,12 @@ export function loadNativeAddon(): { addon: NativeAddon } | { error: Error } {
   return loaded;
 }
 
+/** The addon, or null where it is not built (callers then take their JavaScript path). */
+export function optionalNativeAddon(): NativeAddon | null {
+  const r = loadNativeAddon();
+  return 'addon' in r ? r.addon : null;
+}
+
 /** The addon, throwing the reason it is unavailable. */
 export function nativeAddon(): NativeAddon {
   const r = loadNativeAddon();

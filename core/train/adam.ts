@@ -1,7 +1,6 @@
-import type { NativeAddon } from '../compute/native-addon.js';
+import { optionalNativeAddon, type NativeAddon } from '../compute/native-addon.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { checkStepArgs, stateArray, stateNumber, type Optimizer, type OptimizerState } from './optimizer.js';
-import { nativeOrNull } from './sgd.js';
 
 /** Adam options; the defaults are Kingma & Ba's. */
 export interface AdamOptions {
@@ -46,7 +45,7 @@ export class Adam implements Optimizer {
     }
     this.m = new Float32Array(size);
     this.v = new Float32Array(size);
-    this.addon = nativeOrNull(options.native ?? true);
+    this.addon = (options.native ?? true) ? optionalNativeAddon() : null;
   }
 
   /** Number of updates taken so far. */

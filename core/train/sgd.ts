@@ -1,4 +1,4 @@
-import { loadNativeAddon, type NativeAddon } from '../compute/native-addon.js';
+import { optionalNativeAddon, type NativeAddon } from '../compute/native-addon.js';
 import { ConfigError } from '../errors.js';
 import { checkStepArgs, stateArray, stateNumber, type Optimizer, type OptimizerState } from './optimizer.js';
 
@@ -35,7 +35,8 @@ export class Sgd implements Optimizer {
     this.m = checkMomentum(options.momentum ?? 0);
     this.nesterov = options.nesterov ?? false;
     this.velocity = new Float32Array(size);
-    this.addon = nativeOrNull(options.native ?? true);
+    // The JavaScript loop below is the fallback: the same update, in float64.
+    this.addon = (options.native ?? true) ? optionalNativeAddon() : null;
   }
 
   /** Current momentum coefficient. */
@@ -83,11 +84,4 @@ export class Sgd implements Optimizer {
     this.m = checkMomentum(stateNumber(this.name, state, 'momentum'));
     this.velocity = velocity.slice();
   }
-}
-
-/** The addon when wanted and built; the JavaScript loops are the fallback (same update in float64). */
-export function nativeOrNull(wanted: boolean): NativeAddon | null {
-  if (!wanted) return null;
-  const r = loadNativeAddon();
-  return 'addon' in r ? r.addon : null;
 }
