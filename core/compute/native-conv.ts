@@ -1,6 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs';
 import type { NativeAddon } from './native-addon.js';
-import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
+import { allFloat32, f32, nativeKernelConfig, type NativeKernel } from './native-kernel-context.js';
 import { tf } from './tf.js';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -64,7 +64,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     if (!allFloat32(x, filter)) return null;
     const info = convInfo(x!.shape, filter!.shape, a, a.dilations);
     if (!info) return null;
-    const y = backend.output(sizeOf(info.outShape));
+    const y = backend.output(tf.util.sizeFromShape(info.outShape));
     addon.conv2d(geometry(info), f32(backend, x!), f32(backend, filter!), y);
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
@@ -74,7 +74,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     if (!allFloat32(dy, filter) || !a.inputShape) return null;
     const info = convInfo(a.inputShape, filter!.shape, a, 1);
     if (!info) return null;
-    const dx = backend.output(sizeOf(info.inShape));
+    const dx = backend.output(tf.util.sizeFromShape(info.inShape));
     addon.conv2dBackpropInput(geometry(info), f32(backend, dy!), f32(backend, filter!), dx);
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
@@ -84,7 +84,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     if (!allFloat32(x, dy) || !a.filterShape) return null;
     const info = convInfo(x!.shape, a.filterShape, a, 1);
     if (!info) return null;
-    const dw = backend.output(sizeOf(a.filterShape));
+    const dw = backend.output(tf.util.sizeFromShape(a.filterShape));
     addon.conv2dBackpropFilter(geometry(info), f32(backend, x!), f32(backend, dy!), dw);
     return backend.makeTensorInfo([...a.filterShape], 'float32', dw);
   };
@@ -101,7 +101,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     const x = inputs.x!;
     if (!allFloat32(x) || x.shape.length !== 4) return null;
     const info = poolInfo(x.shape, attrs as unknown as ConvAttrs);
-    const y = backend.output(sizeOf(info.outShape));
+    const y = backend.output(tf.util.sizeFromShape(info.outShape));
     addon.maxPool(geometry(info), f32(backend, x), y);
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
@@ -109,7 +109,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     const { dy, input } = inputs;
     if (!allFloat32(dy, input) || input!.shape.length !== 4) return null;
     const info = poolInfo(input!.shape, attrs as unknown as ConvAttrs);
-    const dx = backend.output(sizeOf(input!.shape));
+    const dx = backend.output(tf.util.sizeFromShape(input!.shape));
     addon.maxPoolGrad(geometry(info), f32(backend, input!), f32(backend, dy!), dx);
     return backend.makeTensorInfo(input!.shape, 'float32', dx);
   };

@@ -6,7 +6,8 @@ import {
   type NativeBinaryOp,
   type NativeUnaryOp,
 } from './native-addon.js';
-import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
+import { tf } from './tf.js';
+import { allFloat32, f32, nativeKernelConfig, type NativeKernel } from './native-kernel-context.js';
 
 /** Most dimensions the addon walks once adjacent ones are merged (native/src/kernels.h). */
 const MAX_DIMS = 8;
@@ -112,7 +113,7 @@ function binaryKernel(addon: NativeAddon, op: NativeBinaryOp): NativeKernel {
     if (!allFloat32(a, b)) return null;
     const walk = broadcastWalk(a.shape, b.shape);
     if (!walk) return null;
-    const size = sizeOf(walk.outShape);
+    const size = tf.util.sizeFromShape(walk.outShape);
     const out = compare ? new Uint8Array(size) : backend.output(size);
     addon.binary(code, walk.dims, f32(backend, a), f32(backend, b), out);
     return backend.makeTensorInfo(walk.outShape, compare ? 'bool' : 'float32', out);
@@ -124,7 +125,7 @@ function unaryKernel(addon: NativeAddon, op: NativeUnaryOp): NativeKernel {
   return ({ inputs, attrs, backend }) => {
     const x: TensorInfo = inputs.x!;
     if (!allFloat32(x)) return null;
-    const out = backend.output(sizeOf(x.shape));
+    const out = backend.output(tf.util.sizeFromShape(x.shape));
     const alpha = (attrs?.alpha as number | undefined) ?? (op === 'leakyrelu' ? 0.2 : 0);
     addon.unary(code, f32(backend, x), out, alpha);
     return backend.makeTensorInfo(x.shape, 'float32', out);

@@ -44,10 +44,3 @@ export function nativeKernelConfig(name: string, kernel: NativeKernel): KernelCo
   const kernelFunc: KernelFunc = (args) => kernel(args as unknown as NativeKernelArgs) ?? fallback(args);
   return { kernelName: name, backendName: 'native', kernelFunc };
 }
-
-/** Size of a shape. */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}

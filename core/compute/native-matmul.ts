@@ -1,6 +1,7 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { NATIVE_ACTIVATIONS, type NativeAddon } from './native-addon.js';
-import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
+import { tf } from './tf.js';
+import { allFloat32, f32, nativeKernelConfig, type NativeKernel } from './native-kernel-context.js';
 import type { NativeTensorStore } from './native-tensor-store.js';
 
 interface MatMulAttrs {
@@ -17,8 +18,8 @@ function batchLayout(
 ): { outer: number[]; strideA: boolean; strideB: boolean } | null {
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
-  const batchA = sizeOf(outerA);
-  const batchB = sizeOf(outerB);
+  const batchA = tf.util.sizeFromShape(outerA);
+  const batchB = tf.util.sizeFromShape(outerB);
   const same = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
   if (same) return { outer: outerA, strideA: true, strideB: true };
   if (batchA === 1 && outerA.length <= outerB.length) return { outer: outerB, strideA: false, strideB: true };
@@ -54,7 +55,7 @@ function matmul(
   if (!(activation in NATIVE_ACTIVATIONS)) return null;
   if (bias && !(bias.shape.slice(0, -1).every((d) => d === 1) && [1, n].includes(bias.shape.at(-1) ?? 1)))
     return null;
-  const batch = sizeOf(layout.outer);
+  const batch = tf.util.sizeFromShape(layout.outer);
   const out = backend.output(batch * m * n);
   addon.gemm(
     ta,

@@ -1,6 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { NATIVE_REDUCE, type NativeAddon, type NativeReduceOp } from './native-addon.js';
-import { allFloat32, f32, nativeKernelConfig, sizeOf, type NativeKernel } from './native-kernel-context.js';
+import { allFloat32, f32, nativeKernelConfig, type NativeKernel } from './native-kernel-context.js';
 import { tf } from './tf.js';
 
 const REDUCE: readonly (readonly [string, NativeReduceOp])[] = [
@@ -19,16 +19,16 @@ function reduceKernel(addon: NativeAddon, op: NativeReduceOp): NativeKernel {
   const code = NATIVE_REDUCE[op];
   return ({ inputs, attrs, backend }) => {
     const x = inputs.x!;
-    if (!allFloat32(x) || sizeOf(x.shape) === 0) return null;
+    if (!allFloat32(x) || tf.util.sizeFromShape(x.shape) === 0) return null;
     // Max names its axes `reductionIndices`; the others `axis`.
     const axis = (op === 'max' ? attrs?.reductionIndices : attrs?.axis) as number | number[];
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     if (axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return null;
     const first = axes[0] ?? x.shape.length;
     const last = axes.at(-1) ?? x.shape.length - 1;
-    const outer = sizeOf(x.shape.slice(0, first));
-    const mid = sizeOf(x.shape.slice(first, last + 1));
-    const inner = sizeOf(x.shape.slice(last + 1));
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
+    const mid = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
+    const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
     const out = backend.output(outer * inner);
     addon.reduce(code, f32(backend, x), out, outer, mid, inner);
     const keepDims = attrs?.keepDims === true;
