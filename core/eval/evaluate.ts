@@ -62,12 +62,15 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
     throw new HarmoniumError('MODEL_INVALID', `${train.name} and ${test.name} have different image shapes`);
   }
   const batchSize = opts.batchSize ?? 500;
-  const report: TestReport = { ...reconstructionError(model, params, test, batchSize) };
+  const report: TestReport = model.reconstruct
+    ? { ...reconstructionError(model, params, test, batchSize) }
+    : {};
 
-  const k = model.codeSize;
+  const encode = model.encode?.bind(model);
+  const k = encode ? model.codeSize : 0;
   // PCA with as many components as the code; meaningless at k >= D (it reconstructs exactly).
   const pcaTrain = opts.pcaTrainLimit !== undefined ? limitSet(train, opts.pcaTrainLimit) : train;
-  if (k >= 1 && k < d && k < pcaTrain.count) {
+  if (model.reconstruct && k >= 1 && k < d && k < pcaTrain.count) {
     const pca = fitPcaToSet(pcaTrain, k, opts.pca);
     const err = reconstructionErrorOf(
       (batch, rows) => pcaReconstruct(pca, pcaEncode(pca, batch, rows), rows),
@@ -92,16 +95,16 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
     const rawProbe = trainProbe(pixels, labels, chosen.length, d, probeOpts);
     report['raw_probe_accuracy'] = testAccuracy(test, testLabels, batchSize, rawProbe, (batch) => batch);
 
-    if (k >= 1) {
+    if (encode && k >= 1) {
       const codes = new Float32Array(chosen.length * k);
       for (let start = 0; start < chosen.length; start += batchSize) {
         const rows = Math.min(batchSize, chosen.length - start);
         const batch = pixels.subarray(start * d, (start + rows) * d);
-        codes.set(model.encode(params, batch, rows), start * k);
+        codes.set(encode(params, batch, rows), start * k);
       }
       const codeProbe = trainProbe(codes, labels, chosen.length, k, probeOpts);
       report['probe_accuracy'] = testAccuracy(test, testLabels, batchSize, codeProbe, (batch, rows) =>
-        model.encode(params, batch, rows),
+        encode(params, batch, rows),
       );
     }
   }

@@ -63,5 +63,8 @@ export function reconstructionError(
       `model ${model.kind} takes ${model.inputSize} values per image, ${testSet.name} has ${d}`,
     );
   }
-  return reconstructionErrorOf((batch, rows) => model.reconstruct(params, batch, rows), testSet, batchSize);
+  const reconstruct = model.reconstruct?.bind(model);
+  if (!reconstruct)
+    throw new HarmoniumError('MODEL_INVALID', `model ${model.kind} does not reconstruct its input`);
+  return reconstructionErrorOf((batch, rows) => reconstruct(params, batch, rows), testSet, batchSize);
 }

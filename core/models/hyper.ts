@@ -1,4 +1,6 @@
-import type { Model } from './model.js';
+import type { Model, TrainingDefaults } from './model.js';
+
+export type { TrainingDefaults } from './model.js';
 
 /** One model hyperparameter as the CLI, job files and `harmonium models` see it. */
 export interface HyperSpec {
@@ -13,17 +15,6 @@ export interface HyperSpec {
   readonly max?: number;
   /** One line for `harmonium models`. */
   readonly doc: string;
-}
-
-/** Optimiser defaults a model is trained with unless the user overrides them. */
-export interface TrainingDefaults {
-  readonly optimizer: 'sgd' | 'adam';
-  readonly lr: number;
-  /** SGD momentum at the start (Hinton's guide for RBMs: 0.5, then 0.9). */
-  readonly momentum: number;
-  /** Momentum from `momentumSwitchEpoch` on; equal to `momentum` for a constant one. */
-  readonly finalMomentum: number;
-  readonly momentumSwitchEpoch: number;
 }
 
 /** Validated hyperparameter values, keyed by HyperSpec.name. */

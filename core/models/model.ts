@@ -6,6 +6,43 @@ export interface ParamSpec {
   readonly shape: readonly number[];
 }
 
+/** Optimiser settings: a model's defaults, or those a training phase fixes for itself. */
+export interface TrainingDefaults {
+  readonly optimizer: 'sgd' | 'adam';
+  readonly lr: number;
+  /** SGD momentum at the start (Hinton's guide for RBMs: 0.5, then 0.9). */
+  readonly momentum: number;
+  /** Momentum from `momentumSwitchEpoch` on (counted from the phase's first epoch); equal to `momentum` for a constant one. */
+  readonly finalMomentum: number;
+  readonly momentumSwitchEpoch: number;
+}
+
+/**
+ * One stage of a model trained in stages: greedy layer-wise pretraining (one phase per layer),
+ * then fine-tuning. The loop starts every phase with a fresh optimizer and calls
+ * `Model.setPhase` before its first step.
+ */
+export interface TrainingPhase {
+  /** Short name for logs, metrics and summary.json, e.g. "rbm-1 784-1000", "finetune". */
+  readonly name: string;
+  /** Epochs of this phase; null for the job's `--epochs`. */
+  readonly epochs: number | null;
+  /**
+   * Optimiser settings the phase fixes (e.g. CD-1 at lr 0.1 with momentum 0.5 -> 0.9), with a
+   * constant learning rate; null for the job's `--optimizer`, `--lr`, `--momentum` and `--lr-schedule`.
+   */
+  readonly training: TrainingDefaults | null;
+}
+
+/** One dense layer of an encoder as values: `y = act(x W + b)`, W row-major inputs x outputs. */
+export interface DenseLayerValues {
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+  readonly activation: 'linear' | 'sigmoid' | 'relu' | 'tanh';
+}
+
 /** What one training step on one batch yields. */
 export interface StepResult {
   /** The training loss of the batch (for the RBM: the reconstruction error of the CD step). */
@@ -51,12 +88,27 @@ export interface Model {
     rng: Rng,
     out?: Float32Array,
   ): StepResult;
-  /** Codes (batchSize x codeSize): the deterministic code (the mean for the VAE, p(h|v) for the RBM). */
-  encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
+  /**
+   * Training phases in order; absent for a model trained in one phase with the job's settings.
+   * The phase list is fixed by the hyperparameters.
+   */
+  readonly phases?: readonly TrainingPhase[];
+  /** Makes `step` train phase `index` of `phases`; called before its first step and on resume. */
+  setPhase?(index: number): void;
+  /**
+   * Codes (batchSize x codeSize): the deterministic code (the mean for the VAE, p(h|v) for the RBM).
+   * Absent for a model without an encoder (the GAN).
+   */
+  encode?(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
   /** Reconstructions in [0, 1] (or the data range) from codes. */
   decode(params: Float32Array, codes: Float32Array, count: number): Float32Array;
-  /** Deterministic reconstruction of a batch (decode(encode(x)), mean-field for the RBM). */
-  reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
+  /** Deterministic reconstruction of a batch (decode(encode(x)), mean-field for the RBM); absent without an encoder. */
+  reconstruct?(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array;
+  /**
+   * The encoder from pixels to code as dense layers (copies), for fine-tuning it under a softmax
+   * head; absent when the encoder is not a stack of dense layers.
+   */
+  encoderLayers?(params: Float32Array): DenseLayerValues[];
   /** Samples from the model (VAE prior, RBM Gibbs chains), where it is generative. */
   sample?(params: Float32Array, count: number, rng: Rng): Float32Array;
   /**

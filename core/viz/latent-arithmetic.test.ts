@@ -158,7 +158,7 @@ describe('latentArithmetic', () => {
     assert.equal(tiles.length, 4 * rows * D);
     for (const cls of [0, 1, 2, 3]) assert.equal(result.meanCounts.get(cls), 7);
 
-    const codes = model.encode(PARAMS, gatherBatch(test, [...Array(40).keys()]), 40);
+    const codes = model.encode!(PARAMS, gatherBatch(test, [...Array(40).keys()]), 40);
     const mean = (cls: number): Float64Array => {
       const members = [...Array(40).keys()].filter((i) => test.labels![i] === cls).slice(0, 7);
       const m = new Float64Array(K);
@@ -181,7 +181,7 @@ describe('latentArithmetic', () => {
       assert.deepEqual(tile(r, 3), model.decode(PARAMS, z, 1));
       assert.deepEqual(tile(r, 0), model.decode(PARAMS, Float32Array.from(meanA), 1));
       assert.deepEqual(tile(r, 1), model.decode(PARAMS, Float32Array.from(meanB), 1));
-      assert.deepEqual(tile(r, 2), model.reconstruct(PARAMS, gatherBatch(test, [pick]), 1));
+      assert.deepEqual(tile(r, 2), model.reconstruct!(PARAMS, gatherBatch(test, [pick]), 1));
       // The decoder is affine, so the result is also decode(mean A) − decode(mean B) + decode(code C).
       for (let p = 0; p < D; p++) {
         const sum = tile(r, 0)[p]! - tile(r, 1)[p]! + tile(r, 2)[p]!;

@@ -114,7 +114,7 @@ export function latentArithmetic(
   opts: LatentArithmeticOptions = {},
 ): LatentArithmetic | null {
   const labels = test.labels;
-  if (!labels || model.codeSize < 1) return null;
+  if (!labels || !model.encode || model.codeSize < 1) return null;
   const triples = chooseTriples(labels.subarray(0, test.count), test.name);
   if (triples.length === 0) return null;
   const members = new Map<number, number[]>();
@@ -182,7 +182,7 @@ function encodeImages(
   const codes = new Float32Array(indices.length * k);
   for (let start = 0; start < indices.length; start += batchSize) {
     const batch = indices.slice(start, start + batchSize);
-    codes.set(model.encode(params, gatherBatch(test, batch), batch.length), start * k);
+    codes.set(model.encode!(params, gatherBatch(test, batch), batch.length), start * k);
   }
   return codes;
 }

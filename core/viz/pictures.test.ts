@@ -148,7 +148,7 @@ describe('writePictures', () => {
     // 10 columns; 2 input rows each followed by its reconstruction row.
     const rec = await readPng(files[0]!.path);
     assert.deepEqual([rec.width, rec.height], [10 * 5 + 11, 4 * 6 + 5]);
-    const recon = model.reconstruct(params, x, 20);
+    const recon = model.reconstruct!(params, x, 20);
     assert.deepEqual(rgb(rec, ...tileOrigin(0, 3)), grey(x[3 * D]!));
     assert.deepEqual(rgb(rec, ...tileOrigin(1, 3)), grey(recon[3 * D]!));
     assert.deepEqual(rgb(rec, ...tileOrigin(2, 0)), grey(x[10 * D]!));

@@ -88,7 +88,7 @@ export async function writePictures(
   const batchSize = opts.batchSize ?? 500;
   const pictures: Picture[] = [];
 
-  pictures.push(reconstructions(model, params, test));
+  if (model.reconstruct) pictures.push(reconstructions(model.reconstruct.bind(model), params, test));
   if (model.sample) {
     const n = GRID_COLUMNS * GRID_COLUMNS;
     pictures.push({
@@ -99,12 +99,14 @@ export async function writePictures(
   }
   const filters = firstLayerFilters(model, params, test);
   if (filters) pictures.push(filters);
-  if (model.codeSize >= 2) pictures.push(latentScatter(model, params, test, opts, batchSize));
+  const encode = model.encode?.bind(model);
+  if (encode && model.codeSize >= 2)
+    pictures.push(latentScatter(model, encode, params, test, opts, batchSize));
   if (model.kind === 'vae' && model.codeSize === 2) pictures.push(manifold(model, params, test));
-  if (model.codeSize >= 1) pictures.push(interpolation(model, params, test, opts.rng));
+  if (encode && model.codeSize >= 1) pictures.push(interpolation(model, encode, params, test, opts.rng));
   // Arithmetic on codes needs labels (null without them or with one class); the RBM's code,
   // p(h|v) in [0, 1]^k, is left out.
-  if (model.codeSize >= 1 && model.kind !== 'rbm') {
+  if (encode && model.codeSize >= 1 && model.kind !== 'rbm') {
     const arithmetic = latentArithmeticPicture(model, params, test, opts.rng, { batchSize });
     if (arithmetic) pictures.push(arithmetic);
   }
@@ -121,13 +123,17 @@ export async function writePictures(
 type Picture = { file: string; image: RgbImage; description: string };
 
 /** Rows of test inputs, each followed by a row of their reconstructions. */
-function reconstructions(model: Model, params: Float32Array, test: ImageSet): Picture {
+function reconstructions(
+  reconstruct: NonNullable<Model['reconstruct']>,
+  params: Float32Array,
+  test: ImageSet,
+): Picture {
   const d = pixelsPerImage(test.shape);
   const columns = Math.min(GRID_COLUMNS, test.count);
   const rows = Math.min(RECONSTRUCTION_ROWS, Math.floor(test.count / columns));
   const n = rows * columns;
   const inputs = gatherBatch(test, rangeIndices(0, n));
-  const recon = model.reconstruct(params, inputs, n);
+  const recon = reconstruct(params, inputs, n);
   const tiles = new Float32Array(2 * n * d);
   for (let r = 0; r < rows; r++) {
     const row = columns * d;
@@ -161,6 +167,7 @@ function firstLayerFilters(model: Model, params: Float32Array, test: ImageSet): 
 /** Codes of test images as points coloured by label, with a legend of class colours. */
 function latentScatter(
   model: Model,
+  encode: NonNullable<Model['encode']>,
   params: Float32Array,
   test: ImageSet,
   opts: PictureOptions,
@@ -173,7 +180,7 @@ function latentScatter(
   for (let start = 0; start < n; start += batchSize) {
     const rows = Math.min(batchSize, n - start);
     codes.set(
-      model.encode(params, gatherBatch(test, rangeIndices(start, rows), new Float32Array(rows * d)), rows),
+      encode(params, gatherBatch(test, rangeIndices(start, rows), new Float32Array(rows * d)), rows),
       start * k,
     );
   }
@@ -252,13 +259,19 @@ function manifold(model: Model, params: Float32Array, test: ImageSet): Picture {
 }
 
 /** Rows of: a test image, decodes along the line from its code to another's, that other image. */
-function interpolation(model: Model, params: Float32Array, test: ImageSet, rng: Rng): Picture {
+function interpolation(
+  model: Model,
+  encode: NonNullable<Model['encode']>,
+  params: Float32Array,
+  test: ImageSet,
+  rng: Rng,
+): Picture {
   const d = pixelsPerImage(test.shape);
   const k = model.codeSize;
   const rows = Math.min(INTERPOLATION_ROWS, Math.floor(test.count / 2));
   const picks = rng.shuffle(Array.from({ length: test.count }, (_, i) => i)).slice(0, 2 * rows);
   const images = gatherBatch(test, picks);
-  const codes = model.encode(params, images, 2 * rows);
+  const codes = encode(params, images, 2 * rows);
   const steps = INTERPOLATION_STEPS;
   const mixed = new Float32Array(rows * steps * k);
   for (let r = 0; r < rows; r++) {
