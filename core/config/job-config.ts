@@ -29,6 +29,9 @@ export interface JobConfig {
   readonly momentum: number;
   readonly finalMomentum: number;
   readonly momentumSwitchEpoch: number;
+  /** Adam's moment decays. */
+  readonly beta1: number;
+  readonly beta2: number;
   readonly seed: number;
   readonly backend: BackendChoice;
   /** Compute threads per process; 0: the host's cores shared among the job's processes on it. */
@@ -121,6 +124,22 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     default: -1,
     min: 0,
     doc: 'epoch at which momentum switches',
+  },
+  {
+    name: 'beta1',
+    type: 'float',
+    default: -1,
+    min: 0,
+    max: 0.9999,
+    doc: "Adam's first-moment decay (model's default if absent: 0.9, GANs 0.5)",
+  },
+  {
+    name: 'beta2',
+    type: 'float',
+    default: -1,
+    min: 0,
+    max: 0.999999,
+    doc: "Adam's second-moment decay (0.999)",
   },
   { name: 'seed', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, doc: 'run seed (init, order, noise)' },
   { name: 'backend', type: 'enum', default: 'auto', values: BACKEND_CHOICES, doc: 'compute backend' },
@@ -285,6 +304,8 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     momentum: num('momentum', t.momentum, -1),
     finalMomentum: num('final-momentum', t.finalMomentum, -1),
     momentumSwitchEpoch: num('momentum-switch-epoch', t.momentumSwitchEpoch, -1),
+    beta1: num('beta1', t.beta1 ?? 0.9, -1),
+    beta2: num('beta2', 0.999, -1),
     seed: get('seed') as number,
     backend: get('backend') as BackendChoice,
     threads: get('threads') as number,

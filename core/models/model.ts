@@ -15,6 +15,8 @@ export interface TrainingDefaults {
   /** Momentum from `momentumSwitchEpoch` on (counted from the phase's first epoch); equal to `momentum` for a constant one. */
   readonly finalMomentum: number;
   readonly momentumSwitchEpoch: number;
+  /** Adam's first-moment decay; default 0.9 (DCGAN: 0.5). */
+  readonly beta1?: number;
 }
 
 /**

@@ -84,7 +84,7 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
     { stepsPerEpoch, field: 'lr-schedule' },
   );
   const optimizer = createOptimizer(
-    { optimizer: config.optimizer, momentum: config.momentum },
+    { optimizer: config.optimizer, momentum: config.momentum, beta1: config.beta1, beta2: config.beta2 },
     flatLength(model.paramSpecs),
   );
   return {
