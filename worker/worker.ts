@@ -19,6 +19,7 @@ import type { JobConfig } from '../core/config/job-config.js';
 import { deriveSeed, Rng } from '../core/data/rng.js';
 import { ClusterError, HarmoniumError } from '../core/errors.js';
 import { createWorkerMetrics } from '../core/metrics/worker-metrics.js';
+import { flatLength } from '../core/models/model.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { applyCheckpoint } from '../core/train/resume.js';
 import { writeRunResults } from '../core/train/run-results.js';
@@ -159,7 +160,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       const params =
         a.rank === 0
           ? setup.model.init(new Rng(deriveSeed(config.seed, SEED_STREAM.init)))
-          : new Float32Array(setup.optimizer.size);
+          : new Float32Array(flatLength(setup.model.paramSpecs));
       start = { params, cursor: { epoch: 0, step: 0, imagesSeen: 0 } };
     }
     // Every replica starts from rank 0's parameters, whatever each computed or loaded.

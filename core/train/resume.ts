@@ -6,20 +6,22 @@ import { assertCheckpointFits, readCheckpoint, type CheckpointData } from './che
 import { CheckpointError } from '../errors.js';
 import { checkResumable, type RunSetup } from './run-setup.js';
 import type { LoopStart } from './training-loop.js';
+import { phaseAtStep } from './training-phases.js';
 
 /**
- * Applies a checkpoint to a rank's setup (optimizer state, model state) and returns where the loop
- * starts. Model state (PCD fantasy particles) is stored as every rank's rows in rank order, which is
+ * Applies a checkpoint to a rank's setup (model state) and returns where the loop starts, with the
+ * optimizer state of the phase the checkpoint's step lies in (the loop saves a phase's fresh
+ * optimizer as soon as the previous phase's last step is done). Model state (PCD fantasy particles) is stored as every rank's rows in rank order, which is
  * also the layout of one worker with the whole batch, so it is split evenly across the ranks.
  */
 export function applyCheckpoint(setup: RunSetup, ckpt: CheckpointData, from: string): LoopStart {
-  const { model, optimizer, config, placement } = setup;
+  const { model, config, placement } = setup;
+  const phase = phaseAtStep(setup.phases, ckpt.cursor.step);
   assertCheckpointFits(
     { ...ckpt, dir: from },
-    { kind: model.kind, paramSpecs: model.paramSpecs, optimizer: config.optimizer },
+    { kind: model.kind, paramSpecs: model.paramSpecs, optimizer: phase.training.optimizer },
   );
   checkResumable(ckpt.config, config, from);
-  optimizer.loadState(ckpt.optimizer.state);
   if (ckpt.modelState && model.loadState) {
     const all = ckpt.modelState;
     if (all.length % placement.worldSize !== 0) {
@@ -31,7 +33,11 @@ export function applyCheckpoint(setup: RunSetup, ckpt: CheckpointData, from: str
     const part = all.length / placement.worldSize;
     model.loadState(all.slice(placement.rank * part, (placement.rank + 1) * part));
   }
-  return { params: Float32Array.from(ckpt.params), cursor: ckpt.cursor };
+  return {
+    params: Float32Array.from(ckpt.params),
+    cursor: ckpt.cursor,
+    optimizerState: ckpt.optimizer.state,
+  };
 }
 
 /** Reads the checkpoint in `dir` and applies it (see {@link applyCheckpoint}). */

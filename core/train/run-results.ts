@@ -26,7 +26,13 @@ export interface TrainingSummary {
   readonly workers: number;
   readonly seed: number;
   readonly batch_size: number;
+  /** Epochs of all phases together. */
   readonly epochs: number;
+  /**
+   * A model trained in stages: each phase with its epochs, steps and the seconds this process
+   * spent in it (0 for phases run before a resume); absent for a model trained in one phase.
+   */
+  readonly phases?: readonly PhaseSummary[];
   readonly steps: number;
   readonly images_seen: number;
   readonly wall_seconds: number;
@@ -37,6 +43,16 @@ export interface TrainingSummary {
   readonly resumed_from_step: number | null;
   readonly test: Readonly<Record<string, number>> | null;
   readonly pictures: readonly string[];
+}
+
+/** One training phase in summary.json. */
+export interface PhaseSummary {
+  readonly name: string;
+  readonly epochs: number;
+  readonly steps: number;
+  readonly optimizer: string;
+  readonly lr: number;
+  readonly train_seconds: number;
 }
 
 /** Facts of the run that the loop does not know. */
@@ -90,6 +106,7 @@ export async function writeRunResults(
     pictures = written.map((w) => w.file);
   }
   const imagesThisRun = loop.cursor.imagesSeen - facts.startImages;
+  const lastPhase = setup.phases[setup.phases.length - 1]!;
   const summary: TrainingSummary = {
     model: model.kind,
     hyper: config.hyper,
@@ -100,7 +117,19 @@ export async function writeRunResults(
     workers: setup.placement.worldSize,
     seed: config.seed,
     batch_size: config.batchSize,
-    epochs: config.epochs,
+    epochs: lastPhase.firstEpoch + lastPhase.epochs,
+    ...(setup.phases.length > 1
+      ? {
+          phases: setup.phases.map((p) => ({
+            name: p.name,
+            epochs: p.epochs,
+            steps: p.steps,
+            optimizer: p.training.optimizer,
+            lr: p.training.lr,
+            train_seconds: loop.phaseSeconds[p.index] ?? 0,
+          })),
+        }
+      : {}),
     steps: loop.cursor.step,
     images_seen: loop.cursor.imagesSeen,
     wall_seconds: (performance.now() - facts.started) / 1000,

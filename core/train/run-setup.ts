@@ -12,11 +12,10 @@ import { MemoryBatchSource } from '../data/memory-batch-source.js';
 import { openCorpus, openTestSet, ShardCorpus, type OpenedCorpus } from '../data/open-corpus.js';
 import { ShardBatchSource } from '../data/shard-batch-source.js';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { flatLength, type Model } from '../models/model.js';
+import type { Model } from '../models/model.js';
 import { findModel } from '../models/registry.js';
-import { createOptimizer } from './create-optimizer.js';
-import { parseLrSchedule, type LrSchedule } from './lr-schedule.js';
-import type { Optimizer } from './optimizer.js';
+import { parseLrSchedule } from './lr-schedule.js';
+import { planPhases, type PhasePlan } from './training-phases.js';
 
 /** Where a process sits in its job. */
 export interface Placement {
@@ -38,9 +37,10 @@ export interface RunSetup {
   /** Images per step on this rank: the global batch divided by the world size. */
   readonly batchSize: number;
   readonly stepsPerEpoch: number;
+  /** Steps of all phases together. */
   readonly totalSteps: number;
-  readonly lrSchedule: LrSchedule;
-  readonly optimizer: Optimizer;
+  /** The training phases in order (one for a model trained in one go). */
+  readonly phases: readonly PhasePlan[];
 }
 
 /** Builds a rank's training setup from the job config; fails early on bad data or options. */
@@ -83,10 +83,8 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
     { kind: config.lrSchedule, lr: config.lr, warmupSteps: config.warmupSteps },
     { stepsPerEpoch, field: 'lr-schedule' },
   );
-  const optimizer = createOptimizer(
-    { optimizer: config.optimizer, momentum: config.momentum, beta1: config.beta1, beta2: config.beta2 },
-    flatLength(model.paramSpecs),
-  );
+  const phases = planPhases(model, config, stepsPerEpoch, lrSchedule);
+  const last = phases[phases.length - 1]!;
   return {
     config,
     placement,
@@ -97,9 +95,8 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
     model,
     batchSize,
     stepsPerEpoch,
-    totalSteps: stepsPerEpoch * config.epochs,
-    lrSchedule,
-    optimizer,
+    totalSteps: last.firstStep + last.steps,
+    phases,
   };
 }
 

@@ -16,6 +16,7 @@ import { ProgressReporter, type ProgressStream } from './progress.js';
 import { writeRunResults, type TrainingSummary } from './run-results.js';
 import { setUpRun } from './run-setup.js';
 import { runTrainingLoop, SEED_STREAM, type LoopResult, type LoopStart } from './training-loop.js';
+import { describePhases } from './training-phases.js';
 
 export type { TrainingSummary } from './run-results.js';
 
@@ -58,7 +59,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
   }
   log(
     `training ${model.kind} on ${setup.corpus.source} (${setup.source.describe}; ${model.paramSpecs.length} tensors, ` +
-      `${start.params.length} parameters) for ${config.epochs} epochs of ${setup.stepsPerEpoch} steps, backend ${setup.backend.name}`,
+      `${start.params.length} parameters) for ${describePhases(setup.phases)} of ${setup.stepsPerEpoch} steps, backend ${setup.backend.name}`,
   );
   // Alone, the process is worker rank 0 of its own job, and serves that worker's metrics.
   const metrics =

@@ -14,10 +14,12 @@ import { deriveSeed, Rng } from '../data/rng.js';
 import type { CheckpointData, DataCursor } from './checkpoint.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { StepResult } from '../models/model.js';
+import type { Optimizer, OptimizerState } from './optimizer.js';
 import type { ProgressReporter } from './progress.js';
 import { checkpointSnapshot, type RunSetup } from './run-setup.js';
 import { Sgd } from './sgd.js';
 import type { TrainingHost } from './training-host.js';
+import { createPhaseOptimizer, phaseAtStep, phaseMomentum, type PhasePlan } from './training-phases.js';
 
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
 export const SEED_STREAM = { init: 1, noise: 2, eval: 3 } as const;
@@ -64,6 +66,8 @@ export interface LoopOptions {
 export interface LoopStart {
   readonly params: Float32Array;
   readonly cursor: DataCursor;
+  /** The optimizer state of the phase at `cursor.step`, when resuming; a fresh optimizer otherwise. */
+  readonly optimizerState?: OptimizerState;
 }
 
 /** Where a loop ended. */
@@ -73,12 +77,13 @@ export interface LoopResult {
   readonly lastLoss: number;
   /** Seconds spent in the loop. */
   readonly trainSeconds: number;
+  /** Seconds this loop spent in each phase, by phase index (0 for phases it did not run). */
+  readonly phaseSeconds: readonly number[];
 }
 
-function setMomentum(setup: RunSetup, epoch: number): number | null {
-  const { optimizer, config } = setup;
+function setMomentum(optimizer: Optimizer, phase: PhasePlan, epoch: number): number | null {
   if (!(optimizer instanceof Sgd)) return null;
-  optimizer.momentum = epoch >= config.momentumSwitchEpoch ? config.finalMomentum : config.momentum;
+  optimizer.momentum = phaseMomentum(phase, epoch);
   return optimizer.momentum;
 }
 
@@ -107,7 +112,7 @@ export async function runTrainingLoop(
   start: LoopStart,
   opts: LoopOptions,
 ): Promise<LoopResult> {
-  const { model, optimizer, source, config, stepsPerEpoch, totalSteps, lrSchedule } = setup;
+  const { model, source, config, stepsPerEpoch, totalSteps, phases } = setup;
   const { host, group, progress } = opts;
   const rank = setup.placement.rank;
   const worldSize = setup.placement.worldSize;
@@ -115,6 +120,23 @@ export async function runTrainingLoop(
   let cursor = start.cursor;
   const snapshot = checkpointSnapshot(config, setup.backend.name);
   const globalBatch = setup.batchSize * worldSize;
+  const multiPhase = phases.length > 1;
+
+  // The optimizer state always belongs to the phase of cursor.step: a phase's fresh optimizer
+  // replaces the last one right after that one's final step, before any checkpoint.
+  let phase = phaseAtStep(phases, cursor.step);
+  let optimizer = createPhaseOptimizer(phase, params.length, config.beta2);
+  if (start.optimizerState) optimizer.loadState(start.optimizerState);
+  model.setPhase?.(phase.index);
+  const phaseSeconds = phases.map(() => 0);
+  let phaseStarted = performance.now();
+  const enterPhase = (next: PhasePlan): void => {
+    phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
+    phaseStarted = performance.now();
+    phase = next;
+    optimizer = createPhaseOptimizer(phase, params.length, config.beta2);
+    model.setPhase?.(phase.index);
+  };
 
   // Gradients, then the loss, then the extras in name order: one all-reduce per step.
   let packed: Float32Array | null = null;
@@ -140,6 +162,7 @@ export async function runTrainingLoop(
       lr,
     };
     if (momentum !== null) record['momentum'] = momentum;
+    if (multiPhase) record['phase'] = phase.index;
     if (group) record['allreduce_seconds'] = allreduceSum / lossCount;
     for (const [k, v] of Object.entries(extrasSum)) record[k] = v / lossCount;
     if (rank === 0) await host.appendMetrics(record as MetricsRecord);
@@ -208,7 +231,7 @@ export async function runTrainingLoop(
     while (cursor.step < totalSteps) {
       const epoch = Math.floor(cursor.step / stepsPerEpoch);
       const first = cursor.step % stepsPerEpoch;
-      const momentum = setMomentum(setup, epoch);
+      const momentum = setMomentum(optimizer, phase, epoch);
       let lr = 0;
       for await (const batch of source.batches(epoch, setup.batchSize, first)) {
         const stepStarted = performance.now();
@@ -244,7 +267,7 @@ export async function runTrainingLoop(
             `training diverged at step ${cursor.step} (loss ${loss}); lower --lr (now ${config.lr})`,
           );
         }
-        lr = lrSchedule(cursor.step, totalSteps);
+        lr = phase.lrSchedule(cursor.step - phase.firstStep, phase.steps);
         optimizer.step(params, grads, lr);
         cursor = { epoch, step: cursor.step + 1, imagesSeen: cursor.imagesSeen + globalBatch };
         lossSum += loss;
@@ -269,6 +292,8 @@ export async function runTrainingLoop(
           config.checkpointEvery > 0 ? cursor.step % config.checkpointEvery === 0 : endOfEpoch;
         if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow) await flush(lr, momentum);
         progress?.update({ step: cursor.step, imagesSeen: cursor.imagesSeen, loss, epoch });
+        if (cursor.step === phase.firstStep + phase.steps && phase.index + 1 < phases.length)
+          enterPhase(phases[phase.index + 1]!);
         if (checkpointNow) {
           if (endOfEpoch) cursor = { ...cursor, epoch: epoch + 1 };
           await save();
@@ -287,7 +312,8 @@ export async function runTrainingLoop(
   } finally {
     progress?.finish();
   }
-  return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000 };
+  phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
+  return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000, phaseSeconds };
 }
 
 /**
