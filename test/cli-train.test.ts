@@ -24,7 +24,8 @@ const SMALL = [
   '300',
 ];
 
-const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = [
+/** `samples`: the model draws a sample grid after every epoch. */
+const MODELS: readonly { kind: string; args: string[]; testKeys: string[]; samples?: true }[] = [
   { kind: 'ae', args: ['--layers', '64,16'], testKeys: ['pca_sse_per_image', 'probe_accuracy'] },
   { kind: 'sparse-ae', args: ['--layers', '128', '--sparsity', '0.01'], testKeys: ['probe_accuracy'] },
   {
@@ -35,12 +36,18 @@ const MODELS: readonly { kind: string; args: string[]; testKeys: string[] }[] = 
   { kind: 'contractive-ae', args: ['--layers', '32'], testKeys: ['pca_sse_per_image'] },
   { kind: 'conv-ae', args: ['--filters', '8,4'], testKeys: ['pca_sse_per_image'] },
   { kind: 'seq2seq-ae', args: ['--hidden', '16', '--code', '8'], testKeys: ['pca_sse_per_image'] },
-  { kind: 'vae', args: ['--layers', '64', '--latent', '2'], testKeys: ['neg_elbo_nats', 'kl_nats'] },
+  {
+    kind: 'vae',
+    args: ['--layers', '64', '--latent', '2'],
+    testKeys: ['neg_elbo_nats', 'kl_nats'],
+    samples: true,
+  },
   {
     kind: 'rbm',
     // A short AIS schedule: the test checks the figures are there; rbm-ais.test.ts checks their values.
     args: ['--hidden', '12', '--sample-steps', '50', '--ais-betas', '200', '--ais-runs', '20'],
     testKeys: ['pseudo_log_likelihood', 'log_likelihood_nats', 'ais_log_likelihood_nats', 'ais_log_z_sd'],
+    samples: true,
   },
 ];
 
@@ -83,6 +90,8 @@ describe('harmonium train (end to end on Fashion-MNIST)', () => {
       const pictures = s['pictures'] as string[];
       assert.ok(pictures.length >= 2, JSON.stringify(pictures));
       for (const p of pictures) assert.ok(existsSync(join(out, p)) || existsSync(p), p);
+      const grids = pictures.filter((p) => p.startsWith('samples-epoch-'));
+      assert.deepEqual(grids, m.samples ? ['samples-epoch-001.png', 'samples-epoch-002.png'] : []);
     });
   }
 

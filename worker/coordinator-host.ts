@@ -7,6 +7,7 @@ import type { WorkerMetrics } from '../core/metrics/worker-metrics.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import type { MetricsRecord } from '../core/train/metrics-log.js';
 import type { StepInfo, TrainingHost } from '../core/train/training-host.js';
+import type { ResultFile } from '../proto/result-codec.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 
 /** Seconds between the progress reports of ranks other than 0. */
@@ -25,6 +26,8 @@ export class CoordinatorHost implements TrainingHost {
   private readonly metrics: WorkerMetrics | null;
   private lastReport = 0;
   private reportError: unknown = null;
+  /** Pictures made during training, sent with the results. */
+  readonly pictures: ResultFile[] = [];
   /** The last step this rank completed, for heartbeats. */
   last: StepInfo | null = null;
 
@@ -40,6 +43,10 @@ export class CoordinatorHost implements TrainingHost {
 
   async appendMetrics(record: MetricsRecord): Promise<void> {
     await this.report(record);
+  }
+
+  async savePicture(name: string, png: Buffer): Promise<void> {
+    this.pictures.push({ name, data: png });
   }
 
   stepDone(info: StepInfo): void {

@@ -211,9 +211,15 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
           },
           dir,
         );
-        const files = await Promise.all(
-          summary.pictures.map(async (name) => ({ name, data: await readFile(join(dir, name)) })),
-        );
+        const made = new Set(host.pictures.map((f) => f.name));
+        const files = [
+          ...host.pictures,
+          ...(await Promise.all(
+            summary.pictures
+              .filter((name) => !made.has(name))
+              .map(async (name) => ({ name, data: await readFile(join(dir, name)) })),
+          )),
+        ];
         await client.finish(a.jobId, JSON.stringify(summary), files);
       } finally {
         await rm(dir, { recursive: true, force: true });

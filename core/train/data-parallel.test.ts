@@ -27,6 +27,7 @@ class RecordingHost implements TrainingHost {
   async appendMetrics(record: MetricsRecord): Promise<void> {
     this.records.push(record);
   }
+  async savePicture(): Promise<void> {}
   stepDone(info: StepInfo): void {
     this.steps.push(info);
   }

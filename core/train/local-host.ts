@@ -3,17 +3,20 @@
  * into the run's output directory.
  */
 import { join } from 'node:path';
+import { writeFileAtomic } from '../data/atomic-write.js';
 import { writeCheckpoint, type CheckpointData } from './checkpoint.js';
 import { MetricsLog, type MetricsRecord } from './metrics-log.js';
 import type { StepInfo, TrainingHost } from './training-host.js';
 
 export class LocalHost implements TrainingHost {
+  private readonly outDir: string;
   private readonly checkpointDir: string;
   private readonly metrics: MetricsLog;
   private readonly onStep: ((info: StepInfo) => void) | null;
 
   /** Writes into `outDir` (checkpoint/, metrics.jsonl); `onStep` sees every step. */
   constructor(outDir: string, onStep: ((info: StepInfo) => void) | null = null) {
+    this.outDir = outDir;
     this.checkpointDir = join(outDir, 'checkpoint');
     this.metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
     this.onStep = onStep;
@@ -25,6 +28,10 @@ export class LocalHost implements TrainingHost {
 
   async appendMetrics(record: MetricsRecord): Promise<void> {
     this.metrics.append(record);
+  }
+
+  async savePicture(name: string, png: Buffer): Promise<void> {
+    await writeFileAtomic(join(this.outDir, name), png);
   }
 
   stepDone(info: StepInfo): void {

@@ -103,7 +103,7 @@ export async function writeRunResults(
       outDir,
       rng: new Rng(deriveSeed(config.seed, SEED_STREAM.eval)),
     });
-    pictures = written.map((w) => w.file);
+    pictures = [...loop.pictures, ...written.map((w) => w.file)];
   }
   const imagesThisRun = loop.cursor.imagesSeen - facts.startImages;
   const lastPhase = setup.phases[setup.phases.length - 1]!;

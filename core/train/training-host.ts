@@ -31,6 +31,8 @@ export interface TrainingHost {
   saveCheckpoint(data: CheckpointData): Promise<void>;
   /** Rank 0: one line of metrics.jsonl. */
   appendMetrics(record: MetricsRecord): Promise<void>;
+  /** Rank 0: a picture made during training (a plain file name in the run's output directory). */
+  savePicture(name: string, png: Buffer): Promise<void>;
   /** Every rank, after every step (progress bars, Prometheus, heartbeats). */
   stepDone(info: StepInfo): void;
   /** Every rank, after each comparison of the replicas' parameter digests. */

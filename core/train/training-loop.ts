@@ -19,6 +19,7 @@ import type { ProgressReporter } from './progress.js';
 import { checkpointSnapshot, type RunSetup } from './run-setup.js';
 import { Sgd } from './sgd.js';
 import type { TrainingHost } from './training-host.js';
+import { epochSamplesFile, epochSamplesPng } from '../viz/epoch-samples.js';
 import { createPhaseOptimizer, phaseAtStep, phaseMomentum, type PhasePlan } from './training-phases.js';
 
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
@@ -77,6 +78,8 @@ export interface LoopResult {
   readonly lastLoss: number;
   /** Seconds spent in the loop. */
   readonly trainSeconds: number;
+  /** Pictures this loop handed to the host (sample grids after each epoch). */
+  readonly pictures: readonly string[];
   /** Seconds this loop spent in each phase, by phase index (0 for phases it did not run). */
   readonly phaseSeconds: readonly number[];
 }
@@ -129,6 +132,20 @@ export async function runTrainingLoop(
   if (start.optimizerState) optimizer.loadState(start.optimizerState);
   model.setPhase?.(phase.index);
   const phaseSeconds = phases.map(() => 0);
+  const pictures: string[] = [];
+  const epochSamples = async (epoch: number): Promise<void> => {
+    if (rank !== 0 || !config.pictures || !model.sample) return;
+    const png = epochSamplesPng(
+      model,
+      params,
+      source.shape,
+      deriveSeed(config.seed, SEED_STREAM.eval, 0x65706f),
+    );
+    if (!png) return;
+    const name = epochSamplesFile(epoch);
+    await host.savePicture(name, png);
+    pictures.push(name);
+  };
   let phaseStarted = performance.now();
   const enterPhase = (next: PhasePlan): void => {
     phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
@@ -292,6 +309,7 @@ export async function runTrainingLoop(
           config.checkpointEvery > 0 ? cursor.step % config.checkpointEvery === 0 : endOfEpoch;
         if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow) await flush(lr, momentum);
         progress?.update({ step: cursor.step, imagesSeen: cursor.imagesSeen, loss, epoch });
+        if (endOfEpoch) await epochSamples(epoch);
         if (cursor.step === phase.firstStep + phase.steps && phase.index + 1 < phases.length)
           enterPhase(phases[phase.index + 1]!);
         if (checkpointNow) {
@@ -313,7 +331,7 @@ export async function runTrainingLoop(
     progress?.finish();
   }
   phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
-  return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000, phaseSeconds };
+  return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000, phaseSeconds, pictures };
 }
 
 /**

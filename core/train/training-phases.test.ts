@@ -83,6 +83,7 @@ class RecordingHost implements TrainingHost {
   async appendMetrics(record: MetricsRecord): Promise<void> {
     this.records.push(record);
   }
+  async savePicture(): Promise<void> {}
   stepDone(): void {}
 }
 
