@@ -124,7 +124,7 @@ describe('normalQuantile', () => {
 });
 
 describe('writePictures', () => {
-  it('draws all seven pictures for a generative 2-D VAE-like model', async () => {
+  it('draws all eight pictures for a generative 2-D VAE-like model', async () => {
     const dir = await tempDir();
     const test = testSet(true);
     const { model, params } = linearModel('vae', 2, true, true);
@@ -139,6 +139,7 @@ describe('writePictures', () => {
         'manifold.png',
         'interpolation.png',
         'latent-arithmetic.png',
+        'codes-vs-pca.png',
       ],
     );
     assert.deepEqual((await readdir(join(dir, 'pics'))).sort(), files.map((f) => f.file).sort());
@@ -174,6 +175,18 @@ describe('writePictures', () => {
     for (const c of PALETTE) assert.ok(seen.has(c.join()), `colour ${c.join()} plotted`);
     for (let c = 0; c < 10; c++) assert.deepEqual(rgb(scatter, 504 + 4, 16 + c * 14 + 4), [...PALETTE[c]!]);
     assert.match(files[3]!.description, /^2-D codes of 20 test images, coloured by label/);
+
+    // PCA of the pixels beside the codes, as Hinton & Salakhutdinov's Fig. 3; both panels hold every class.
+    const besides = await readPng(files[7]!.path);
+    assert.deepEqual([besides.width, besides.height], [2 * (480 + 24) + 40, 480 + 24]);
+    for (const left of [12, 504 + 12]) {
+      const colours = new Set<string>();
+      for (let y = 12; y < 492; y++)
+        for (let xx = left; xx < left + 480; xx++) colours.add(rgb(besides, xx, y).join());
+      for (const c of PALETTE)
+        assert.ok(colours.has(c.join()), `colour ${c.join()} in the panel at x=${left}`);
+    }
+    assert.match(files[7]!.description, /^left: the first two principal components of 20 test images/);
 
     // 15 x 15 decodes; the top-left one is the decode of the (low z1, high z2) prior quantile.
     const manifold = await readPng(files[4]!.path);

@@ -111,6 +111,8 @@ export async function writePictures(
     if (arithmetic) pictures.push(arithmetic);
   }
 
+  if (encode && model.codeSize === 2) pictures.push(codesBesidePca(encode, params, test, opts, batchSize));
+
   const out: PictureFile[] = [];
   for (const p of pictures) {
     const path = join(opts.outDir, p.file);
@@ -189,38 +191,86 @@ function latentScatter(
     codes = pcaEncode(fitPca(codes, n, k, 2), codes, n);
     how = `first two principal components of the ${k}-D codes`;
   }
-  const plot = 480;
-  const margin = 12;
-  const legendWidth = test.labels ? 40 : 0;
-  const img = new RgbImage(plot + 2 * margin + legendWidth, plot + 2 * margin);
-  img.fillRect(margin - 1, margin - 1, plot + 2, plot + 2, [200, 200, 200]);
-  img.fillRect(margin, margin, plot, plot, [255, 255, 255]);
-  const [x0, x1] = paddedRange(codes, 0, n);
-  const [y0, y1] = paddedRange(codes, 1, n);
-  // Shuffled drawing order, so no class is systematically painted over by the next.
   const order = opts.rng.shuffle(Array.from({ length: n }, (_, i) => i));
-  for (const i of order) {
-    const px = margin + ((codes[2 * i]! - x0) / (x1 - x0)) * plot;
-    const py = margin + plot - ((codes[2 * i + 1]! - y0) / (y1 - y0)) * plot;
-    const colour = test.labels ? PALETTE[test.labels[i]! % PALETTE.length]! : PALETTE[0]!;
-    img.fillCircle(px, py, 1.6, colour);
+  const { image, colouring } = scatterImage([codes], n, test, order);
+  return {
+    file: 'latent-scatter.png',
+    image,
+    description: `${how} of ${n} test images, ${colouring}`,
+  };
+}
+
+const PLOT = 480;
+const MARGIN = 12;
+
+/**
+ * Panels of n 2-D points each, side by side, coloured by the test labels, drawn in `order` (shuffled,
+ * so no class is systematically painted over by the next), with one legend of class colours.
+ */
+function scatterImage(
+  panels: readonly Float32Array[],
+  n: number,
+  test: ImageSet,
+  order: readonly number[],
+): { image: RgbImage; colouring: string } {
+  const legendWidth = test.labels ? 40 : 0;
+  const panelWidth = PLOT + 2 * MARGIN;
+  const img = new RgbImage(panels.length * panelWidth + legendWidth, PLOT + 2 * MARGIN);
+  for (const [p, xy] of panels.entries()) {
+    const left = p * panelWidth + MARGIN;
+    img.fillRect(left - 1, MARGIN - 1, PLOT + 2, PLOT + 2, [200, 200, 200]);
+    img.fillRect(left, MARGIN, PLOT, PLOT, [255, 255, 255]);
+    const [x0, x1] = paddedRange(xy, 0, n);
+    const [y0, y1] = paddedRange(xy, 1, n);
+    for (const i of order) {
+      const px = left + ((xy[2 * i]! - x0) / (x1 - x0)) * PLOT;
+      const py = MARGIN + PLOT - ((xy[2 * i + 1]! - y0) / (y1 - y0)) * PLOT;
+      const colour = test.labels ? PALETTE[test.labels[i]! % PALETTE.length]! : PALETTE[0]!;
+      img.fillCircle(px, py, 1.6, colour);
+    }
   }
   let classes = 0;
   if (test.labels) {
     for (let i = 0; i < n; i++) classes = Math.max(classes, test.labels[i]! + 1);
+    const x = panels.length * panelWidth;
     for (let c = 0; c < Math.min(classes, PALETTE.length); c++) {
-      const top = margin + 4 + c * 14;
-      img.fillRect(plot + 2 * margin, top, 9, 9, PALETTE[c]!);
-      img.drawDigits(plot + 2 * margin + 13, top + 2, String(c), [0, 0, 0]);
+      const top = MARGIN + 4 + c * 14;
+      img.fillRect(x, top, 9, 9, PALETTE[c]!);
+      img.drawDigits(x + 13, top + 2, String(c), [0, 0, 0]);
     }
   }
   const colouring = test.labels
     ? `coloured by label (legend: classes 0-${classes - 1} top to bottom)`
     : 'unlabelled';
+  return { image: img, colouring };
+}
+
+/**
+ * Hinton & Salakhutdinov's Fig. 3: the first two principal components of the test pixels (left)
+ * beside the model's 2-D codes of the same images (right). The PCA is fitted on those test images.
+ */
+function codesBesidePca(
+  encode: NonNullable<Model['encode']>,
+  params: Float32Array,
+  test: ImageSet,
+  opts: PictureOptions,
+  batchSize: number,
+): Picture {
+  const n = Math.min(opts.maxScatter ?? 5000, test.count);
+  const d = pixelsPerImage(test.shape);
+  const pixels = gatherBatch(test, rangeIndices(0, n));
+  const codes = new Float32Array(n * 2);
+  for (let start = 0; start < n; start += batchSize) {
+    const rows = Math.min(batchSize, n - start);
+    codes.set(encode(params, pixels.subarray(start * d, (start + rows) * d), rows), start * 2);
+  }
+  const pca = pcaEncode(fitPca(pixels, n, d, 2), pixels, n);
+  const order = opts.rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const { image, colouring } = scatterImage([pca, codes], n, test, order);
   return {
-    file: 'latent-scatter.png',
-    image: img,
-    description: `${how} of ${n} test images, ${colouring}`,
+    file: 'codes-vs-pca.png',
+    image,
+    description: `left: the first two principal components of ${n} test images (PCA fitted on them); right: their 2-D codes; ${colouring}`,
   };
 }
 
