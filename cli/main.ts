@@ -242,9 +242,17 @@ program
   .description('compare runs: one Markdown table and one HTML page from every summary.json under DIR')
   .argument('<dir>', 'directory searched for runs at any depth, e.g. runs')
   .option('--out <file>', 'write FILE.md and FILE.html (default: DIR/REPORT.md and DIR/REPORT.html)')
-  .action(async (dir: string, opts: { out?: string }) => {
+  .option(
+    '--figures <keys>',
+    'comma-separated test figures to show, in order (default: every figure any run has)',
+  )
+  .action(async (dir: string, opts: { out?: string; figures?: string }) => {
     const { writeReport } = await import('../core/report/write-report.js');
-    const r = await writeReport(dir, opts.out);
+    const figures = opts.figures
+      ?.split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== '');
+    const r = await writeReport(dir, opts.out, figures ? { figures } : {});
     for (const w of r.warnings) console.error(`harmonium: warning: ${w}`);
     console.log(`${r.runs} run(s): wrote ${r.paths.markdown} and ${r.paths.html}`);
   });

@@ -68,6 +68,8 @@ export interface ReportOptions {
   readonly skipped?: readonly SkippedRun[];
   /** Default "Harmonium runs". */
   readonly title?: string;
+  /** The test figures to show, in this order; default every figure any run has (see orderTestKeys). */
+  readonly figures?: readonly string[];
 }
 
 const text = (t: string, code = false): TextCell => ({ kind: 'text', text: t, code });
@@ -77,7 +79,9 @@ const column = (header: string, numeric = false, code = false): ReportColumn => 
 export function buildReportTable(runs: readonly RunEntry[], opts: ReportOptions): ReportTable {
   const outDir = resolve(opts.outDir);
   const sorted = [...runs].sort((a, b) => compareRunPaths(a.run, b.run));
-  const testKeys = orderTestKeys(sorted.flatMap((r) => Object.keys(r.summary.test ?? {})));
+  const testKeys = opts.figures
+    ? [...new Set(opts.figures)]
+    : orderTestKeys(sorted.flatMap((r) => Object.keys(r.summary.test ?? {})));
   const notes = sorted.map(runNotes);
   const withPictures = sorted.some((r) => r.pictures.length > 0);
   const withNotes = notes.some((n) => n !== '');
@@ -121,7 +125,7 @@ export function buildReportTable(runs: readonly RunEntry[], opts: ReportOptions)
         ? [
             {
               kind: 'pictures',
-              pictures: r.pictures.map((p) => ({
+              pictures: shownPictures(r.pictures).map((p) => ({
                 label: pictureLabel(p),
                 href: relativeHref(outDir, resolve(r.dir, p)),
               })),
@@ -148,6 +152,15 @@ export function buildReportTable(runs: readonly RunEntry[], opts: ReportOptions)
     rows,
     skipped,
   };
+}
+
+const EPOCH_GRID = /^samples-epoch-\d+\.png$/;
+
+/** The pictures of a run as listed, but of the sample grids drawn after each epoch only the last. */
+function shownPictures(pictures: readonly string[]): string[] {
+  const grids = pictures.filter((p) => EPOCH_GRID.test(p)).sort();
+  const last = grids[grids.length - 1];
+  return pictures.filter((p) => !EPOCH_GRID.test(p) || p === last);
 }
 
 /** A picture's file name without its extension: "reconstructions". */

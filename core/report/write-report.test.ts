@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import { isDataError } from '../data/testing.js';
 import { reportPaths, writeReport } from './write-report.js';
-import { aeSummary, rbmSummary, tmp, writeRun } from './testing.js';
+import { aeSummary, markdownRowCells, rbmSummary, tmp, writeRun } from './testing.js';
 
 function runsTree(): string {
   const root = tmp();
@@ -118,4 +118,30 @@ test('a directory without any summary.json is an error; one with only broken one
   assert.equal(r.runs, 0);
   assert.equal(r.skipped.length, 1);
   assert.match(r.markdown, /^0 runs under `\.`, 1 skipped/m);
+});
+
+test('--figures picks the test columns and their order; a figure no run has is warned about', async () => {
+  const root = runsTree();
+  const r = await writeReport(join(root, 'runs'), undefined, {
+    figures: ['probe_accuracy', 'sse_per_image', 'fid'],
+  });
+  const header = r.markdown.split('\n').find((l) => l.startsWith('| run |'))!;
+  const cells = markdownRowCells(header);
+  const at = cells.indexOf('`probe_accuracy`');
+  assert.deepEqual(cells.slice(at, at + 3), ['`probe_accuracy`', '`sse_per_image`', '`fid`']);
+  assert.ok(!cells.includes('`pca_sse_per_image`'), header);
+  assert.deepEqual(
+    r.warnings.filter((w) => w.startsWith('--figures')),
+    ['--figures: no run has the test figure "fid"'],
+  );
+});
+
+test('of the sample grids drawn after each epoch, only the last is shown', async () => {
+  const root = tmp();
+  const grids = ['samples-epoch-001.png', 'samples-epoch-002.png', 'samples-epoch-010.png'];
+  writeRun(root, 'runs/gan', rbmSummary({ model: 'gan', pictures: [...grids, 'samples.png'] }));
+  const r = await writeReport(join(root, 'runs'));
+  assert.match(r.markdown, /\[samples-epoch-010\]\(gan\/samples-epoch-010\.png\)/);
+  assert.doesNotMatch(r.markdown, /samples-epoch-00[12]/);
+  assert.match(r.markdown, /\[samples\]\(gan\/samples\.png\)/);
 });

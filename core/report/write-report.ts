@@ -1,5 +1,5 @@
 /**
- * `harmonium report DIR [--out FILE]`: finds the runs under DIR and writes the same report twice,
+ * `harmonium report DIR [--out FILE] [--figures K,...]`: finds the runs under DIR and writes the same report twice,
  * FILE.md and FILE.html, each written atomically. Reruns nothing; reads only summary.json files
  * (and checks that the pictures they list exist).
  */
@@ -58,14 +58,23 @@ export async function reportPaths(dir: string, out?: string): Promise<ReportPath
  * summary.json at all, and DataError IO when a file cannot be written; a broken summary.json is
  * skipped and reported, not thrown.
  */
-export async function writeReport(dir: string, out?: string): Promise<ReportResult> {
+export async function writeReport(
+  dir: string,
+  out?: string,
+  opts: { readonly figures?: readonly string[] } = {},
+): Promise<ReportResult> {
   const scan = await findRuns(dir);
   if (scan.runs.length === 0 && scan.skipped.length === 0) {
     throw new DataError('DATA_NOT_FOUND', `${dir}: no ${SUMMARY_FILE} in it or below it: no runs to report`);
   }
   const paths = await reportPaths(dir, out);
   const outDir = dirname(resolve(paths.markdown));
-  const table = buildReportTable(scan.runs, { outDir, runsDir: dir, skipped: scan.skipped });
+  const table = buildReportTable(scan.runs, {
+    outDir,
+    runsDir: dir,
+    skipped: scan.skipped,
+    ...(opts.figures ? { figures: opts.figures } : {}),
+  });
   const markdown = markdownFromTable(table);
   const html = htmlFromTable(table);
   try {
@@ -82,6 +91,9 @@ export async function writeReport(dir: string, out?: string): Promise<ReportResu
     ...scan.runs.flatMap((r) =>
       r.missingPictures.map((p) => `${join(dir, r.run, p)}: listed in ${SUMMARY_FILE} but not found`),
     ),
+    ...(opts.figures ?? [])
+      .filter((k) => !scan.runs.some((r) => Object.hasOwn(r.summary.test ?? {}, k)))
+      .map((k) => `--figures: no run has the test figure "${k}"`),
   ];
   return { paths, markdown, html, runs: scan.runs.length, skipped: scan.skipped, warnings };
 }
