@@ -24,6 +24,7 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { ConfigError, HarmoniumError } from '../errors.js';
 import type { RbmWeights } from './rbm-likelihood.js';
+import { bernoulli } from '../models/rbm-energy.js';
 
 /** Options of {@link aisLogPartition}. */
 export interface AisOptions {
@@ -115,12 +116,6 @@ export function baseRateBias(data: Float32Array, count: number, visible: number)
 /** log(1 + e^x) in float64. */
 function softplus(x: number): number {
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-}
-
-/** Binary states with P(1) = p, from uniforms drawn from `rng` in row-major order. */
-function bernoulli(p: tf.Tensor2D, rng: Rng): tf.Tensor2D {
-  const u = tf.tensor2d(rng.fillUniform(new Float32Array(p.size)), [p.shape[0], p.shape[1]], 'float32');
-  return tf.cast(tf.less(u, p), 'float32');
 }
 
 function checkWeights(rbm: RbmWeights, base: Float32Array): void {

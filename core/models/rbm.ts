@@ -16,7 +16,7 @@ import { matrix } from './layers.js';
 import { flatLength } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { flattenTensors, paramTensors } from './params.js';
-import { freeEnergy, hiddenProbs, visibleProbs } from './rbm-energy.js';
+import { bernoulli, freeEnergy, hiddenProbs, visibleProbs } from './rbm-energy.js';
 import type { RbmTensors } from './rbm-energy.js';
 
 /** Everything that defines an RBM, after hyperparameters have been read. */
@@ -47,12 +47,6 @@ const INIT_STD = 0.01;
  * 0.12-0.18 nats, within 0.15 nats of the 30,000-beta estimate.
  */
 const AIS_BETAS_DEFAULT = 5000;
-
-/** Binary states drawn with P(1) = p, from uniforms taken from `rng` in row-major order. */
-function bernoulli(p: tf.Tensor2D, rng: Rng): tf.Tensor2D {
-  const u = tf.tensor2d(rng.fillUniform(new Float32Array(p.size)), [p.shape[0], p.shape[1]], 'float32');
-  return tf.cast(tf.less(u, p), 'float32');
-}
 
 /**
  * Flat parameters: `w` (visible x hidden), `visible.b`, `hidden.b`.

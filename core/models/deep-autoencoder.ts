@@ -1,0 +1,457 @@
+/**
+ * The deep autoencoder of Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural
+ * networks" (Science 2006): a stack of RBMs (784-1000-500-250-30, the top one with linear,
+ * unit-variance Gaussian hidden units) pretrained greedily with CD-1, unrolled into an encoder and
+ * a decoder, then fine-tuned end to end by backpropagation. Their code (mnistdeepauto.m, rbm.m,
+ * rbmhidlinear.m, backprop.m) fine-tunes by conjugate gradients; here the fine-tune phase takes the
+ * job's optimizer.
+ */
+import { copyTensorInto } from '../compute/tensor-values.js';
+import { tf } from '../compute/tf.js';
+import type { Rng } from '../data/rng.js';
+import { HarmoniumError } from '../errors.js';
+import type { HyperSpec, HyperValues } from './hyper.js';
+import { HyperReader } from './hyper-values.js';
+import { dense, denseTransposed, glorotInit, matrix, reconstructionLoss, sumSquares } from './layers.js';
+import type { ReconstructionLoss } from './layers.js';
+import { flatLength, paramOffsets } from './model.js';
+import type {
+  DenseLayerValues,
+  Model,
+  ParamSpec,
+  StepResult,
+  TrainingDefaults,
+  TrainingPhase,
+} from './model.js';
+import { lossAndGrads, paramTensors, withParams } from './params.js';
+import { bernoulli } from './rbm-energy.js';
+
+/** How the weights start before fine-tuning. */
+export type Pretraining = 'rbm' | 'none';
+
+/** Everything that defines a deep autoencoder, after hyperparameters have been read. */
+export interface DeepAutoencoderConfig {
+  readonly inputSize: number;
+  /** Sigmoid hidden layers between the pixels and the code, e.g. [1000, 500, 250]. */
+  readonly layers: readonly number[];
+  /** Linear code units. */
+  readonly code: number;
+  readonly pretrain: Pretraining;
+  readonly pretrainEpochs: number;
+  /** CD learning rate of the Bernoulli-hidden RBMs. */
+  readonly pretrainLr: number;
+  /** CD learning rate of the top RBM, whose hidden units are linear. */
+  readonly codeLr: number;
+  /** L2 coefficient on the RBM weights (not the biases) during pretraining. */
+  readonly weightDecay: number;
+  /** Fine-tuning loss per image, summed over pixels. */
+  readonly loss: ReconstructionLoss;
+  readonly hyper: Readonly<Record<string, unknown>>;
+}
+
+/** Standard deviation of the initial RBM weights (rbm.m: 0.1 * randn). */
+const RBM_INIT_STD = 0.1;
+
+/** rbm.m and rbmhidlinear.m: momentum 0.5 for the first 5 epochs, then 0.9. */
+const RBM_MOMENTUM = { momentum: 0.5, finalMomentum: 0.9, momentumSwitchEpoch: 5 } as const;
+
+/** Copies the rows x cols matrix at `from` of `buf` transposed (cols x rows) to `to`, in cache-sized tiles. */
+function transposeWithin(buf: Float32Array, from: number, to: number, rows: number, cols: number): void {
+  const tile = 32;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(rows, r0 + tile);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(cols, c0 + tile);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) buf[to + c * rows + r] = buf[from + r * cols + c]!;
+      }
+    }
+  }
+}
+
+/**
+ * Flat parameters, for RBM i joining sizes[i] (visible) and sizes[i + 1] (hidden), sizes =
+ * [input, ...layers, code]: first the encoder enc{i}.w (sizes[i] x sizes[i+1]) and enc{i}.b (the
+ * RBM's hidden bias) for every i, then the decoder dec{i}.w (sizes[i+1] x sizes[i], untied) and
+ * dec{i}.b (the RBM's visible bias). The decoder applies dec{L-1} first and dec0 last.
+ *
+ * Phases with `pretrain rbm`: one CD-1 phase per RBM, then `finetune`; with `pretrain none`, only
+ * `finetune`. In RBM phase i the step writes the CD direction into enc{i}.w and its exact transpose
+ * into dec{i}.w, so that identical optimizer updates keep the decoder the encoder's transpose and
+ * unrolling needs no copy; every slice the phase does not train gets zeros. A step before any
+ * `setPhase` trains phase 0.
+ */
+export class DeepAutoencoder implements Model {
+  readonly kind = 'deep-ae';
+  readonly inputSize: number;
+  readonly codeSize: number;
+  readonly paramSpecs: readonly ParamSpec[];
+  readonly hyper: Readonly<Record<string, unknown>>;
+  readonly phases: readonly TrainingPhase[];
+  /** [input, ...layers, code]. */
+  private readonly sizes: readonly number[];
+  private readonly offsets: ReadonlyMap<string, { offset: number; size: number }>;
+  private phase = 0;
+
+  constructor(private readonly config: DeepAutoencoderConfig) {
+    this.inputSize = config.inputSize;
+    this.codeSize = config.code;
+    this.hyper = config.hyper;
+    this.sizes = [config.inputSize, ...config.layers, config.code];
+    const rbms = this.sizes.length - 1;
+    const specs: ParamSpec[] = [];
+    for (let i = 0; i < rbms; i++) {
+      specs.push({ name: `enc${i}.w`, shape: [this.sizes[i]!, this.sizes[i + 1]!] });
+      specs.push({ name: `enc${i}.b`, shape: [this.sizes[i + 1]!] });
+    }
+    for (let i = 0; i < rbms; i++) {
+      specs.push({ name: `dec${i}.w`, shape: [this.sizes[i + 1]!, this.sizes[i]!] });
+      specs.push({ name: `dec${i}.b`, shape: [this.sizes[i]!] });
+    }
+    this.paramSpecs = specs;
+    this.offsets = paramOffsets(specs);
+    const finetune: TrainingPhase = { name: 'finetune', epochs: null, training: null };
+    this.phases =
+      config.pretrain === 'rbm'
+        ? [...Array.from({ length: rbms }, (_, i) => this.rbmPhase(i)), finetune]
+        : [finetune];
+  }
+
+  private rbmPhase(i: number): TrainingPhase {
+    const top = i === this.sizes.length - 2;
+    const training: TrainingDefaults = {
+      optimizer: 'sgd',
+      lr: top ? this.config.codeLr : this.config.pretrainLr,
+      ...RBM_MOMENTUM,
+    };
+    return {
+      name: `rbm-${i + 1} ${this.sizes[i]}-${this.sizes[i + 1]}${top ? ' (linear)' : ''}`,
+      epochs: this.config.pretrainEpochs,
+      training,
+    };
+  }
+
+  setPhase(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.phases.length) {
+      throw new HarmoniumError(
+        'MODEL_INVALID',
+        `deep-ae: phase ${index} does not exist; this model has ${this.phases.length} (${this.phases.map((p) => p.name).join(', ')})`,
+      );
+    }
+    this.phase = index;
+  }
+
+  /**
+   * `pretrain rbm`: every enc{i}.w ~ N(0, 0.1^2) as in rbm.m, dec{i}.w its transpose, biases 0.
+   * `pretrain none`: every encoder and decoder matrix Glorot-uniform independently, biases 0.
+   */
+  init(rng: Rng): Float32Array {
+    if (this.config.pretrain === 'none') return glorotInit(this.paramSpecs, rng);
+    const flat = new Float32Array(flatLength(this.paramSpecs));
+    for (let i = 0; i < this.sizes.length - 1; i++) {
+      const enc = this.slot(`enc${i}.w`);
+      rng.fillNormal(flat.subarray(enc.offset, enc.offset + enc.size), 0, RBM_INIT_STD);
+      transposeWithin(flat, enc.offset, this.slot(`dec${i}.w`).offset, this.sizes[i]!, this.sizes[i + 1]!);
+    }
+    return flat;
+  }
+
+  private slot(name: string): { offset: number; size: number } {
+    return this.offsets.get(name)!;
+  }
+
+  /** One parameter of `flat` as a tensor of its spec's shape. */
+  private tensor(flat: Float32Array, name: string, shape: readonly number[]): tf.Tensor {
+    const { offset, size } = this.slot(name);
+    return tf.tensor(flat.subarray(offset, offset + size), [...shape], 'float32');
+  }
+
+  /** Up-pass through the first `count` encoder layers (sigmoid, except the linear code layer). */
+  private up(
+    w: readonly tf.Tensor2D[],
+    b: readonly tf.Tensor1D[],
+    x: tf.Tensor2D,
+    count: number,
+  ): tf.Tensor2D {
+    let h = x;
+    for (let i = 0; i < count; i++) {
+      const z = dense(h, w[i]!, b[i]!);
+      h = i === this.sizes.length - 2 ? z : tf.sigmoid(z);
+    }
+    return h;
+  }
+
+  /** Output logits from codes: the decoder's sigmoid layers, then the logistic output's pre-activation. */
+  private downLogits(w: readonly tf.Tensor2D[], b: readonly tf.Tensor1D[], code: tf.Tensor2D): tf.Tensor2D {
+    let h = code;
+    for (let i = this.sizes.length - 2; i >= 0; i--) {
+      const z = dense(h, w[i]!, b[i]!);
+      h = i === 0 ? z : tf.sigmoid(z);
+    }
+    return h;
+  }
+
+  /** Encoder (w, b) and decoder (w, b) tensors from the flat parameters, in spec order. */
+  private split(p: readonly tf.Tensor[]): {
+    encW: tf.Tensor2D[];
+    encB: tf.Tensor1D[];
+    decW: tf.Tensor2D[];
+    decB: tf.Tensor1D[];
+  } {
+    const l = this.sizes.length - 1;
+    return {
+      encW: Array.from({ length: l }, (_, i) => p[2 * i] as tf.Tensor2D),
+      encB: Array.from({ length: l }, (_, i) => p[2 * i + 1] as tf.Tensor1D),
+      decW: Array.from({ length: l }, (_, i) => p[2 * l + 2 * i] as tf.Tensor2D),
+      decB: Array.from({ length: l }, (_, i) => p[2 * l + 2 * i + 1] as tf.Tensor1D),
+    };
+  }
+
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
+    const rbms = this.sizes.length - 1;
+    const rbm = this.config.pretrain === 'rbm' && this.phase < rbms ? this.phase : -1;
+    return rbm >= 0
+      ? this.cdStep(rbm, params, batch, batchSize, rng, out)
+      : this.fineTuneStep(params, batch, batchSize, out);
+  }
+
+  /**
+   * CD-1 on RBM i, whose data are the hidden probabilities of the RBMs below it (frozen, so equal
+   * to those rbm.m hands up). Bernoulli hidden units: h0 ~ p(h|v0) from uniforms; the linear top
+   * (rbmhidlinear.m): h0 = v0 W + b plus N(0, 1) noise. Both: v1 = sigmoid(h0 W^T + a), then the
+   * hidden probabilities (or linear means) of v1. The one draw per step is h0's, row-major.
+   * loss: squared error per image between the RBM's data and v1.
+   * Direction: -(<v h>data - <v h>recon) / batch + weightDecay * W, and the bias analogues without decay.
+   */
+  private cdStep(
+    i: number,
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out: Float32Array = new Float32Array(flatLength(this.paramSpecs)),
+  ): StepResult {
+    if (out.length !== flatLength(this.paramSpecs)) {
+      throw new RangeError(
+        `gradient buffer holds ${out.length} values, the parameters ${flatLength(this.paramSpecs)}`,
+      );
+    }
+    const linear = i === this.sizes.length - 2;
+    const n = this.sizes[i]!;
+    const m = this.sizes[i + 1]!;
+    const { weightDecay } = this.config;
+    let loss = 0;
+    const stats = tf.tidy(() => {
+      const w = Array.from(
+        { length: i + 1 },
+        (_, j) => this.tensor(params, `enc${j}.w`, [this.sizes[j]!, this.sizes[j + 1]!]) as tf.Tensor2D,
+      );
+      const b = Array.from(
+        { length: i + 1 },
+        (_, j) => this.tensor(params, `enc${j}.b`, [this.sizes[j + 1]!]) as tf.Tensor1D,
+      );
+      const a = this.tensor(params, `dec${i}.b`, [n]) as tf.Tensor1D;
+      const v0 = this.up(w, b, matrix(batch, batchSize, this.inputSize), i);
+      const hidden = (v: tf.Tensor2D): tf.Tensor2D => {
+        const z = dense(v, w[i]!, b[i]!);
+        return linear ? z : tf.sigmoid(z);
+      };
+      const ph0 = hidden(v0);
+      const h0: tf.Tensor2D = linear
+        ? tf.add(ph0, tf.tensor2d(rng.fillNormal(new Float32Array(batchSize * m)), [batchSize, m], 'float32'))
+        : bernoulli(ph0, rng);
+      const v1 = tf.sigmoid(denseTransposed(h0, w[i]!, a));
+      const ph1 = hidden(v1);
+      loss = tf.sum(tf.square(tf.sub(v0, v1))).dataSync()[0]! / batchSize;
+      const gW = tf.add(
+        tf.div(tf.sub(tf.matMul(v1, ph1, true, false), tf.matMul(v0, ph0, true, false)), batchSize),
+        tf.mul(weightDecay, w[i]!),
+      );
+      const gB = tf.sub(tf.mean(ph1, 0), tf.mean(ph0, 0));
+      const gA = tf.sub(tf.mean(v1, 0), tf.mean(v0, 0));
+      return [gW, gB, gA];
+    });
+    try {
+      out.fill(0);
+      const [gW, gB, gA] = stats as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const encW = this.slot(`enc${i}.w`).offset;
+      copyTensorInto(gW, out, encW);
+      copyTensorInto(gB, out, this.slot(`enc${i}.b`).offset);
+      copyTensorInto(gA, out, this.slot(`dec${i}.b`).offset);
+      transposeWithin(out, encW, this.slot(`dec${i}.w`).offset, n, m);
+      return { loss, grads: out };
+    } finally {
+      for (const t of stats) t.dispose();
+    }
+  }
+
+  /**
+   * Backpropagation through the unrolled net: sigmoid hidden layers, linear code, sigmoid decoder
+   * layers, logistic output. loss: the configured loss per image summed over pixels, averaged over
+   * the batch; extras.sse: the squared error per image (Hinton & Salakhutdinov's figure).
+   */
+  private fineTuneStep(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    out?: Float32Array,
+  ): StepResult {
+    const l = this.sizes.length - 1;
+    const r = lossAndGrads(
+      this.paramSpecs,
+      params,
+      (p, report) => {
+        const { encW, encB, decW, decB } = this.split(p);
+        const x = matrix(batch, batchSize, this.inputSize);
+        const logits = this.downLogits(decW, decB, this.up(encW, encB, x, l));
+        report('sse', tf.mean(sumSquares(tf.sigmoid(logits), x)) as tf.Scalar);
+        return tf.mean(reconstructionLoss(this.config.loss, logits, x)) as tf.Scalar;
+      },
+      out,
+    );
+    return { loss: r.loss, grads: r.grads, extras: r.extras };
+  }
+
+  /** The linear code of each image (the encoder's up-pass). */
+  encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
+    return withParams(this.paramSpecs, params, (p) => {
+      const { encW, encB } = this.split(p);
+      return this.up(encW, encB, matrix(batch, batchSize, this.inputSize), this.sizes.length - 1);
+    });
+  }
+
+  /** Pixel probabilities from codes (the decoder's down-pass). */
+  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
+    return withParams(this.paramSpecs, params, (p) => {
+      const { decW, decB } = this.split(p);
+      return tf.sigmoid(this.downLogits(decW, decB, matrix(codes, count, this.codeSize)));
+    });
+  }
+
+  reconstruct(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
+    return withParams(this.paramSpecs, params, (p) => {
+      const { encW, encB, decW, decB } = this.split(p);
+      const code = this.up(encW, encB, matrix(batch, batchSize, this.inputSize), this.sizes.length - 1);
+      return tf.sigmoid(this.downLogits(decW, decB, code));
+    });
+  }
+
+  /** Sum over the batch of the fine-tuning loss (the report computes the squared error itself). */
+  evaluate(params: Float32Array, batch: Float32Array, batchSize: number): Record<string, number> {
+    return tf.tidy(() => {
+      const { encW, encB, decW, decB } = this.split(paramTensors(this.paramSpecs, params));
+      const x = matrix(batch, batchSize, this.inputSize);
+      const logits = this.downLogits(decW, decB, this.up(encW, encB, x, this.sizes.length - 1));
+      return {
+        reconstruction_loss: tf.sum(reconstructionLoss(this.config.loss, logits, x)).dataSync()[0]!,
+      };
+    });
+  }
+
+  /** The encoder as dense layers (copies): sigmoid hidden layers, then the linear code layer. */
+  encoderLayers(params: Float32Array): DenseLayerValues[] {
+    const l = this.sizes.length - 1;
+    return Array.from({ length: l }, (_, i) => {
+      const w = this.slot(`enc${i}.w`);
+      const b = this.slot(`enc${i}.b`);
+      return {
+        inputs: this.sizes[i]!,
+        outputs: this.sizes[i + 1]!,
+        weight: params.slice(w.offset, w.offset + w.size),
+        bias: params.slice(b.offset, b.offset + b.size),
+        activation: i === l - 1 ? 'linear' : 'sigmoid',
+      };
+    });
+  }
+}
+
+const MAX_UNITS = 65536;
+
+/** Hyperparameters of `deep-ae`. */
+export const DEEP_AE_HYPERS: readonly HyperSpec[] = [
+  {
+    name: 'layers',
+    type: 'int-list',
+    default: [1000, 500, 250],
+    min: 1,
+    max: MAX_UNITS,
+    doc: 'sigmoid hidden layers between the pixels and the code (one RBM each); the decoder mirrors them',
+  },
+  {
+    name: 'code',
+    type: 'int',
+    default: 30,
+    min: 1,
+    max: MAX_UNITS,
+    doc: 'linear code units (2 for the 2-D maps)',
+  },
+  {
+    name: 'pretrain',
+    type: 'enum',
+    default: 'rbm',
+    values: ['rbm', 'none'],
+    doc: 'rbm: greedy CD-1 pretraining, one phase per RBM, before fine-tuning; none: Glorot-uniform init, fine-tuning only',
+  },
+  {
+    name: 'pretrain-epochs',
+    type: 'int',
+    default: 10,
+    min: 1,
+    max: 100_000,
+    doc: 'epochs of each RBM phase',
+  },
+  {
+    name: 'pretrain-lr',
+    type: 'float',
+    default: 0.1,
+    min: 0,
+    max: 100,
+    doc: 'CD learning rate of the sigmoid-hidden RBMs (momentum 0.5, then 0.9 from epoch 5)',
+  },
+  {
+    name: 'code-lr',
+    type: 'float',
+    default: 0.001,
+    min: 0,
+    max: 100,
+    doc: 'CD learning rate of the top RBM, whose hidden units are linear with unit-variance Gaussian noise',
+  },
+  {
+    name: 'weight-decay',
+    type: 'float',
+    default: 0.0002,
+    min: 0,
+    max: 1,
+    doc: 'L2 coefficient on the RBM weights during pretraining',
+  },
+  {
+    name: 'loss',
+    type: 'enum',
+    default: 'cross-entropy',
+    values: ['cross-entropy', 'mse'],
+    doc: 'fine-tuning loss per image, summed over pixels: Bernoulli cross-entropy of the logistic outputs, or squared error',
+  },
+];
+
+/** Builds a deep autoencoder from (validated) hyperparameters; missing ones take their defaults. */
+export function createDeepAutoencoder(inputSize: number, values: HyperValues): DeepAutoencoder {
+  const h = new HyperReader(DEEP_AE_HYPERS, values);
+  return new DeepAutoencoder({
+    inputSize,
+    layers: h.intList('layers'),
+    code: h.int('code'),
+    pretrain: h.choice('pretrain', ['rbm', 'none'] as const),
+    pretrainEpochs: h.int('pretrain-epochs'),
+    pretrainLr: h.number('pretrain-lr'),
+    codeLr: h.number('code-lr'),
+    weightDecay: h.number('weight-decay'),
+    loss: h.choice('loss', ['cross-entropy', 'mse'] as const),
+    hyper: h.resolved(),
+  });
+}
