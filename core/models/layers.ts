@@ -88,3 +88,15 @@ export function glorotInit(specs: readonly ParamSpec[], rng: Rng): Float32Array 
   }
   return flat;
 }
+
+/** Slope of D's LeakyReLU for negative inputs (DCGAN's 0.2, used for the MLP too). */
+export const LEAKY_SLOPE = 0.2;
+
+/**
+ * LeakyReLU(0.2) written as max(x, 0.2 x): the same values, but its gradient runs on the native
+ * backend's kernels instead of tfjs's cpu Select, which tf.leakyRelu's gradient uses (measured on a
+ * 64 x 14 x 14 x 64 map: about 10 ms against 35 ms).
+ */
+export function leakyRelu<T extends tf.Tensor>(x: T): T {
+  return tf.maximum(x, tf.mul(x, LEAKY_SLOPE));
+}

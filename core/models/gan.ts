@@ -1,0 +1,154 @@
+/**
+ * The generative adversarial network of Goodfellow et al. (2014) with multilayer perceptrons
+ * (`gan`): G maps z ~ N(0, I) through ReLU layers to sigmoid pixels (the data are in [0, 1]); D maps
+ * an image through LeakyReLU(0.2) layers to one logit. Losses and the simultaneous update of both
+ * networks are in gan-loss.ts: loss L_D, the non-saturating L_G reported as `g_loss`.
+ *
+ * The flat parameters are G's then D's: g.fc0.w, g.fc0.b, ..., then d.fc0.w, d.fc0.b, ..., the last
+ * of each producing the image logits and the one real/fake logit.
+ */
+import { tf } from '../compute/tf.js';
+import type { Rng } from '../data/rng.js';
+import { ganStep, generateImages, type GanNetworks } from './gan-loss.js';
+import type { HyperSpec, HyperValues } from './hyper.js';
+import { HyperReader } from './hyper-values.js';
+import { dense, glorotInit, LEAKY_SLOPE, leakyRelu } from './layers.js';
+import type { Model, ParamSpec, StepResult } from './model.js';
+
+/** Everything that defines an MLP GAN, after hyperparameters have been read. */
+export interface GanConfig {
+  readonly inputSize: number;
+  readonly latent: number;
+  /** G's hidden layer sizes, from z towards the image. */
+  readonly generatorLayers: readonly number[];
+  /** D's hidden layer sizes, from the image towards the logit. */
+  readonly discriminatorLayers: readonly number[];
+  readonly hyper: Readonly<Record<string, unknown>>;
+}
+
+/** Dense layer specs named `${prefix}fc${i}.w` / `.b` through `sizes`. */
+function denseSpecs(prefix: string, sizes: readonly number[]): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    specs.push({ name: `${prefix}fc${i}.w`, shape: [sizes[i]!, sizes[i + 1]!] });
+    specs.push({ name: `${prefix}fc${i}.b`, shape: [sizes[i + 1]!] });
+  }
+  return specs;
+}
+
+/** A GAN whose generator and discriminator are multilayer perceptrons. */
+export class Gan implements Model, GanNetworks {
+  readonly kind = 'gan';
+  readonly inputSize: number;
+  readonly codeSize: number;
+  readonly latent: number;
+  readonly paramSpecs: readonly ParamSpec[];
+  readonly generatorSpecs: readonly ParamSpec[];
+  readonly discriminatorSpecs: readonly ParamSpec[];
+  readonly hyper: Readonly<Record<string, unknown>>;
+
+  constructor(config: GanConfig) {
+    this.inputSize = config.inputSize;
+    this.latent = config.latent;
+    this.codeSize = config.latent;
+    this.hyper = config.hyper;
+    this.generatorSpecs = denseSpecs('g.', [config.latent, ...config.generatorLayers, config.inputSize]);
+    this.discriminatorSpecs = denseSpecs('d.', [config.inputSize, ...config.discriminatorLayers, 1]);
+    this.paramSpecs = [...this.generatorSpecs, ...this.discriminatorSpecs];
+  }
+
+  /** Glorot-uniform weights, zero biases. */
+  init(rng: Rng): Float32Array {
+    return glorotInit(this.paramSpecs, rng);
+  }
+
+  generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D {
+    const layers = g.length / 2;
+    let h = z;
+    for (let i = 0; i < layers; i++) {
+      const a = dense(h, g[2 * i] as tf.Tensor2D, g[2 * i + 1] as tf.Tensor1D);
+      h = i === layers - 1 ? tf.sigmoid(a) : tf.relu(a);
+    }
+    return h;
+  }
+
+  discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D {
+    const layers = d.length / 2;
+    let h = x;
+    for (let i = 0; i < layers; i++) {
+      const a = dense(h, d[2 * i] as tf.Tensor2D, d[2 * i + 1] as tf.Tensor1D);
+      h = i === layers - 1 ? a : leakyRelu(a);
+    }
+    return tf.reshape(h, [x.shape[0]]);
+  }
+
+  /** z ~ N(0, I), count x latent. */
+  private drawCodes(rng: Rng, count: number): Float32Array {
+    return rng.fillNormal(new Float32Array(count * this.latent));
+  }
+
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
+    return ganStep(this, params, batch, batchSize, this.drawCodes(rng, batchSize), out);
+  }
+
+  /** G(codes): images in (0, 1) for latent codes (count x latent). */
+  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
+    return generateImages(this, params, codes, count);
+  }
+
+  /** G(codes), for latent arithmetic: the same as `decode`. */
+  generate(params: Float32Array, codes: Float32Array, count: number): Float32Array {
+    return this.decode(params, codes, count);
+  }
+
+  /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
+  sample(params: Float32Array, count: number, rng: Rng): Float32Array {
+    return this.decode(params, this.drawCodes(rng, count), count);
+  }
+}
+
+/** Hyperparameters of `gan`. */
+export const GAN_HYPERS: readonly HyperSpec[] = [
+  {
+    name: 'latent',
+    type: 'int',
+    default: 100,
+    min: 1,
+    max: 4096,
+    doc: "dimensions of G's input z ~ N(0, I)",
+  },
+  {
+    name: 'g-layers',
+    type: 'int-list',
+    default: [256, 512],
+    min: 1,
+    max: 65536,
+    doc: 'generator hidden layer sizes from z towards the image (ReLU; sigmoid output)',
+  },
+  {
+    name: 'd-layers',
+    type: 'int-list',
+    default: [512, 256],
+    min: 1,
+    max: 65536,
+    doc: `discriminator hidden layer sizes from the image towards its logit (LeakyReLU ${LEAKY_SLOPE})`,
+  },
+];
+
+/** Builds `gan` from (validated) hyperparameters; missing ones take their defaults. */
+export function createGan(inputSize: number, values: HyperValues): Gan {
+  const h = new HyperReader(GAN_HYPERS, values);
+  return new Gan({
+    inputSize,
+    latent: h.int('latent'),
+    generatorLayers: h.intList('g-layers'),
+    discriminatorLayers: h.intList('d-layers'),
+    hyper: h.resolved(),
+  });
+}
