@@ -199,4 +199,61 @@ describe('evaluateModel', () => {
     assert.ok(!('pca_sse_per_image' in r2) && !('pca_mse_per_pixel' in r2));
     assert.equal(r2['sse_per_image'], r1['sse_per_image']);
   });
+
+  it('scores the samples of a model without an encoder through the project classifier', () => {
+    const real = fashion('train', 3000);
+    const shown = fashion('train', 1000);
+    /** A "generator" that replays real images, or one that always draws the mean image. */
+    const sampler = (kind: 'real' | 'mean'): Model => {
+      let next = 0;
+      const mean = new Float32Array(d);
+      for (let i = 0; i < shown.count * d; i++) mean[i % d]! += shown.pixels[i]! / 255 / shown.count;
+      return {
+        kind: 'gan',
+        inputSize: d,
+        codeSize: 4,
+        paramSpecs: [],
+        hyper: {},
+        init: () => new Float32Array(0),
+        step: (): StepResult => {
+          throw new Error('the test model is not trained');
+        },
+        decode: (_p, _z, n) => new Float32Array(n * d),
+        sample: (_p, n) => {
+          const out = new Float32Array(n * d);
+          for (let r = 0; r < n; r++, next++) {
+            for (let i = 0; i < d; i++) {
+              out[r * d + i] = kind === 'mean' ? mean[i]! : shown.pixels[(next % shown.count) * d + i]! / 255;
+            }
+          }
+          return out;
+        },
+      };
+    };
+    const good = evaluateModel(sampler('real'), new Float32Array(0), { train: real, test, seed: 1 });
+    const bad = evaluateModel(sampler('mean'), new Float32Array(0), { train: real, test, seed: 1 });
+    // No encoder: no reconstruction error, PCA baseline or code probe; the raw-pixel probe stays.
+    assert.deepEqual(Object.keys(good).sort(), [
+      'classifier_frechet_distance',
+      'classifier_frechet_distance_train_test',
+      'classifier_frechet_samples',
+      'classifier_test_accuracy',
+      'raw_probe_accuracy',
+      'sample_class_coverage',
+      'sample_class_entropy_bits',
+      'sample_mean_confidence',
+    ]);
+    assert.equal(good['classifier_frechet_samples'], 1000);
+    assert.ok(good['classifier_test_accuracy']! > 0.7, `${good['classifier_test_accuracy']}`);
+    // Real images sit near the floor; the mean image is far off, one class, no entropy.
+    const floor = good['classifier_frechet_distance_train_test']!;
+    assert.ok(good['classifier_frechet_distance']! < 2 * floor + 0.5, JSON.stringify(good));
+    assert.ok(
+      bad['classifier_frechet_distance']! > 20 * good['classifier_frechet_distance']!,
+      JSON.stringify(bad),
+    );
+    assert.equal(bad['sample_class_entropy_bits'], 0);
+    assert.equal(bad['sample_class_coverage'], 0.1);
+    assert.equal(good['sample_class_coverage'], 1);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The test report of a trained model: reconstruction error beside the PCA baseline with as many
  * components as the model's code, linear-probe accuracy of its codes beside the same probe on raw
- * pixels, and the model's own figures (ELBO, pseudo-likelihood...). Labels are read here only.
+ * pixels, its samples scored by a project-trained classifier (for generative models), and the
+ * model's own figures (ELBO, pseudo-likelihood...). Labels are read here only.
  */
 import type { ImageSet } from '../data/corpus.js';
 import { gatherBatch, limitSet, pixelsPerImage } from '../data/corpus.js';
@@ -11,15 +12,19 @@ import type { Model } from '../models/model.js';
 import { forEachBatch, rangeIndices } from './batches.js';
 import type { Probe, ProbeOptions } from './logistic-probe.js';
 import { probePredict, selectLabelledSubset, trainProbe } from './logistic-probe.js';
+import type { FeatureClassifier } from './feature-classifier.js';
+import { trainFeatureClassifier } from './feature-classifier.js';
 import type { PcaOptions } from './pca.js';
 import { fitPcaToSet, pcaEncode, pcaReconstruct } from './pca.js';
 import { reconstructionError, reconstructionErrorOf } from './reconstruction.js';
+import { sampleQuality } from './sample-quality.js';
 
 /**
  * Named test figures with snake_case keys: `sse_per_image`, `mse_per_pixel`, `pca_sse_per_image`,
  * `pca_mse_per_pixel` with `pca_fit_images` (the training images the PCA was fitted on),
- * `probe_accuracy`, `raw_probe_accuracy`, then the model's own keys. A figure
- * that does not apply (no labels, no code) is absent rather than NaN.
+ * `probe_accuracy`, `raw_probe_accuracy`, for a model that samples the figures of
+ * {@link sampleQuality} (`classifier_frechet_distance`...), then the model's own keys. A figure
+ * that does not apply (no labels, no code, no sampler) is absent rather than NaN.
  */
 export type TestReport = Record<string, number>;
 
@@ -40,6 +45,13 @@ export interface EvaluateOptions {
   readonly pcaTrainLimit?: number;
   readonly pca?: PcaOptions;
   readonly probe?: ProbeOptions;
+  /**
+   * The classifier whose features score a generative model's samples (sample-quality.ts); trained
+   * on `train` when absent and needed.
+   */
+  readonly classifier?: FeatureClassifier;
+  /** Samples scored by the classifier. Default 10000, or fewer when the test set is smaller. */
+  readonly samples?: number;
 }
 
 /** Keys the report computes itself; a model figure with the same name is stored as `model_<key>`. */
@@ -51,6 +63,13 @@ const OWN_KEYS = new Set([
   'pca_fit_images',
   'probe_accuracy',
   'raw_probe_accuracy',
+  'classifier_frechet_distance',
+  'classifier_frechet_distance_train_test',
+  'classifier_frechet_samples',
+  'sample_class_entropy_bits',
+  'sample_class_coverage',
+  'sample_mean_confidence',
+  'classifier_test_accuracy',
 ]);
 
 /** Computes the test report of `model` with parameters `params` (see {@link TestReport}). */
@@ -107,6 +126,20 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
         encode(params, batch, rows),
       );
     }
+  }
+
+  if (model.sample && train.labels && test.labels && test.count >= 2 && train.count >= 2) {
+    const sample = model.sample.bind(model);
+    const rng = new Rng(deriveSeed(opts.seed, 0x736d70));
+    const classifier = opts.classifier ?? trainFeatureClassifier(train);
+    Object.assign(
+      report,
+      sampleQuality((n) => sample(params, n, rng), classifier, test, {
+        train,
+        batchSize,
+        ...(opts.samples !== undefined ? { samples: opts.samples } : {}),
+      }),
+    );
   }
 
   const extras: Record<string, number> = {};
