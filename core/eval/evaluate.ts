@@ -13,6 +13,7 @@ import { forEachBatch, rangeIndices } from './batches.js';
 import type { Probe, ProbeOptions } from './logistic-probe.js';
 import { probePredict, selectLabelledSubset, trainProbe } from './logistic-probe.js';
 import type { FeatureClassifier } from './feature-classifier.js';
+import { finetuneReport } from './finetune.js';
 import { trainFeatureClassifier } from './feature-classifier.js';
 import type { PcaOptions } from './pca.js';
 import { fitPcaToSet, pcaEncode, pcaReconstruct } from './pca.js';
@@ -22,7 +23,8 @@ import { sampleQuality } from './sample-quality.js';
 /**
  * Named test figures with snake_case keys: `sse_per_image`, `mse_per_pixel`, `pca_sse_per_image`,
  * `pca_mse_per_pixel` with `pca_fit_images` (the training images the PCA was fitted on),
- * `probe_accuracy`, `raw_probe_accuracy`, for a model that samples the figures of
+ * `probe_accuracy`, `raw_probe_accuracy`, for a dense encoder `finetune_accuracy` and
+ * `finetune_random_init_accuracy` (finetune.ts), for a model that samples the figures of
  * {@link sampleQuality} (`classifier_frechet_distance`...), then the model's own keys. A figure
  * that does not apply (no labels, no code, no sampler) is absent rather than NaN.
  */
@@ -70,6 +72,8 @@ const OWN_KEYS = new Set([
   'sample_class_coverage',
   'sample_mean_confidence',
   'classifier_test_accuracy',
+  'finetune_accuracy',
+  'finetune_random_init_accuracy',
 ]);
 
 /** Computes the test report of `model` with parameters `params` (see {@link TestReport}). */
@@ -124,6 +128,16 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
       const codeProbe = trainProbe(codes, labels, chosen.length, k, probeOpts);
       report['probe_accuracy'] = testAccuracy(test, testLabels, batchSize, codeProbe, (batch, rows) =>
         encode(params, batch, rows),
+      );
+    }
+    // The semi-supervised recipe: the encoder and a softmax head trained together on the labelled subset.
+    if (model.encoderLayers) {
+      Object.assign(
+        report,
+        finetuneReport(model.encoderLayers(params), { images: pixels, labels, count: chosen.length }, test, {
+          seed: opts.seed,
+          classes,
+        }),
       );
     }
   }

@@ -162,8 +162,8 @@ export class Dcgan implements Model, GanNetworks {
     return tf.reshape(dense(flat, fc, fcb), [n]);
   }
 
-  /** z ~ N(0, I), count x latent. */
-  private drawCodes(rng: Rng, count: number): Float32Array {
+  /** Codes from the prior, z ~ N(0, I): count x latent. */
+  priorCodes(count: number, rng: Rng): Float32Array {
     return rng.fillNormal(new Float32Array(count * this.latent));
   }
 
@@ -174,7 +174,7 @@ export class Dcgan implements Model, GanNetworks {
     rng: Rng,
     out?: Float32Array,
   ): StepResult {
-    return ganStep(this, params, batch, batchSize, this.drawCodes(rng, batchSize), out);
+    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
   }
 
   /** G(codes): images in (0, 1) for latent codes (count x latent), BN over these `count`. */
@@ -182,14 +182,9 @@ export class Dcgan implements Model, GanNetworks {
     return generateImages(this, params, codes, count);
   }
 
-  /** G(codes), for latent arithmetic: the same as `decode`. */
-  generate(params: Float32Array, codes: Float32Array, count: number): Float32Array {
-    return this.decode(params, codes, count);
-  }
-
   /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
   sample(params: Float32Array, count: number, rng: Rng): Float32Array {
-    return this.decode(params, this.drawCodes(rng, count), count);
+    return this.decode(params, this.priorCodes(count, rng), count);
   }
 }
 

@@ -82,8 +82,8 @@ export class Gan implements Model, GanNetworks {
     return tf.reshape(h, [x.shape[0]]);
   }
 
-  /** z ~ N(0, I), count x latent. */
-  private drawCodes(rng: Rng, count: number): Float32Array {
+  /** Codes from the prior, z ~ N(0, I): count x latent. */
+  priorCodes(count: number, rng: Rng): Float32Array {
     return rng.fillNormal(new Float32Array(count * this.latent));
   }
 
@@ -94,7 +94,7 @@ export class Gan implements Model, GanNetworks {
     rng: Rng,
     out?: Float32Array,
   ): StepResult {
-    return ganStep(this, params, batch, batchSize, this.drawCodes(rng, batchSize), out);
+    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
   }
 
   /** G(codes): images in (0, 1) for latent codes (count x latent). */
@@ -102,14 +102,9 @@ export class Gan implements Model, GanNetworks {
     return generateImages(this, params, codes, count);
   }
 
-  /** G(codes), for latent arithmetic: the same as `decode`. */
-  generate(params: Float32Array, codes: Float32Array, count: number): Float32Array {
-    return this.decode(params, codes, count);
-  }
-
   /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
   sample(params: Float32Array, count: number, rng: Rng): Float32Array {
-    return this.decode(params, this.drawCodes(rng, count), count);
+    return this.decode(params, this.priorCodes(count, rng), count);
   }
 }
 

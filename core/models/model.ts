@@ -111,6 +111,8 @@ export interface Model {
    * head; absent when the encoder is not a stack of dense layers.
    */
   encoderLayers?(params: Float32Array): DenseLayerValues[];
+  /** Codes drawn from the prior `decode` maps to images (the GAN's N(0, I)), for a model without an encoder. */
+  priorCodes?(count: number, rng: Rng): Float32Array;
   /** Samples from the model (VAE prior, RBM Gibbs chains), where it is generative. */
   sample?(params: Float32Array, count: number, rng: Rng): Float32Array;
   /**

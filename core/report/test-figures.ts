@@ -22,7 +22,11 @@ export const TEST_FIGURE_ORDER: readonly string[] = [
   'ais_log_likelihood_nats',
   'ais_log_z_sd',
   'finetune_accuracy',
+  'finetune_random_init_accuracy',
   'classifier_frechet_distance',
+  'classifier_frechet_distance_train_test',
+  'sample_class_coverage',
+  'sample_class_entropy_bits',
 ];
 
 const RANK = new Map(TEST_FIGURE_ORDER.map((k, i) => [k, i]));
