@@ -31,10 +31,24 @@ function defaultIsValid(s: HyperSpec): boolean {
 }
 
 describe('model registry', () => {
-  it('lists the eight kinds once each, with kebab-case hypers whose defaults are valid', () => {
+  it('lists the thirteen kinds once each, with kebab-case hypers whose defaults are valid', () => {
     assert.deepEqual(
       MODEL_ENTRIES.map((e) => e.kind),
-      ['ae', 'sparse-ae', 'denoising-ae', 'contractive-ae', 'conv-ae', 'seq2seq-ae', 'vae', 'rbm'],
+      [
+        'ae',
+        'sparse-ae',
+        'denoising-ae',
+        'contractive-ae',
+        'conv-ae',
+        'seq2seq-ae',
+        'stacked-ae',
+        'deep-ae',
+        'vae',
+        'rbm',
+        'dbn',
+        'gan',
+        'dcgan',
+      ],
     );
     for (const e of MODEL_ENTRIES) {
       assert.ok(e.summary.length > 0 && !e.summary.includes('\n'), e.kind);
@@ -54,6 +68,14 @@ describe('model registry', () => {
       finalMomentum: 0.9,
       momentumSwitchEpoch: 5,
     });
+    assert.deepEqual(findModel('dbn').training, findModel('rbm').training);
+  });
+
+  it('trains both GANs with Adam at 2e-4 and beta1 0.5 (Radford et al.)', () => {
+    for (const kind of ['gan', 'dcgan']) {
+      const t = findModel(kind).training;
+      assert.deepEqual([t.optimizer, t.lr, t.beta1], ['adam', 2e-4, 0.5], kind);
+    }
   });
 
   it('builds every kind from its defaults and takes a step', () => {
@@ -81,7 +103,7 @@ describe('model registry', () => {
 
   it('names the known kinds when asked for an unknown one', () => {
     assert.throws(
-      () => findModel('gan'),
+      () => findModel('pixelcnn'),
       (err: unknown) =>
         err instanceof ConfigError && err.field === 'model' && err.message.includes('contractive-ae'),
     );

@@ -8,9 +8,14 @@ import {
   createAutoencoder,
 } from './autoencoder.js';
 import { CONV_AE_HYPERS, createConvAutoencoder } from './conv-autoencoder.js';
+import { DBN_HYPERS, createDbn } from './dbn.js';
+import { DCGAN_HYPERS, createDcgan } from './dcgan.js';
+import { DEEP_AE_HYPERS, createDeepAutoencoder } from './deep-autoencoder.js';
+import { GAN_HYPERS, createGan } from './gan.js';
 import type { ModelEntry, TrainingDefaults } from './hyper.js';
 import { RBM_HYPERS, createRbm } from './rbm.js';
 import { SEQ2SEQ_AE_HYPERS, createSeq2SeqAutoencoder } from './seq2seq-autoencoder.js';
+import { STACKED_AE_HYPERS, createStackedAutoencoder } from './stacked-autoencoder.js';
 import { VAE_HYPERS, createVae } from './vae.js';
 
 const ADAM: TrainingDefaults = {
@@ -29,6 +34,9 @@ const RBM_SGD: TrainingDefaults = {
   finalMomentum: 0.9,
   momentumSwitchEpoch: 5,
 };
+
+/** Radford et al. 2016 (DCGAN): Adam at 2e-4 with beta1 0.5, for both networks. */
+const GAN_ADAM: TrainingDefaults = { ...ADAM, lr: 2e-4, beta1: 0.5 };
 
 /** Every model kind, in the order `harmonium models` lists them. */
 export const MODEL_ENTRIES: readonly ModelEntry[] = [
@@ -79,6 +87,22 @@ export const MODEL_ENTRIES: readonly ModelEntry[] = [
     create: createSeq2SeqAutoencoder,
   },
   {
+    kind: 'stacked-ae',
+    summary:
+      'stacked autoencoder by greedy layer-wise pretraining, one phase per layer (the others frozen); phase i loss mean_x sum_j BCE(h_{i-1}(x)_j, sigmoid(dec_i(enc_i(mask(h_{i-1}(x)))))_j) (squared error with --loss mse or relu/tanh codes); --noise masks each layer input (stacked denoising)',
+    hypers: STACKED_AE_HYPERS,
+    training: ADAM,
+    create: createStackedAutoencoder,
+  },
+  {
+    kind: 'deep-ae',
+    summary:
+      'deep autoencoder of Hinton & Salakhutdinov 2006: RBM stack pretrained by CD-1 (linear code layer), unrolled, fine-tuned by backprop (--pretrain none: random init)',
+    hypers: DEEP_AE_HYPERS,
+    training: ADAM,
+    create: createDeepAutoencoder,
+  },
+  {
     kind: 'vae',
     summary:
       'variational autoencoder; loss = -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) in nats per image',
@@ -93,6 +117,30 @@ export const MODEL_ENTRIES: readonly ModelEntry[] = [
     hypers: RBM_HYPERS,
     training: RBM_SGD,
     create: createRbm,
+  },
+  {
+    kind: 'dbn',
+    summary:
+      'deep belief net: greedy stack of Bernoulli RBMs, each trained by CD-k on the hidden probabilities below; samples from the top-level Gibbs chain',
+    hypers: DBN_HYPERS,
+    training: RBM_SGD,
+    create: createDbn,
+  },
+  {
+    kind: 'gan',
+    summary:
+      'GAN with MLP generator and discriminator; L_D = BCE(real, 1) + BCE(fake, 0), non-saturating L_G = BCE(D(G(z)), 1); both gradients in one step',
+    hypers: GAN_HYPERS,
+    training: GAN_ADAM,
+    create: createGan,
+  },
+  {
+    kind: 'dcgan',
+    summary:
+      'DCGAN: strided (transposed) convolutions with batch norm, ReLU in G and LeakyReLU in D; the GAN losses',
+    hypers: DCGAN_HYPERS,
+    training: GAN_ADAM,
+    create: createDcgan,
   },
 ];
 

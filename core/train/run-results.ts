@@ -8,6 +8,7 @@ import { limitSet, type ImageSet } from '../data/corpus.js';
 import { evaluationTrainSet } from '../data/open-corpus.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { evaluateModel } from '../eval/evaluate.js';
+import { trainFeatureClassifier, type FeatureClassifier } from '../eval/feature-classifier.js';
 import { writePictures } from '../viz/pictures.js';
 import { paramStats, type ParamStats } from './param-stats.js';
 import type { RunSetup } from './run-setup.js';
@@ -82,14 +83,28 @@ export async function writeRunResults(
   let evalTrain: ImageSet | null = null;
   const trainImages = async (): Promise<ImageSet> =>
     (evalTrain ??= await evaluationTrainSet(corpus.train, config.limit));
+  // One classifier scores a generative model's samples and groups a GAN's codes for its pictures.
+  let classifier: FeatureClassifier | null | undefined;
+  const sampleClassifier = async (): Promise<FeatureClassifier | null> => {
+    if (classifier !== undefined) return classifier;
+    const train = await trainImages();
+    classifier = null;
+    if (model.sample && train.labels && train.count >= 2) {
+      classifier = trainFeatureClassifier(train);
+      log(`sample classifier: ${classifier.describe}`);
+    }
+    return classifier;
+  };
   let test: Record<string, number> | null = null;
   if (config.eval && testSet) {
     log(`evaluating on ${testSet.count} test images`);
+    const c = await sampleClassifier();
     test = {
       ...(await evaluateModel(model, params, {
         train: await trainImages(),
         test: testSet,
         seed: config.seed,
+        ...(c ? { classifier: c } : {}),
       })),
     };
   } else if (config.eval) {
@@ -98,10 +113,12 @@ export async function writeRunResults(
   let pictures: string[] = [];
   if (config.pictures) {
     const shown = testSet ?? (await trainImages());
+    const c = !model.encode && model.priorCodes ? await sampleClassifier() : null;
     const written = await writePictures(model, params, {
       test: config.testLimit > 0 ? limitSet(shown, config.testLimit) : shown,
       outDir,
       rng: new Rng(deriveSeed(config.seed, SEED_STREAM.eval)),
+      ...(c ? { classifier: c } : {}),
     });
     pictures = [...loop.pictures, ...written.map((w) => w.file)];
   }

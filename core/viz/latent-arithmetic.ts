@@ -4,8 +4,10 @@
  * Each row reads decode(mean A) − decode(mean B) + reconstruction of C = decode(mean A − mean B + C).
  */
 import type { ImageSet, ImageShape } from '../data/corpus.js';
-import { gatherBatch, pixelsPerImage } from '../data/corpus.js';
+import { gatherBatch } from '../data/corpus.js';
 import type { Rng } from '../data/rng.js';
+import type { FeatureClassifier } from '../eval/feature-classifier.js';
+import { argMax } from '../eval/feature-classifier.js';
 import type { Model } from '../models/model.js';
 import { tileImages } from './image-grid.js';
 import type { Rgb } from './png-image.js';
@@ -146,7 +148,23 @@ export function latentArithmetic(
     return list[rng.int(list.length)]!;
   });
   const pickCodes = encodeImages(model, params, test, picks, batchSize);
+  const tiles = arithmeticTiles(model, params, triples, means, pickCodes, batchSize);
+  return { triples, picks, meanCounts, tiles };
+}
 
+/**
+ * Decodes, per triple, mean A, mean B, the code of C (row r of `pickCodes`) and mean A − mean B +
+ * code C (taken in float64, rounded to float32 once), `batchSize` codes per decoder call.
+ */
+function arithmeticTiles(
+  model: Model,
+  params: Float32Array,
+  triples: readonly ArithmeticTriple[],
+  means: ReadonlyMap<number, Float64Array>,
+  pickCodes: Float32Array,
+  batchSize: number,
+): Float32Array {
+  const k = model.codeSize;
   const rows = triples.length;
   const codes = new Float32Array(4 * rows * k);
   for (let r = 0; r < rows; r++) {
@@ -161,12 +179,90 @@ export function latentArithmetic(
       codes[base + 3 * k + j] = meanA[j]! - meanB[j]! + c;
     }
   }
-  const d = pixelsPerImage(test.shape);
+  const d = model.inputSize;
   const tiles = new Float32Array(4 * rows * d);
   for (let start = 0; start < 4 * rows; start += batchSize) {
     const n = Math.min(batchSize, 4 * rows - start);
     tiles.set(model.decode(params, codes.subarray(start * k, (start + n) * k), n), start * d);
   }
+  return tiles;
+}
+
+/** Knobs of {@link generatedArithmetic}. */
+export interface GeneratedArithmeticOptions {
+  /** Codes drawn from the prior and classified. Default 5000. */
+  readonly pool?: number;
+  /** Least probability of a code's predicted class for it to join that class. Default 0.9. */
+  readonly confidence?: number;
+  /** Codes per class averaged at most. Default 500. */
+  readonly perClass?: number;
+  /** Codes per decoder and classifier call. Default 500. */
+  readonly batchSize?: number;
+}
+
+/** The least number of confidently classified codes a class needs to take part. */
+const MIN_CLASS_CODES = 10;
+
+/**
+ * Latent arithmetic for a model without an encoder (the GAN): `pool` codes drawn from its prior are
+ * decoded and classified by `classifier`; each code whose predicted class has probability at least
+ * `confidence` joins that class (Radford et al. averaged three hand-picked codes per concept; the
+ * classifier picks here). Classes with fewer than 10 such codes are left out; `picks` index the
+ * pool. Null when fewer than 2 classes remain.
+ */
+export function generatedArithmetic(
+  model: Model,
+  params: Float32Array,
+  classifier: FeatureClassifier,
+  datasetName: string,
+  rng: Rng,
+  opts: GeneratedArithmeticOptions = {},
+): LatentArithmetic | null {
+  if (!model.priorCodes || model.codeSize < 1) return null;
+  const k = model.codeSize;
+  const pool = opts.pool ?? 5000;
+  const batchSize = opts.batchSize ?? 500;
+  const confidence = opts.confidence ?? 0.9;
+  const codes = model.priorCodes(pool, rng);
+  const members = new Map<number, number[]>();
+  for (let start = 0; start < pool; start += batchSize) {
+    const n = Math.min(batchSize, pool - start);
+    const images = model.decode(params, codes.subarray(start * k, (start + n) * k), n);
+    const probs = classifier.probabilities(images, n);
+    for (let i = 0; i < n; i++) {
+      const cls = argMax(probs, i * classifier.classes, classifier.classes);
+      if (probs[i * classifier.classes + cls]! < confidence) continue;
+      const list = members.get(cls);
+      if (list) list.push(start + i);
+      else members.set(cls, [start + i]);
+    }
+  }
+  const usable = [...members].filter(([, list]) => list.length >= MIN_CLASS_CODES).map(([cls]) => cls);
+  const triples = chooseTriples(usable, datasetName).filter((t) =>
+    [t.a, t.b, t.c].every((cls) => usable.includes(cls)),
+  );
+  if (triples.length === 0) return null;
+  const perClass = opts.perClass ?? DEFAULT_PER_CLASS;
+  const means = new Map<number, Float64Array>();
+  const meanCounts = new Map<number, number>();
+  for (const t of triples) {
+    for (const cls of [t.a, t.b]) {
+      if (means.has(cls)) continue;
+      const list = members.get(cls)!.slice(0, perClass);
+      const sum = new Float64Array(k);
+      for (const i of list) for (let j = 0; j < k; j++) sum[j]! += codes[i * k + j]!;
+      for (let j = 0; j < k; j++) sum[j]! /= list.length;
+      means.set(cls, sum);
+      meanCounts.set(cls, list.length);
+    }
+  }
+  const picks = triples.map((t) => {
+    const list = members.get(t.c)!;
+    return list[rng.int(list.length)]!;
+  });
+  const pickCodes = new Float32Array(picks.length * k);
+  picks.forEach((i, r) => pickCodes.set(codes.subarray(i * k, (i + 1) * k), r * k));
+  const tiles = arithmeticTiles(model, params, triples, means, pickCodes, batchSize);
   return { triples, picks, meanCounts, tiles };
 }
 
@@ -253,6 +349,35 @@ export function drawEquations(tiles: Float32Array, rows: number, shape: ImageSha
   return img;
 }
 
+/** The picture of {@link generatedArithmetic}: its rows as equations; null where it does not apply. */
+export function generatedArithmeticPicture(
+  model: Model,
+  params: Float32Array,
+  classifier: FeatureClassifier,
+  test: ImageSet,
+  rng: Rng,
+  opts: GeneratedArithmeticOptions = {},
+): { file: string; image: RgbImage; description: string } | null {
+  const result = generatedArithmetic(model, params, classifier, test.name, rng, opts);
+  if (!result) return null;
+  const { triples } = result;
+  return {
+    file: 'latent-arithmetic.png',
+    image: drawEquations(result.tiles, triples.length, test.shape),
+    description:
+      `${triples.length} rows of arithmetic on prior codes, each G(mean code of class A) - G(mean code of class B) ` +
+      `+ G(code of class C) = G(mean A - mean B + code C); classes are the project classifier's predictions ` +
+      `(probability >= ${opts.confidence ?? 0.9}) on ${opts.pool ?? 5000} generated images; rows A - B + C: ${tripleNames(triples, test.name)}`,
+  };
+}
+
+/** "9 Ankle boot - 7 Sneaker + 5 Sandal; ..." (class numbers alone outside Fashion-MNIST). */
+function tripleNames(triples: readonly ArithmeticTriple[], datasetName: string): string {
+  const names = isFashionMnist(datasetName) ? FASHION_MNIST_CLASSES : [];
+  const label = (cls: number): string => (names[cls] ? `${cls} ${names[cls]}` : String(cls));
+  return triples.map((t) => `${label(t.a)} - ${label(t.b)} + ${label(t.c)}`).join('; ');
+}
+
 /** The picture: {@link latentArithmetic}'s rows as equations; null where it does not apply. */
 export function latentArithmeticPicture(
   model: Model,
@@ -264,9 +389,7 @@ export function latentArithmeticPicture(
   const result = latentArithmetic(model, params, test, rng, opts);
   if (!result) return null;
   const { triples } = result;
-  const names = isFashionMnist(test.name) ? FASHION_MNIST_CLASSES : [];
-  const label = (cls: number): string => (names[cls] ? `${cls} ${names[cls]}` : String(cls));
-  const rows = triples.map((t) => `${label(t.a)} - ${label(t.b)} + ${label(t.c)}`).join('; ');
+  const rows = tripleNames(triples, test.name);
   return {
     file: 'latent-arithmetic.png',
     image: drawEquations(result.tiles, triples.length, test.shape),

@@ -11,11 +11,12 @@ import { gatherBatch, pixelsPerImage } from '../data/corpus.js';
 import type { Rng } from '../data/rng.js';
 import { HarmoniumError } from '../errors.js';
 import { rangeIndices } from '../eval/batches.js';
+import type { FeatureClassifier } from '../eval/feature-classifier.js';
 import { fitPca, pcaEncode } from '../eval/pca.js';
 import type { Model } from '../models/model.js';
 import { paramOffsets } from '../models/model.js';
 import { tileImages } from './image-grid.js';
-import { latentArithmeticPicture } from './latent-arithmetic.js';
+import { generatedArithmeticPicture, latentArithmeticPicture } from './latent-arithmetic.js';
 import type { Rgb } from './png-image.js';
 import { RgbImage } from './png-image.js';
 
@@ -34,6 +35,11 @@ export interface PictureOptions {
   readonly maxScatter?: number;
   /** Images per model call. Default 500. */
   readonly batchSize?: number;
+  /**
+   * Classifies generated images for the latent arithmetic of a model without an encoder (the GAN);
+   * without it that picture is left out.
+   */
+  readonly classifier?: FeatureClassifier;
 }
 
 /** One picture written. */
@@ -109,6 +115,15 @@ export async function writePictures(
   if (encode && model.codeSize >= 1 && model.kind !== 'rbm') {
     const arithmetic = latentArithmeticPicture(model, params, test, opts.rng, { batchSize });
     if (arithmetic) pictures.push(arithmetic);
+  }
+  if (!encode && model.priorCodes) {
+    pictures.push(priorInterpolation(model, model.priorCodes.bind(model), params, test, opts.rng));
+    if (opts.classifier) {
+      const arithmetic = generatedArithmeticPicture(model, params, opts.classifier, test, opts.rng, {
+        batchSize,
+      });
+      if (arithmetic) pictures.push(arithmetic);
+    }
   }
 
   if (encode && model.codeSize === 2) pictures.push(codesBesidePca(encode, params, test, opts, batchSize));
@@ -305,6 +320,36 @@ function manifold(model: Model, params: Float32Array, test: ImageSet): Picture {
     file: 'manifold.png',
     image: tileImages(model.decode(params, codes, side * side), side * side, test.shape, { columns: side }),
     description: `decodes of a ${side} x ${side} grid of prior quantiles over the 2-D latent (z1 left to right, z2 bottom to top)`,
+  };
+}
+
+/** Rows of decodes along the line between two codes drawn from the prior (ends included). */
+function priorInterpolation(
+  model: Model,
+  priorCodes: NonNullable<Model['priorCodes']>,
+  params: Float32Array,
+  test: ImageSet,
+  rng: Rng,
+): Picture {
+  const k = model.codeSize;
+  const rows = INTERPOLATION_ROWS;
+  const steps = INTERPOLATION_STEPS + 2;
+  const ends = priorCodes(2 * rows, rng);
+  const mixed = new Float32Array(rows * steps * k);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < steps; s++) {
+      const t = s / (steps - 1);
+      for (let j = 0; j < k; j++) {
+        mixed[(r * steps + s) * k + j] = (1 - t) * ends[2 * r * k + j]! + t * ends[(2 * r + 1) * k + j]!;
+      }
+    }
+  }
+  return {
+    file: 'interpolation.png',
+    image: tileImages(model.decode(params, mixed, rows * steps), rows * steps, test.shape, {
+      columns: steps,
+    }),
+    description: `${rows} rows of decodes at ${steps} evenly spaced points of the line between two codes drawn from the prior`,
   };
 }
 
