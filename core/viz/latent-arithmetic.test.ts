@@ -8,12 +8,14 @@ import { selectBackend } from '../compute/backend.js';
 import type { ImageSet } from '../data/corpus.js';
 import { gatherBatch } from '../data/corpus.js';
 import { Rng } from '../data/rng.js';
+import type { FeatureClassifier } from '../eval/feature-classifier.js';
 import type { Model, StepResult } from '../models/model.js';
 import type { ArithmeticTriple } from './latent-arithmetic.js';
 import {
   FASHION_MNIST_TRIPLES,
   chooseTriples,
   equationLayout,
+  generatedArithmetic,
   latentArithmetic,
   latentArithmeticPicture,
 } from './latent-arithmetic.js';
@@ -228,6 +230,85 @@ describe('latentArithmetic', () => {
   });
 });
 
+describe('generatedArithmetic', () => {
+  /** A "generator" of 1 x 2 images, pixel j = sigmoid(z_j), with a standard-normal prior. */
+  const generator: Model = {
+    kind: 'gan',
+    inputSize: 2,
+    codeSize: 2,
+    paramSpecs: [],
+    hyper: {},
+    init: () => new Float32Array(0),
+    step: (): StepResult => {
+      throw new Error('not trained');
+    },
+    decode: (_p, z, n) => Float32Array.from(z.subarray(0, 2 * n), (v) => 1 / (1 + Math.exp(-v))),
+    priorCodes: (n, rng) => rng.fillNormal(new Float32Array(2 * n)),
+  };
+  /** Class = (pixel 0 > ½) + 2 (pixel 1 > ½), confident only when both pixels are far from ½. */
+  const classifier: FeatureClassifier = {
+    inputSize: 2,
+    featureSize: 2,
+    classes: 4,
+    describe: 'quadrants',
+    layers: [],
+    features: (x) => x.slice(),
+    probabilities: (x, n) => {
+      const out = new Float32Array(4 * n);
+      for (let i = 0; i < n; i++) {
+        const cls = (x[2 * i]! > 0.5 ? 1 : 0) + (x[2 * i + 1]! > 0.5 ? 2 : 0);
+        const sure = Math.abs(x[2 * i]! - 0.5) > 0.1 && Math.abs(x[2 * i + 1]! - 0.5) > 0.1;
+        out.fill(sure ? 0.02 : 0.25, 4 * i, 4 * i + 4);
+        out[4 * i + cls] = sure ? 0.94 : 0.25;
+      }
+      return out;
+    },
+    accuracy: () => 1,
+  };
+  const classOf = (z: ArrayLike<number>, at: number): number =>
+    (z[at]! > 0 ? 1 : 0) + (z[at + 1]! > 0 ? 2 : 0);
+  const sure = (z: ArrayLike<number>, at: number): boolean =>
+    Math.abs(1 / (1 + Math.exp(-z[at]!)) - 0.5) > 0.1 &&
+    Math.abs(1 / (1 + Math.exp(-z[at + 1]!)) - 0.5) > 0.1;
+
+  it('averages the prior codes the classifier is sure of, per predicted class, and decodes the sums', () => {
+    const result = generatedArithmetic(generator, new Float32Array(0), classifier, 'synthetic', new Rng(5), {
+      pool: 400,
+      perClass: 30,
+    })!;
+    assert.deepEqual(result.triples, chooseTriples([0, 1, 2, 3], 'synthetic'));
+    // The same prior draw the function made, then its picks.
+    const codes = generator.priorCodes!(400, new Rng(5));
+    const confident = (cls: number): number[] =>
+      Array.from({ length: 400 }, (_, i) => i).filter(
+        (i) => sure(codes, 2 * i) && classOf(codes, 2 * i) === cls,
+      );
+    const mean = (cls: number): number[] => {
+      const members = confident(cls).slice(0, 30);
+      return [0, 1].map((j) => members.reduce((a, i) => a + codes[2 * i + j]!, 0) / members.length);
+    };
+    for (const [r, t] of result.triples.entries()) {
+      assert.equal(result.meanCounts.get(t.a), 30);
+      const pick = result.picks[r]!;
+      assert.ok(confident(t.c).includes(pick), `pick ${pick} is a confident class-${t.c} code`);
+      const z = [0, 1].map((j) => mean(t.a)[j]! - mean(t.b)[j]! + codes[2 * pick + j]!);
+      const want = generator.decode(new Float32Array(0), Float32Array.from(z), 1);
+      const got = result.tiles.subarray((4 * r + 3) * 2, (4 * r + 4) * 2);
+      for (let j = 0; j < 2; j++) assert.ok(Math.abs(got[j]! - want[j]!) < 1e-6, `row ${r}`);
+    }
+  });
+
+  it('is null without a prior or when the classifier is never sure enough', () => {
+    const rng = (): Rng => new Rng(1);
+    const noPrior: Model = { ...generator, priorCodes: undefined };
+    assert.equal(generatedArithmetic(noPrior, new Float32Array(0), classifier, 'synthetic', rng()), null);
+    const unsure = generatedArithmetic(generator, new Float32Array(0), classifier, 'synthetic', rng(), {
+      confidence: 0.95,
+    });
+    assert.equal(unsure, null);
+  });
+});
+
 describe('latent-arithmetic.png', () => {
   async function read(path: string): Promise<PNG> {
     return PNG.sync.read(await readFile(path));
@@ -244,8 +325,7 @@ describe('latent-arithmetic.png', () => {
     const test = testSet(40, (i) => i % 4);
     const model = linearModel('ae');
     const files = await writePictures(model, PARAMS, { test, outDir: dir, rng: new Rng(9) });
-    const file = files.at(-1)!;
-    assert.equal(file.file, 'latent-arithmetic.png');
+    const file = files.find((f) => f.file === 'latent-arithmetic.png')!;
     assert.equal(file.path, join(dir, 'latent-arithmetic.png'));
     const png = await read(file.path);
     // 4 rows; 5x6 tiles, 3-pixel signs in 7-pixel gaps, 2 pixels around and between rows.
