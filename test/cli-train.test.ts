@@ -36,7 +36,11 @@ const MODELS: readonly {
   epochs?: number;
   adversarial?: true;
 }[] = [
-  { kind: 'ae', args: ['--layers', '64,16'], testKeys: ['pca_sse_per_image', 'probe_accuracy'] },
+  {
+    kind: 'ae',
+    args: ['--layers', '64,16'],
+    testKeys: ['pca_sse_per_image', 'probe_accuracy', 'finetune_accuracy', 'finetune_random_init_accuracy'],
+  },
   { kind: 'sparse-ae', args: ['--layers', '128', '--sparsity', '0.01'], testKeys: ['probe_accuracy'] },
   {
     kind: 'denoising-ae',
@@ -63,7 +67,7 @@ const MODELS: readonly {
   {
     kind: 'vae',
     args: ['--layers', '64', '--latent', '2'],
-    testKeys: ['neg_elbo_nats', 'kl_nats'],
+    testKeys: ['neg_elbo_nats', 'kl_nats', 'finetune_accuracy', 'classifier_frechet_distance'],
     samples: true,
   },
   {

@@ -219,6 +219,7 @@ describe('evaluateModel', () => {
           throw new Error('the test model is not trained');
         },
         decode: (_p, _z, n) => new Float32Array(n * d),
+        priorCodes: (n, rng) => rng.fillNormal(new Float32Array(4 * n)),
         sample: (_p, n) => {
           const out = new Float32Array(n * d);
           for (let r = 0; r < n; r++, next++) {
@@ -255,5 +256,9 @@ describe('evaluateModel', () => {
     assert.equal(bad['sample_class_entropy_bits'], 0);
     assert.equal(bad['sample_class_coverage'], 0.1);
     assert.equal(good['sample_class_coverage'], 1);
+    // A Gibbs sampler (no prior codes to decode) is not scored: 10,000 chains would take minutes.
+    const chains: Model = { ...sampler('real'), priorCodes: undefined };
+    const unscored = evaluateModel(chains, new Float32Array(0), { train: real, test, seed: 1 });
+    assert.deepEqual(Object.keys(unscored), ['raw_probe_accuracy']);
   });
 });

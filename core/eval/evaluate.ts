@@ -142,7 +142,16 @@ export function evaluateModel(model: Model, params: Float32Array, opts: Evaluate
     }
   }
 
-  if (model.sample && train.labels && test.labels && test.count >= 2 && train.count >= 2) {
+  // Ancestral samplers only (decode of prior codes: VAE, GANs); the RBM's and DBN's Gibbs chains
+  // would need minutes for 10,000 samples.
+  if (
+    model.sample &&
+    model.priorCodes &&
+    train.labels &&
+    test.labels &&
+    test.count >= 2 &&
+    train.count >= 2
+  ) {
     const sample = model.sample.bind(model);
     const rng = new Rng(deriveSeed(opts.seed, 0x736d70));
     const classifier = opts.classifier ?? trainFeatureClassifier(train);

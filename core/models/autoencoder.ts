@@ -10,7 +10,8 @@ import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, dense, denseTransposed, glorotInit, matrix, reconstructionLoss } from './layers.js';
 import type { Activation, ReconstructionLoss } from './layers.js';
-import type { Model, ParamSpec, StepResult } from './model.js';
+import { denseLayerValues } from './model.js';
+import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
 /** Denoising corruption: zero pixels independently with probability rate, or add N(0, rate^2). */
@@ -167,6 +168,20 @@ export class Autoencoder implements Model {
     return Object.keys(r.extras).length > 0
       ? { loss: r.loss, grads: r.grads, extras: r.extras }
       : { loss: r.loss, grads: r.grads };
+  }
+
+  /** The encoder's dense layers (hidden activation, then the code activation). */
+  encoderLayers(params: Float32Array): DenseLayerValues[] {
+    const l = this.config.layers.length;
+    return Array.from({ length: l }, (_, i) =>
+      denseLayerValues(
+        this.paramSpecs,
+        params,
+        `enc${i}.w`,
+        `enc${i}.b`,
+        i === l - 1 ? this.config.codeActivation : this.config.activation,
+      ),
+    );
   }
 
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {

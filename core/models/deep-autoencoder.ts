@@ -14,7 +14,7 @@ import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, denseTransposed, glorotInit, matrix, reconstructionLoss, sumSquares } from './layers.js';
 import type { ReconstructionLoss } from './layers.js';
-import { flatLength, paramOffsets } from './model.js';
+import { denseLayerValues, flatLength, paramOffsets } from './model.js';
 import type {
   DenseLayerValues,
   Model,
@@ -357,17 +357,9 @@ export class DeepAutoencoder implements Model {
   /** The encoder as dense layers (copies): sigmoid hidden layers, then the linear code layer. */
   encoderLayers(params: Float32Array): DenseLayerValues[] {
     const l = this.sizes.length - 1;
-    return Array.from({ length: l }, (_, i) => {
-      const w = this.slot(`enc${i}.w`);
-      const b = this.slot(`enc${i}.b`);
-      return {
-        inputs: this.sizes[i]!,
-        outputs: this.sizes[i + 1]!,
-        weight: params.slice(w.offset, w.offset + w.size),
-        bias: params.slice(b.offset, b.offset + b.size),
-        activation: i === l - 1 ? 'linear' : 'sigmoid',
-      };
-    });
+    return Array.from({ length: l }, (_, i) =>
+      denseLayerValues(this.paramSpecs, params, `enc${i}.w`, `enc${i}.b`, i === l - 1 ? 'linear' : 'sigmoid'),
+    );
   }
 }
 

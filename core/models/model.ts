@@ -161,3 +161,30 @@ export function paramOffsets(specs: readonly ParamSpec[]): Map<string, { offset:
   }
   return out;
 }
+
+/**
+ * The dense layer whose weight (inputs x outputs) and bias are the parameters named `weight` and
+ * `bias` in `specs`, copied out of `params`.
+ */
+export function denseLayerValues(
+  specs: readonly ParamSpec[],
+  params: Float32Array,
+  weight: string,
+  bias: string,
+  activation: DenseLayerValues['activation'],
+): DenseLayerValues {
+  const offsets = paramOffsets(specs);
+  const w = offsets.get(weight);
+  const b = offsets.get(bias);
+  const wSpec = specs.find((s) => s.name === weight);
+  if (!w || !b || !wSpec || wSpec.shape.length !== 2) {
+    throw new RangeError(`no dense layer with parameters "${weight}" and "${bias}"`);
+  }
+  return {
+    inputs: wSpec.shape[0]!,
+    outputs: wSpec.shape[1]!,
+    weight: params.slice(w.offset, w.offset + w.size),
+    bias: params.slice(b.offset, b.offset + b.size),
+    activation,
+  };
+}

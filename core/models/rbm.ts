@@ -13,8 +13,8 @@ import type { RbmWeights } from '../eval/rbm-likelihood.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { matrix } from './layers.js';
-import { flatLength } from './model.js';
-import type { Model, ParamSpec, StepResult } from './model.js';
+import { denseLayerValues, flatLength } from './model.js';
+import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
 import { flattenTensors, paramTensors } from './params.js';
 import { bernoulli, freeEnergy, hiddenProbs, visibleProbs } from './rbm-energy.js';
 import type { RbmTensors } from './rbm-energy.js';
@@ -168,6 +168,11 @@ export class Rbm implements Model {
   }
 
   /** p(h = 1 | v). */
+  /** p(h|v) as one sigmoid layer. */
+  encoderLayers(params: Float32Array): DenseLayerValues[] {
+    return [denseLayerValues(this.paramSpecs, params, 'w', 'hidden.b', 'sigmoid')];
+  }
+
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
     return tensorValues(() => hiddenProbs(this.tensors(params), matrix(batch, batchSize, this.inputSize)));
   }

@@ -10,7 +10,8 @@ import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, bernoulliNll, dense, glorotInit, matrix, sumSquares } from './layers.js';
 import type { Activation } from './layers.js';
-import type { Model, ParamSpec, StepResult } from './model.js';
+import { denseLayerValues } from './model.js';
+import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
 /** p(x|z): Bernoulli with sigmoid means, or Gaussian with sigmoid mean and fixed std. */
@@ -160,6 +161,21 @@ export class Vae implements Model {
   }
 
   /** The posterior means mu(x). */
+  /** The encoder's dense layers up to the mean of q(z|x), the code `encode` gives. */
+  encoderLayers(params: Float32Array): DenseLayerValues[] {
+    return [
+      ...Array.from({ length: this.hidden }, (_, i) =>
+        denseLayerValues(this.paramSpecs, params, `enc${i}.w`, `enc${i}.b`, this.config.activation),
+      ),
+      denseLayerValues(this.paramSpecs, params, 'mu.w', 'mu.b', 'linear'),
+    ];
+  }
+
+  /** Codes from the prior N(0, I): count x latent. */
+  priorCodes(count: number, rng: Rng): Float32Array {
+    return rng.fillNormal(new Float32Array(count * this.codeSize));
+  }
+
   encode(params: Float32Array, batch: Float32Array, batchSize: number): Float32Array {
     return withParams(
       this.paramSpecs,

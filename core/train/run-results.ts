@@ -89,7 +89,7 @@ export async function writeRunResults(
     if (classifier !== undefined) return classifier;
     const train = await trainImages();
     classifier = null;
-    if (model.sample && train.labels && train.count >= 2) {
+    if (model.sample && model.priorCodes && train.labels && train.count >= 2) {
       classifier = trainFeatureClassifier(train);
       log(`sample classifier: ${classifier.describe}`);
     }
