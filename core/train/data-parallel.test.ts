@@ -140,6 +140,34 @@ describe('data-parallel training loop', () => {
     });
   }
 
+  // The stacked autoencoder is deterministic, so 2 workers follow one; the DBN's and GAN's draws come
+  // from (seed, step, rank), so their workers see other noise than a single one would.
+  const models: readonly Record<string, string>[] = [
+    { model: 'stacked-ae', layers: '24,8' },
+    { model: 'dbn', layers: '16,8', 'ais-betas': '0' },
+    { model: 'gan', latent: '4', 'g-layers': '16', 'd-layers': '16' },
+  ];
+  for (const m of models) {
+    it(`2 workers train ${m['model']} through its phases with identical replicas, as one worker does`, async () => {
+      const base = { ...m, epochs: '1', limit: '160', 'batch-size': '16', 'log-every': '5' };
+      const [alone] = await trainRanks(config(base), 1, [null]);
+      const ranks = await trainRanks(config({ ...base, workers: '2' }), 2, createMemoryProcessGroups(2));
+      assert.deepEqual(ranks[1]!.params, ranks[0]!.params);
+      assert.notDeepEqual(
+        ranks[0]!.params,
+        alone!.params.map(() => 0),
+      );
+      // Every phase (2 for the stacks, 1 for the GAN) ran its 10 steps on both.
+      const phases = m['model'] === 'gan' ? 1 : 2;
+      for (const r of [alone!, ...ranks]) assert.equal(r.host.steps.length, 10 * phases);
+      for (const rec of ranks[0]!.host.records) assert.ok(Number.isFinite(rec.loss));
+      if (m['model'] === 'stacked-ae') {
+        const diff = maxAbsDiff(ranks[0]!.params, alone!.params);
+        assert.ok(diff < 1e-4, `max |difference| from one worker ${diff}`);
+      }
+    });
+  }
+
   it('an RBM with 2 workers follows its 1-worker loss curve; PCD particles checkpoint as one batch', async () => {
     const base = {
       model: 'rbm',
