@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import { selectBackend } from '../compute/backend.js';
 import { tf } from '../compute/tf.js';
 import { Rng } from '../data/rng.js';
+import { HarmoniumError } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import type { HyperValues } from './hyper.js';
 import { paramOffsets } from './model.js';
@@ -198,7 +199,12 @@ describe('stacked-ae phases', () => {
       losses.push(r.loss);
     }
     assert.equal(new Set(losses).size, 3);
-    for (const bad of [-1, 3, 0.5]) assert.throws(() => model.setPhase(bad), RangeError);
+    for (const bad of [-1, 3, 0.5]) {
+      assert.throws(
+        () => model.setPhase(bad),
+        (err: unknown) => err instanceof HarmoniumError && err.code === 'MODEL_INVALID',
+      );
+    }
   });
 
   it('rejects bad hyperparameters', () => {

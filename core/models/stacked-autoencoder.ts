@@ -8,6 +8,7 @@
 import { copyTensorInto, tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import { HarmoniumError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, dense, glorotInit, matrix, reconstructionLoss } from './layers.js';
@@ -119,7 +120,10 @@ export class StackedAutoencoder implements Model {
 
   setPhase(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.phases.length) {
-      throw new RangeError(`stacked-ae has phases 0..${this.phases.length - 1}, got ${index}`);
+      throw new HarmoniumError(
+        'MODEL_INVALID',
+        `stacked-ae: no training phase ${index}; this stack has phases 0 to ${this.phases.length - 1}`,
+      );
     }
     this.phase = index;
   }
