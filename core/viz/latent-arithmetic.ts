@@ -129,27 +129,51 @@ export function latentArithmetic(
   const batchSize = opts.batchSize ?? 500;
   const perClass = opts.perClass ?? DEFAULT_PER_CLASS;
 
+  const { means, meanCounts } = classMeans(triples, k, (cls) =>
+    encodeImages(model, params, test, members.get(cls)!.slice(0, perClass), batchSize),
+  );
+  const picks = pickMembers(triples, members, rng);
+  const pickCodes = encodeImages(model, params, test, picks, batchSize);
+  const tiles = arithmeticTiles(model, params, triples, means, pickCodes, batchSize);
+  return { triples, picks, meanCounts, tiles };
+}
+
+/**
+ * The mean code of every class A and B of `triples` (summed in float64, divided by the count), from
+ * the codes (rows of k) that `codesOf` gives for a class, and how many each mean averages.
+ */
+function classMeans(
+  triples: readonly ArithmeticTriple[],
+  k: number,
+  codesOf: (cls: number) => Float32Array,
+): { means: Map<number, Float64Array>; meanCounts: Map<number, number> } {
   const means = new Map<number, Float64Array>();
   const meanCounts = new Map<number, number>();
   for (const t of triples) {
     for (const cls of [t.a, t.b]) {
       if (means.has(cls)) continue;
-      const indices = members.get(cls)!.slice(0, perClass);
-      const codes = encodeImages(model, params, test, indices, batchSize);
+      const codes = codesOf(cls);
+      const count = codes.length / k;
       const sum = new Float64Array(k);
-      for (let r = 0; r < indices.length; r++) for (let j = 0; j < k; j++) sum[j]! += codes[r * k + j]!;
-      for (let j = 0; j < k; j++) sum[j]! /= indices.length;
+      for (let r = 0; r < count; r++) for (let j = 0; j < k; j++) sum[j]! += codes[r * k + j]!;
+      for (let j = 0; j < k; j++) sum[j]! /= count;
       means.set(cls, sum);
-      meanCounts.set(cls, indices.length);
+      meanCounts.set(cls, count);
     }
   }
-  const picks = triples.map((t) => {
+  return { means, meanCounts };
+}
+
+/** Per triple, one member of its class C, drawn from `rng` (one integer per triple). */
+function pickMembers(
+  triples: readonly ArithmeticTriple[],
+  members: ReadonlyMap<number, readonly number[]>,
+  rng: Rng,
+): number[] {
+  return triples.map((t) => {
     const list = members.get(t.c)!;
     return list[rng.int(list.length)]!;
   });
-  const pickCodes = encodeImages(model, params, test, picks, batchSize);
-  const tiles = arithmeticTiles(model, params, triples, means, pickCodes, batchSize);
-  return { triples, picks, meanCounts, tiles };
 }
 
 /**
@@ -243,26 +267,14 @@ export function generatedArithmetic(
   );
   if (triples.length === 0) return null;
   const perClass = opts.perClass ?? DEFAULT_PER_CLASS;
-  const means = new Map<number, Float64Array>();
-  const meanCounts = new Map<number, number>();
-  for (const t of triples) {
-    for (const cls of [t.a, t.b]) {
-      if (means.has(cls)) continue;
-      const list = members.get(cls)!.slice(0, perClass);
-      const sum = new Float64Array(k);
-      for (const i of list) for (let j = 0; j < k; j++) sum[j]! += codes[i * k + j]!;
-      for (let j = 0; j < k; j++) sum[j]! /= list.length;
-      means.set(cls, sum);
-      meanCounts.set(cls, list.length);
-    }
-  }
-  const picks = triples.map((t) => {
-    const list = members.get(t.c)!;
-    return list[rng.int(list.length)]!;
-  });
-  const pickCodes = new Float32Array(picks.length * k);
-  picks.forEach((i, r) => pickCodes.set(codes.subarray(i * k, (i + 1) * k), r * k));
-  const tiles = arithmeticTiles(model, params, triples, means, pickCodes, batchSize);
+  const gather = (indices: readonly number[]): Float32Array => {
+    const out = new Float32Array(indices.length * k);
+    indices.forEach((i, r) => out.set(codes.subarray(i * k, (i + 1) * k), r * k));
+    return out;
+  };
+  const { means, meanCounts } = classMeans(triples, k, (cls) => gather(members.get(cls)!.slice(0, perClass)));
+  const picks = pickMembers(triples, members, rng);
+  const tiles = arithmeticTiles(model, params, triples, means, gather(picks), batchSize);
   return { triples, picks, meanCounts, tiles };
 }
 
