@@ -17,6 +17,7 @@ import { ConfigError, DataError, HarmoniumError } from '../errors.js';
 import { dense, glorotUniform, matrix } from '../models/layers.js';
 import type { DenseLayerValues } from '../models/model.js';
 import { forEachBatch } from './batches.js';
+import { TensorAdam } from './tensor-adam.js';
 
 /** Knobs of {@link trainFeatureClassifier}; change them and distances stop being comparable. */
 export interface FeatureClassifierOptions {
@@ -55,9 +56,6 @@ const DEFAULT_HIDDEN = [256, 64] as const;
 const DEFAULT_EPOCHS = 8;
 const DEFAULT_BATCH = 256;
 const DEFAULT_LR = 3e-3;
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const ADAM_EPS = 1e-8;
 /** The classifier's own seed ("FCLS"), independent of any run seed. */
 const SEED = 0x46434c53;
 /** Images per forward pass when scoring (bounds tensor memory). */
@@ -100,14 +98,13 @@ export function trainFeatureClassifier(
   const dim = pixelsPerImage(train.shape);
   const widths = [dim, ...hidden, classes];
   const rng = new Rng(SEED);
-  let params: tf.Tensor[] = [];
+  const initial: tf.Tensor[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     const w = new Float32Array(widths[i]! * widths[i + 1]!);
     glorotUniform(rng, widths[i]!, widths[i + 1]!, w);
-    params.push(tf.tensor2d(w, [widths[i]!, widths[i + 1]!]), tf.zeros([widths[i + 1]!]));
+    initial.push(tf.tensor2d(w, [widths[i]!, widths[i + 1]!]), tf.zeros([widths[i + 1]!]));
   }
-  let ms: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
-  let vs: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
+  const adam = new TensorAdam(initial);
   const lossOf = (x: tf.Tensor2D, y: tf.Tensor2D) =>
     tf.valueAndGrads((...p: tf.Tensor[]) =>
       tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits(x, p))), 1))),
@@ -116,7 +113,6 @@ export function trainFeatureClassifier(
   const order = Int32Array.from({ length: count }, (_, i) => i);
   const batch = new Float32Array(Math.min(batchSize, count) * dim);
   const steps = epochs * Math.ceil(count / batchSize);
-  let t = 0;
   try {
     for (let e = 0; e < epochs; e++) {
       rng.shuffle(order);
@@ -124,11 +120,8 @@ export function trainFeatureClassifier(
         const rows = Math.min(batchSize, count - start);
         const idx = order.subarray(start, start + rows);
         gatherBatch(train, idx, batch);
-        // Linear decay to 0 settles the weights without a tuned schedule; Adam's bias
-        // corrections are folded into the step size.
-        const stepSize = (lr * (1 - t / steps) * Math.sqrt(1 - BETA2 ** (t + 1))) / (1 - BETA1 ** (t + 1));
-        t++;
-        const next = tf.tidy(() => {
+        // Linear decay to 0 settles the weights without a tuned schedule.
+        const loss = adam.step(lr * (1 - adam.steps / steps), (params) => {
           const y = tf.oneHot(
             tf.tensor1d(
               Int32Array.from(idx, (i) => labels[i]!),
@@ -136,25 +129,9 @@ export function trainFeatureClassifier(
             ),
             classes,
           );
-          const { grads } = lossOf(matrix(batch, rows, dim), y as tf.Tensor2D)(params);
-          const out: tf.Tensor[] = [];
-          const newM: tf.Tensor[] = [];
-          const newV: tf.Tensor[] = [];
-          for (let i = 0; i < params.length; i++) {
-            const g = grads[i]!;
-            const m = tf.add(tf.mul(ms[i]!, BETA1), tf.mul(g, 1 - BETA1));
-            const v = tf.add(tf.mul(vs[i]!, BETA2), tf.mul(tf.square(g), 1 - BETA2));
-            out.push(tf.sub(params[i]!, tf.div(tf.mul(m, stepSize), tf.add(tf.sqrt(v), ADAM_EPS))));
-            newM.push(m);
-            newV.push(v);
-          }
-          return [...out, ...newM, ...newV];
+          return lossOf(matrix(batch, rows, dim), y as tf.Tensor2D)(params);
         });
-        tf.dispose([...params, ...ms, ...vs]);
-        const n = params.length;
-        params = next.slice(0, n);
-        ms = next.slice(n, 2 * n);
-        vs = next.slice(2 * n);
+        loss.dispose();
       }
     }
     const layers: DenseLayerValues[] = [];
@@ -162,15 +139,15 @@ export function trainFeatureClassifier(
       layers.push({
         inputs: widths[i]!,
         outputs: widths[i + 1]!,
-        weight: Float32Array.from(params[2 * i]!.dataSync() as Float32Array),
-        bias: Float32Array.from(params[2 * i + 1]!.dataSync() as Float32Array),
+        weight: Float32Array.from(adam.params[2 * i]!.dataSync() as Float32Array),
+        bias: Float32Array.from(adam.params[2 * i + 1]!.dataSync() as Float32Array),
         activation: i + 2 < widths.length ? 'relu' : 'linear',
       });
     }
     const describe = `MLP ${widths.join('-')} (ReLU, Adam), ${epochs} epochs on ${count} ${train.name} images`;
     return new MlpFeatureClassifier(layers, describe);
   } finally {
-    tf.dispose([...params, ...ms, ...vs]);
+    adam.dispose();
   }
 }
 

@@ -12,6 +12,7 @@ import { ConfigError, DataError, HarmoniumError } from '../errors.js';
 import { activate, dense, glorotUniform, matrix } from '../models/layers.js';
 import type { DenseLayerValues } from '../models/model.js';
 import { forEachBatch } from './batches.js';
+import { TensorAdam } from './tensor-adam.js';
 
 /** `count` labelled images: rows of pixels in [0, 1] and one class index per row. */
 export interface LabelledImages {
@@ -66,9 +67,6 @@ export interface FinetuneReport {
 const DEFAULT_EPOCHS = 50;
 const DEFAULT_BATCH = 100;
 const DEFAULT_LR = 3e-3;
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const ADAM_EPS = 1e-8;
 /** Images per forward pass when scoring. */
 const SCORE_BATCH = 1000;
 /** Rng streams derived from the seed. */
@@ -127,12 +125,9 @@ export function finetuneClassifier(
   const all = [...layers, head];
   const acts = all.map((l) => l.activation);
 
-  let params: tf.Tensor[] = all.flatMap((l) => [
-    tf.tensor2d(l.weight, [l.inputs, l.outputs]),
-    tf.tensor1d(l.bias),
-  ]);
-  let ms: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
-  let vs: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
+  const adam = new TensorAdam(
+    all.flatMap((l) => [tf.tensor2d(l.weight, [l.inputs, l.outputs]), tf.tensor1d(l.bias)]),
+  );
   const x = matrix(labelled.images, count, dim);
   const y = tf.tidy(() =>
     tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(0, count)), 'int32'), classes),
@@ -145,52 +140,32 @@ export function finetuneClassifier(
   const rng = new Rng(deriveSeed(opts.seed, ORDER_STREAM));
   const order = Int32Array.from({ length: count }, (_, i) => i);
   const epochLosses = new Float64Array(epochs);
-  let t = 0;
   try {
     for (let e = 0; e < epochs; e++) {
       rng.shuffle(order);
       let sum = 0;
       let batches = 0;
       for (let start = 0; start < count; start += batchSize) {
-        t++;
         const rows = Math.min(batchSize, count - start);
-        // Adam's bias corrections folded into the step size.
-        const stepSize = (lr * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t);
-        const [loss, ...next] = tf.tidy(() => {
+        const loss = adam.step(lr, (params) => {
           const idx = tf.tensor1d(order.subarray(start, start + rows), 'int32');
-          const { value, grads } = lossOf(tf.gather(x, idx), tf.gather(y, idx) as tf.Tensor2D)(params);
-          const out: tf.Tensor[] = [value];
-          const newM: tf.Tensor[] = [];
-          const newV: tf.Tensor[] = [];
-          for (let i = 0; i < params.length; i++) {
-            const g = grads[i]!;
-            const m = tf.add(tf.mul(ms[i]!, BETA1), tf.mul(g, 1 - BETA1));
-            const v = tf.add(tf.mul(vs[i]!, BETA2), tf.mul(tf.square(g), 1 - BETA2));
-            out.push(tf.sub(params[i]!, tf.div(tf.mul(m, stepSize), tf.add(tf.sqrt(v), ADAM_EPS))));
-            newM.push(m);
-            newV.push(v);
-          }
-          return [...out, ...newM, ...newV];
+          return lossOf(tf.gather(x, idx), tf.gather(y, idx) as tf.Tensor2D)(params);
         });
-        tf.dispose([...params, ...ms, ...vs]);
-        const n = params.length;
-        params = next.slice(0, n);
-        ms = next.slice(n, 2 * n);
-        vs = next.slice(2 * n);
-        sum += loss!.dataSync()[0]!;
-        loss!.dispose();
+        sum += loss.dataSync()[0]!;
+        loss.dispose();
         batches++;
       }
       epochLosses[e] = sum / batches;
     }
     const trained = all.map((l, i) => ({
       ...l,
-      weight: params[2 * i]!.dataSync() as Float32Array,
-      bias: params[2 * i + 1]!.dataSync() as Float32Array,
+      weight: adam.params[2 * i]!.dataSync() as Float32Array,
+      bias: adam.params[2 * i + 1]!.dataSync() as Float32Array,
     }));
     return { layers: trained.slice(0, -1), head: trained[trained.length - 1]!, classes, epochLosses };
   } finally {
-    tf.dispose([...params, ...ms, ...vs, x, y]);
+    adam.dispose();
+    tf.dispose([x, y]);
   }
 }
 

@@ -8,7 +8,7 @@ import { createConvAutoencoder } from './conv-autoencoder.js';
 import type { HyperValues } from './hyper.js';
 import { flatLength, paramOffsets } from './model.js';
 import { findModel } from './registry.js';
-import { train } from './testing.js';
+import { checkGradient, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -178,52 +178,6 @@ describe('conv-ae computation', () => {
   });
 });
 
-/**
- * Central differences like testing.ts's checkGradient, aware of ReLU and max-pool switches: an
- * entry whose forward and backward differences disagree has a switch within eps, where the central
- * difference means nothing; it passes when the analytic gradient equals one of the one-sided
- * differences (the slope on the side the parameter sits on). Such entries are counted.
- */
-function checkPiecewiseGradient(
-  loss: (params: Float32Array) => number,
-  params: Float32Array,
-  analytic: Float32Array,
-  eps: number,
-): { worstRatio: number; worstIndex: number; switches: number } {
-  const atol = 2e-3;
-  const rtol = 1e-2;
-  const ratio = (a: number, b: number): number =>
-    Math.abs(a - b) / (atol + rtol * Math.max(Math.abs(a), Math.abs(b)));
-  const mid = loss(params);
-  let worstRatio = 0;
-  let worstIndex = -1;
-  let switches = 0;
-  for (let i = 0; i < params.length; i++) {
-    const keep = params[i]!;
-    params[i] = keep + eps;
-    const up = loss(params);
-    params[i] = keep - eps;
-    const down = loss(params);
-    params[i] = keep;
-    // The steps actually taken in float32, not the nominal eps.
-    const hUp = Math.fround(keep + eps) - keep;
-    const hDown = keep - Math.fround(keep - eps);
-    const a = analytic[i]!;
-    let r = ratio((up - down) / (hUp + hDown), a);
-    const forward = (up - mid) / hUp;
-    const backward = (mid - down) / hDown;
-    if (r > 1 && ratio(forward, backward) > 2) {
-      switches++;
-      r = Math.min(ratio(forward, a), ratio(backward, a));
-    }
-    if (r > worstRatio) {
-      worstRatio = r;
-      worstIndex = i;
-    }
-  }
-  return { worstRatio, worstIndex, switches };
-}
-
 describe('conv-ae gradients (finite differences, float32)', () => {
   // eps 1e-3 keeps ReLU and max-pool switches within eps rare (at 1e-2 most seeds cross one); the
   // float32 rounding of the loss, which grows as 1/eps, stays inside atol 2e-3 for losses up to
@@ -253,9 +207,9 @@ describe('conv-ae gradients (finite differences, float32)', () => {
       const batch = new Rng(2).fillUniform(new Float32Array(batchSize * model.inputSize));
       const { grads } = model.step(params, batch, batchSize, new Rng(0));
       const step = (p: Float32Array): number => model.step(p, batch, batchSize, new Rng(0)).loss;
-      const r = checkPiecewiseGradient(step, params, grads, 1e-3);
+      const r = checkGradient(step, params, grads, 1e-3, { atol: 2e-3, rtol: 1e-2, kinks: true });
       // One ReLU near zero can put a switch within eps of every parameter upstream of it.
-      assert.ok(r.worstRatio <= 1 && r.switches <= params.length / 3, JSON.stringify(r));
+      assert.ok(r.worstRatio <= 1 && r.kinks <= params.length / 3, JSON.stringify(r));
     });
   }
 });

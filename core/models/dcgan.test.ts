@@ -9,6 +9,7 @@ import { batchNorm, BATCH_NORM_EPS } from './batch-norm.js';
 import { createDcgan, DCGAN_INIT_STD, type Dcgan } from './dcgan.js';
 import type { HyperValues } from './hyper.js';
 import { flatLength, paramOffsets, type Model } from './model.js';
+import { checkGradient } from './testing.js';
 
 before(async () => {
   await selectBackend('native', { threads: 1 });
@@ -152,47 +153,6 @@ function perturb(params: Float32Array, seed: number, scale: number): Float32Arra
   const noise = new Rng(seed).fillNormal(new Float32Array(params.length), 0, scale);
   for (let i = 0; i < params.length; i++) params[i] = params[i]! + noise[i]!;
   return params;
-}
-
-/**
- * Central differences aware of ReLU and LeakyReLU kinks (as in gan.test.ts): an entry whose forward
- * and backward differences disagree passes when the analytic gradient equals one of them.
- */
-function checkPiecewiseGradient(
-  loss: (params: Float32Array) => number,
-  params: Float32Array,
-  analytic: Float32Array,
-  eps: number,
-): { worstRatio: number; worstIndex: number; kinks: number } {
-  const ratio = (a: number, b: number): number =>
-    Math.abs(a - b) / (2e-3 + 1e-2 * Math.max(Math.abs(a), Math.abs(b)));
-  const mid = loss(params);
-  let worstRatio = 0;
-  let worstIndex = -1;
-  let kinks = 0;
-  for (let i = 0; i < params.length; i++) {
-    const keep = params[i]!;
-    params[i] = keep + eps;
-    const up = loss(params);
-    params[i] = keep - eps;
-    const down = loss(params);
-    params[i] = keep;
-    const hUp = Math.fround(keep + eps) - keep;
-    const hDown = keep - Math.fround(keep - eps);
-    const a = analytic[i]!;
-    let r = ratio((up - down) / (hUp + hDown), a);
-    const forward = (up - mid) / hUp;
-    const backward = (mid - down) / hDown;
-    if (r > 1 && ratio(forward, backward) > 2) {
-      kinks++;
-      r = Math.min(ratio(forward, a), ratio(backward, a));
-    }
-    if (r > worstRatio) {
-      worstRatio = r;
-      worstIndex = i;
-    }
-  }
-  return { worstRatio, worstIndex, kinks };
 }
 
 describe('batch norm', () => {
@@ -343,7 +303,11 @@ describe('dcgan computation', () => {
       };
       // eps 3e-4: batch norm over 3 images bends the loss enough that 1e-3 nearly fails some seeds
       // (worst ratio 0.98 of 10); at 3e-4 the worst of 12 seeds is 0.51.
-      const c = checkPiecewiseGradient(loss, params.slice(from, to), out.subarray(from, to), 3e-4);
+      const c = checkGradient(loss, params.slice(from, to), out.subarray(from, to), 3e-4, {
+        atol: 2e-3,
+        rtol: 1e-2,
+        kinks: true,
+      });
       assert.ok(c.worstRatio <= 1 && c.kinks <= (to - from) / 4, `${what}: ${JSON.stringify(c)}`);
     }
   });

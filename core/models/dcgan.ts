@@ -21,12 +21,11 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
 import { batchNorm } from './batch-norm.js';
-import { ganStep, generateImages, type GanNetworks } from './gan-loss.js';
+import { GanModel } from './gan-loss.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, leakyRelu } from './layers.js';
 import { flatLength, paramOffsets } from './model.js';
-import type { Model, ParamSpec, StepResult } from './model.js';
 
 /** Everything that defines a DCGAN, after hyperparameters have been read. */
 export interface DcganConfig {
@@ -65,51 +64,45 @@ export function dcganSide(inputSize: number, channels: number): number {
 }
 
 /** A DCGAN; parameter names and shapes are listed in the constructor. */
-export class Dcgan implements Model, GanNetworks {
+export class Dcgan extends GanModel {
   readonly kind = 'dcgan';
-  readonly inputSize: number;
-  readonly codeSize: number;
-  readonly latent: number;
-  readonly paramSpecs: readonly ParamSpec[];
-  readonly generatorSpecs: readonly ParamSpec[];
-  readonly discriminatorSpecs: readonly ParamSpec[];
-  readonly hyper: Readonly<Record<string, unknown>>;
   /** Image side. */
   readonly side: number;
 
   constructor(private readonly config: DcganConfig) {
     const { inputSize, channels, latent, filters: f, kernel: k } = config;
-    this.side = dcganSide(inputSize, channels);
-    this.inputSize = inputSize;
-    this.latent = latent;
-    this.codeSize = latent;
-    this.hyper = config.hyper;
-    const q = this.side / 4;
-    // Transposed-convolution kernels are [k, k, out, in], the layout tf.conv2dTranspose takes.
-    this.generatorSpecs = [
-      { name: 'g.fc.w', shape: [latent, q * q * 2 * f] },
-      { name: 'g.bn0.gamma', shape: [2 * f] },
-      { name: 'g.bn0.beta', shape: [2 * f] },
-      { name: 'g.deconv1.w', shape: [k, k, f, 2 * f] },
-      { name: 'g.bn1.gamma', shape: [f] },
-      { name: 'g.bn1.beta', shape: [f] },
-      { name: 'g.deconv2.w', shape: [k, k, channels, f] },
-      { name: 'g.deconv2.b', shape: [channels] },
-    ];
-    this.discriminatorSpecs = [
-      { name: 'd.conv0.w', shape: [k, k, channels, f] },
-      { name: 'd.conv0.b', shape: [f] },
-      { name: 'd.conv1.w', shape: [k, k, f, 2 * f] },
-      { name: 'd.bn1.gamma', shape: [2 * f] },
-      { name: 'd.bn1.beta', shape: [2 * f] },
-      { name: 'd.fc.w', shape: [q * q * 2 * f, 1] },
-      { name: 'd.fc.b', shape: [1] },
-    ];
-    this.paramSpecs = [...this.generatorSpecs, ...this.discriminatorSpecs];
+    const side = dcganSide(inputSize, channels);
+    const q = side / 4;
+    super({
+      inputSize,
+      latent,
+      // Transposed-convolution kernels are [k, k, out, in], the layout tf.conv2dTranspose takes.
+      generatorSpecs: [
+        { name: 'g.fc.w', shape: [latent, q * q * 2 * f] },
+        { name: 'g.bn0.gamma', shape: [2 * f] },
+        { name: 'g.bn0.beta', shape: [2 * f] },
+        { name: 'g.deconv1.w', shape: [k, k, f, 2 * f] },
+        { name: 'g.bn1.gamma', shape: [f] },
+        { name: 'g.bn1.beta', shape: [f] },
+        { name: 'g.deconv2.w', shape: [k, k, channels, f] },
+        { name: 'g.deconv2.b', shape: [channels] },
+      ],
+      discriminatorSpecs: [
+        { name: 'd.conv0.w', shape: [k, k, channels, f] },
+        { name: 'd.conv0.b', shape: [f] },
+        { name: 'd.conv1.w', shape: [k, k, f, 2 * f] },
+        { name: 'd.bn1.gamma', shape: [2 * f] },
+        { name: 'd.bn1.beta', shape: [2 * f] },
+        { name: 'd.fc.w', shape: [q * q * 2 * f, 1] },
+        { name: 'd.fc.b', shape: [1] },
+      ],
+      hyper: config.hyper,
+    });
+    this.side = side;
   }
 
   /** The paper's initialisation: weights N(0, 0.02), BN gamma N(1, 0.02); betas and biases zero. */
-  init(rng: Rng): Float32Array {
+  override init(rng: Rng): Float32Array {
     const flat = new Float32Array(flatLength(this.paramSpecs));
     const offsets = paramOffsets(this.paramSpecs);
     for (const s of this.paramSpecs) {
@@ -121,7 +114,7 @@ export class Dcgan implements Model, GanNetworks {
     return flat;
   }
 
-  generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D {
+  override generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D {
     const { filters: f, channels } = this.config;
     const n = z.shape[0];
     const q = this.side / 4;
@@ -143,7 +136,7 @@ export class Dcgan implements Model, GanNetworks {
     return tf.reshape(tf.sigmoid(h2), [n, this.inputSize]);
   }
 
-  discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D {
+  override discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D {
     const { channels } = this.config;
     const n = x.shape[0];
     const [w0, b0, w1, gamma1, beta1, fc, fcb] = d as [
@@ -160,31 +153,6 @@ export class Dcgan implements Model, GanNetworks {
     const a1 = leakyRelu(batchNorm(tf.conv2d(a0, w1, 2, 'same'), gamma1, beta1));
     const flat = tf.reshape(a1, [n, fc.shape[0]]) as tf.Tensor2D;
     return tf.reshape(dense(flat, fc, fcb), [n]);
-  }
-
-  /** Codes from the prior, z ~ N(0, I): count x latent. */
-  priorCodes(count: number, rng: Rng): Float32Array {
-    return rng.fillNormal(new Float32Array(count * this.latent));
-  }
-
-  step(
-    params: Float32Array,
-    batch: Float32Array,
-    batchSize: number,
-    rng: Rng,
-    out?: Float32Array,
-  ): StepResult {
-    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
-  }
-
-  /** G(codes): images in (0, 1) for latent codes (count x latent), BN over these `count`. */
-  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
-    return generateImages(this, params, codes, count);
-  }
-
-  /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
-  sample(params: Float32Array, count: number, rng: Rng): Float32Array {
-    return this.decode(params, this.priorCodes(count, rng), count);
   }
 }
 

@@ -13,11 +13,15 @@
  * update both simultaneously from the same parameters, so that one all-reduce per step carries both
  * gradients: the flat buffer holds G's parameters then D's, and the step writes each network's
  * gradient into its own slice.
+ *
+ * GanModel is the Model side every GAN shares (codes z ~ N(0, I), this step, G as the decoder); a
+ * GAN model supplies its two networks.
  */
 import { tf } from '../compute/tf.js';
+import type { Rng } from '../data/rng.js';
 import { matrix } from './layers.js';
 import { flatLength } from './model.js';
-import type { ParamSpec, StepResult } from './model.js';
+import type { Model, ParamSpec, StepResult } from './model.js';
 import { flattenTensors, paramTensors, withParams } from './params.js';
 
 /** A GAN's two networks as functions of their parameter tensors (each in its own specs' order). */
@@ -108,4 +112,62 @@ export function generateImages(
 ): Float32Array {
   const g = params.subarray(0, flatLength(nets.generatorSpecs));
   return withParams(nets.generatorSpecs, g, (p) => nets.generateT(p, matrix(codes, count, nets.latent)));
+}
+
+/**
+ * A GAN as a Model, given its networks: parameters G's then D's, codes z ~ N(0, I) of `latent`
+ * values, {@link ganStep} as the step, G as `decode` and ancestral sampling through it.
+ */
+export abstract class GanModel implements Model, GanNetworks {
+  abstract readonly kind: string;
+  readonly inputSize: number;
+  readonly codeSize: number;
+  readonly latent: number;
+  readonly paramSpecs: readonly ParamSpec[];
+  readonly generatorSpecs: readonly ParamSpec[];
+  readonly discriminatorSpecs: readonly ParamSpec[];
+  readonly hyper: Readonly<Record<string, unknown>>;
+
+  constructor(
+    parts: Pick<GanNetworks, 'inputSize' | 'latent' | 'generatorSpecs' | 'discriminatorSpecs'> & {
+      readonly hyper: Readonly<Record<string, unknown>>;
+    },
+  ) {
+    this.inputSize = parts.inputSize;
+    this.latent = parts.latent;
+    this.codeSize = parts.latent;
+    this.hyper = parts.hyper;
+    this.generatorSpecs = parts.generatorSpecs;
+    this.discriminatorSpecs = parts.discriminatorSpecs;
+    this.paramSpecs = [...parts.generatorSpecs, ...parts.discriminatorSpecs];
+  }
+
+  abstract init(rng: Rng): Float32Array;
+  abstract generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D;
+  abstract discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D;
+
+  /** Codes from the prior, z ~ N(0, I): count x latent. */
+  priorCodes(count: number, rng: Rng): Float32Array {
+    return rng.fillNormal(new Float32Array(count * this.latent));
+  }
+
+  step(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    rng: Rng,
+    out?: Float32Array,
+  ): StepResult {
+    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
+  }
+
+  /** G(codes): images in (0, 1) for latent codes (count x latent). */
+  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
+    return generateImages(this, params, codes, count);
+  }
+
+  /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
+  sample(params: Float32Array, count: number, rng: Rng): Float32Array {
+    return this.decode(params, this.priorCodes(count, rng), count);
+  }
 }

@@ -6,6 +6,7 @@ import { Rng } from '../data/rng.js';
 import { createOptimizer } from '../train/create-optimizer.js';
 import { createGan, type Gan } from './gan.js';
 import { flatLength, paramOffsets, type Model } from './model.js';
+import { checkGradient } from './testing.js';
 
 before(async () => {
   await selectBackend('native', { threads: 1 });
@@ -61,51 +62,6 @@ function perturb(params: Float32Array, seed: number, scale: number): Float32Arra
   const noise = new Rng(seed).fillNormal(new Float32Array(params.length), 0, scale);
   for (let i = 0; i < params.length; i++) params[i] = params[i]! + noise[i]!;
   return params;
-}
-
-/**
- * Central differences like testing.ts's checkGradient, aware of the ReLU and LeakyReLU kinks (as
- * conv-autoencoder.test.ts's): an entry whose forward and backward differences disagree has a kink
- * within eps, where the central difference means nothing; it passes when the analytic gradient
- * equals one of the one-sided differences. Returns the worst ratio (at most 1 passes) and the number
- * of such entries.
- */
-function checkPiecewiseGradient(
-  loss: (params: Float32Array) => number,
-  params: Float32Array,
-  analytic: Float32Array,
-  eps: number,
-): { worstRatio: number; worstIndex: number; kinks: number } {
-  const ratio = (a: number, b: number): number =>
-    Math.abs(a - b) / (2e-3 + 1e-2 * Math.max(Math.abs(a), Math.abs(b)));
-  const mid = loss(params);
-  let worstRatio = 0;
-  let worstIndex = -1;
-  let kinks = 0;
-  for (let i = 0; i < params.length; i++) {
-    const keep = params[i]!;
-    params[i] = keep + eps;
-    const up = loss(params);
-    params[i] = keep - eps;
-    const down = loss(params);
-    params[i] = keep;
-    // The steps actually taken in float32, not the nominal eps.
-    const hUp = Math.fround(keep + eps) - keep;
-    const hDown = keep - Math.fround(keep - eps);
-    const a = analytic[i]!;
-    let r = ratio((up - down) / (hUp + hDown), a);
-    const forward = (up - mid) / hUp;
-    const backward = (mid - down) / hDown;
-    if (r > 1 && ratio(forward, backward) > 2) {
-      kinks++;
-      r = Math.min(ratio(forward, a), ratio(backward, a));
-    }
-    if (r > worstRatio) {
-      worstRatio = r;
-      worstIndex = i;
-    }
-  }
-  return { worstRatio, worstIndex, kinks };
 }
 
 /** Tiny images (side x side) that are each one of two fixed patterns: left half on, or top half on. */
@@ -216,7 +172,11 @@ describe('gan computation', () => {
         full.set(slice, from);
         return model.step(full, batch, n, new Rng(8)).extras![what]!;
       };
-      const c = checkPiecewiseGradient(loss, params.slice(from, to), out.subarray(from, to), 1e-3);
+      const c = checkGradient(loss, params.slice(from, to), out.subarray(from, to), 1e-3, {
+        atol: 2e-3,
+        rtol: 1e-2,
+        kinks: true,
+      });
       assert.ok(c.worstRatio <= 1 && c.kinks <= (to - from) / 4, `${what}: ${JSON.stringify(c)}`);
     }
   });

@@ -9,11 +9,11 @@
  */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
-import { ganStep, generateImages, type GanNetworks } from './gan-loss.js';
+import { GanModel } from './gan-loss.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, glorotInit, LEAKY_SLOPE, leakyRelu } from './layers.js';
-import type { Model, ParamSpec, StepResult } from './model.js';
+import type { ParamSpec } from './model.js';
 
 /** Everything that defines an MLP GAN, after hyperparameters have been read. */
 export interface GanConfig {
@@ -37,32 +37,25 @@ function denseSpecs(prefix: string, sizes: readonly number[]): ParamSpec[] {
 }
 
 /** A GAN whose generator and discriminator are multilayer perceptrons. */
-export class Gan implements Model, GanNetworks {
+export class Gan extends GanModel {
   readonly kind = 'gan';
-  readonly inputSize: number;
-  readonly codeSize: number;
-  readonly latent: number;
-  readonly paramSpecs: readonly ParamSpec[];
-  readonly generatorSpecs: readonly ParamSpec[];
-  readonly discriminatorSpecs: readonly ParamSpec[];
-  readonly hyper: Readonly<Record<string, unknown>>;
 
   constructor(config: GanConfig) {
-    this.inputSize = config.inputSize;
-    this.latent = config.latent;
-    this.codeSize = config.latent;
-    this.hyper = config.hyper;
-    this.generatorSpecs = denseSpecs('g.', [config.latent, ...config.generatorLayers, config.inputSize]);
-    this.discriminatorSpecs = denseSpecs('d.', [config.inputSize, ...config.discriminatorLayers, 1]);
-    this.paramSpecs = [...this.generatorSpecs, ...this.discriminatorSpecs];
+    super({
+      inputSize: config.inputSize,
+      latent: config.latent,
+      generatorSpecs: denseSpecs('g.', [config.latent, ...config.generatorLayers, config.inputSize]),
+      discriminatorSpecs: denseSpecs('d.', [config.inputSize, ...config.discriminatorLayers, 1]),
+      hyper: config.hyper,
+    });
   }
 
   /** Glorot-uniform weights, zero biases. */
-  init(rng: Rng): Float32Array {
+  override init(rng: Rng): Float32Array {
     return glorotInit(this.paramSpecs, rng);
   }
 
-  generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D {
+  override generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D {
     const layers = g.length / 2;
     let h = z;
     for (let i = 0; i < layers; i++) {
@@ -72,7 +65,7 @@ export class Gan implements Model, GanNetworks {
     return h;
   }
 
-  discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D {
+  override discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D {
     const layers = d.length / 2;
     let h = x;
     for (let i = 0; i < layers; i++) {
@@ -80,31 +73,6 @@ export class Gan implements Model, GanNetworks {
       h = i === layers - 1 ? a : leakyRelu(a);
     }
     return tf.reshape(h, [x.shape[0]]);
-  }
-
-  /** Codes from the prior, z ~ N(0, I): count x latent. */
-  priorCodes(count: number, rng: Rng): Float32Array {
-    return rng.fillNormal(new Float32Array(count * this.latent));
-  }
-
-  step(
-    params: Float32Array,
-    batch: Float32Array,
-    batchSize: number,
-    rng: Rng,
-    out?: Float32Array,
-  ): StepResult {
-    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
-  }
-
-  /** G(codes): images in (0, 1) for latent codes (count x latent). */
-  decode(params: Float32Array, codes: Float32Array, count: number): Float32Array {
-    return generateImages(this, params, codes, count);
-  }
-
-  /** G(z) for `count` codes z ~ N(0, I) drawn from `rng`. */
-  sample(params: Float32Array, count: number, rng: Rng): Float32Array {
-    return this.decode(params, this.priorCodes(count, rng), count);
   }
 }
 
