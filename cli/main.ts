@@ -213,10 +213,10 @@ program
   .option('--backend <name>', 'compute backend', 'auto')
   .option(
     '--ais-betas <n>',
-    "RBM: inverse temperatures of the AIS estimate of log Z (0: none; default: the run's)",
+    "RBM, DBN: inverse temperatures of the AIS estimate of log Z (0: none; default: the run's)",
     (v) => Number(v),
   )
-  .option('--ais-runs <n>', "RBM: AIS chains (default: the run's)", (v) => Number(v))
+  .option('--ais-runs <n>', "RBM, DBN: AIS chains (default: the run's)", (v) => Number(v))
   .action(
     async (opts: {
       checkpoint: string;
