@@ -23,7 +23,7 @@ test('a self-contained page: the same table, pictures as thumbnails linking to t
   assert.doesNotMatch(html, /<script|<link|https?:/, 'no script, stylesheet or remote resource');
   const [head, ae, rbm] = rows(html);
   assert.equal(head![0], 'run');
-  assert.equal(head![11], '<code>sse_per_image</code>');
+  assert.equal(head![12], '<code>sse_per_image</code>');
   assert.equal(ae!.length, head!.length);
   assert.equal(rbm!.length, head!.length);
   assert.equal(ae![0], '<a href="ae-small/summary.json">ae-small</a>');

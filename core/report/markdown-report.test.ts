@@ -45,6 +45,7 @@ test('one row per run with its options, training figures and the union of the te
     'data',
     'options',
     'epochs',
+    'images/epoch',
     'batch',
     'seed',
     'workers',
@@ -66,12 +67,13 @@ test('one row per run with its options, training figures and the union of the te
     '`reconstruction_loss`',
     'pictures',
   ]);
-  assert.deepEqual(t.rows[0]!.slice(0, 17), [
+  assert.deepEqual(t.rows[0]!.slice(0, 18), [
     '[ae-small](ae-small/summary.json)',
     'ae',
     'Fashion-MNIST',
     '`--layers 64,16 --activation sigmoid --code-activation linear --no-tied --loss cross-entropy`',
     '1',
+    '2,000',
     '100',
     '1',
     '1',

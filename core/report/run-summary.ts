@@ -21,6 +21,8 @@ export interface RunSummary {
   readonly seed: number;
   readonly batch_size: number;
   readonly epochs: number;
+  /** Images the job trained on, over all epochs (and sessions of a resumed run). */
+  readonly images_seen: number;
   /** null stands for a non-finite value (JSON writes NaN and ±Infinity as null). */
   readonly train_seconds: number | null;
   readonly images_per_second: number | null;
@@ -108,6 +110,7 @@ export function validateRunSummary(raw: unknown, path: string): RunSummary {
     seed: int('seed', 0),
     batch_size: int('batch_size', 1),
     epochs: int('epochs', 0),
+    images_seen: int('images_seen', 0),
     train_seconds: figure('train_seconds'),
     images_per_second: figure('images_per_second'),
     resumed_from_step: orNull('resumed_from_step', (f) => int(f, 0)),
