@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The runs behind README's results table, on the full Fashion-MNIST (Debian dataset-fashion-mnist),
-# then `harmonium report` over them. Two lanes of one-thread runs share a 2-core machine; the
+# then `harmonium report` over them into RESULTS.md and RESULTS.html. Two lanes of one-thread runs share a 2-core machine; the
 # two-worker checks run last, alone. A run whose summary.json exists is kept, so an interrupted
 # script continues where it stopped. About 45 minutes on 2 cores.
 set -euo pipefail
@@ -52,4 +52,6 @@ run workers-2/dbn --model dbn --workers 2 --limit 10000 --epochs 1
 run workers-2/gan --model gan --workers 2 --limit 10000 --epochs 1 --batch-size 64
 run workers-2/dcgan --model dcgan --workers 2 --limit 10000 --epochs 1 --batch-size 64
 
-h report "$out" --figures sse_per_image,pca_sse_per_image,probe_accuracy,raw_probe_accuracy,finetune_accuracy,finetune_random_init_accuracy,neg_elbo_nats,ais_log_likelihood_nats,ais_log_z_sd,classifier_frechet_distance,classifier_frechet_distance_train_test,sample_class_coverage,sample_class_entropy_bits
+# RESULTS.md / RESULTS.html beside README.md, whose results table is this one.
+h report "$out" --out RESULTS --figures \
+  sse_per_image,pca_sse_per_image,probe_accuracy,finetune_accuracy,finetune_random_init_accuracy,neg_elbo_nats,ais_log_likelihood_nats,classifier_frechet_distance,sample_class_coverage,sample_class_entropy_bits
