@@ -25,7 +25,7 @@ const SMALL = [
 ];
 
 /**
- * `samples`: the model draws a sample grid after every epoch. `epochs`: of all phases (default 2,
+ * `samples`: the model draws a sample grid after every epoch (ancestral samplers: VAE, GANs). `epochs`: of all phases (default 2,
  * the job's). `adversarial`: a GAN, whose discriminator loss need not fall.
  */
 const MODELS: readonly {
@@ -75,13 +75,11 @@ const MODELS: readonly {
     // A short AIS schedule: the test checks the figures are there; rbm-ais.test.ts checks their values.
     args: ['--hidden', '12', '--sample-steps', '50', '--ais-betas', '200', '--ais-runs', '20'],
     testKeys: ['pseudo_log_likelihood', 'log_likelihood_nats', 'ais_log_likelihood_nats', 'ais_log_z_sd'],
-    samples: true,
   },
   {
     kind: 'dbn',
     args: ['--layers', '16,8', '--sample-steps', '20', '--ais-betas', '100', '--ais-runs', '10'],
     testKeys: ['ais_log_likelihood_nats', 'ais_log_z_sd', 'probe_accuracy'],
-    samples: true,
     // Two RBMs of 2 epochs each.
     epochs: 4,
   },

@@ -134,7 +134,8 @@ export async function runTrainingLoop(
   const phaseSeconds = phases.map(() => 0);
   const pictures: string[] = [];
   const epochSamples = async (epoch: number): Promise<void> => {
-    if (rank !== 0 || !config.pictures || !model.sample) return;
+    // Ancestral samplers only: 100 Gibbs chains of 1,000 steps would cost the RBM and DBN seconds per epoch.
+    if (rank !== 0 || !config.pictures || !model.sample || !model.priorCodes) return;
     const png = epochSamplesPng(
       model,
       params,

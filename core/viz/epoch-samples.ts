@@ -1,5 +1,6 @@
 /**
- * Sample grids through training: after every epoch, rank 0 of a generative model draws the same
+ * Sample grids through training: after every epoch, rank 0 of a model that samples by decoding prior
+ * codes (VAE, GANs) draws the same
  * 100 samples (the same noise every epoch, so the grids show the model changing, not the noise)
  * into `samples-epoch-NNN.png`.
  */
