@@ -56,6 +56,7 @@ export class CoordinatorHost implements TrainingHost {
       seconds: info.stepSeconds,
       images: info.rankImages,
       loss: info.loss,
+      phase: info.phase,
     });
     if (info.allreduceBytes > 0) {
       this.metrics?.recordAllreduce({ seconds: info.allreduceSeconds, bytes: info.allreduceBytes });

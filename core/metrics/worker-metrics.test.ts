@@ -8,8 +8,8 @@ const labels = { job: 'mnist-ae', rank: '2', model: 'autoencoder', role: 'worker
 
 test('steps, all-reduces and digest checks show up on /metrics with the worker labels', async () => {
   const m = createWorkerMetrics(who);
-  m.recordStep({ step: 1, seconds: 0.02, images: 64, loss: 0.5 });
-  m.recordStep({ step: 2, seconds: 3, images: 32 });
+  m.recordStep({ step: 1, seconds: 0.02, images: 64, loss: 0.5, phase: 0 });
+  m.recordStep({ step: 2, seconds: 3, images: 32, phase: 1 });
   m.recordAllreduce({ seconds: 0.004, bytes: 4096 });
   m.recordAllreduce({ seconds: 0.006, bytes: 4096 });
   m.recordDigestCheck(true);
@@ -18,6 +18,7 @@ test('steps, all-reduces and digest checks show up on /metrics with the worker l
   assert.match(s.contentType, /^text\/plain; version=0\.0\.4/);
   assert.equal(s.value('harmonium_images_processed_total', labels), 96);
   assert.equal(s.value('harmonium_step', labels), 2);
+  assert.equal(s.value('harmonium_phase', labels), 1);
   // The second step logged no loss: the gauge keeps the last logged one.
   assert.equal(s.value('harmonium_loss', labels), 0.5);
   assert.equal(s.value('harmonium_step_duration_seconds_count', labels), 2);

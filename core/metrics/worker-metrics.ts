@@ -28,6 +28,8 @@ export interface StepRecord {
   readonly images: number;
   /** The training loss, only on steps that log it: reading it back from the backend stalls it. */
   readonly loss?: number;
+  /** The training phase (greedy layer-wise pretraining, fine-tuning); 0 for a single-phase model. */
+  readonly phase?: number;
 }
 
 /** One all-reduce of the gradient buffer. */
@@ -60,6 +62,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   // dashboard would show as a perfect loss.
   loss.remove({});
   const step = new Gauge({ name: 'harmonium_step', help: 'Last completed training step.', registers });
+  const phase = new Gauge({
+    name: 'harmonium_phase',
+    help: "Training phase of the last step: an index into the model's phases (summary.json names them).",
+    registers,
+  });
   const stepDuration = new Histogram({
     name: 'harmonium_step_duration_seconds',
     help: 'Wall time of one training step, all-reduce included.',
@@ -95,6 +102,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
       step.set(record.step);
       stepDuration.observe(record.seconds);
       if (record.loss !== undefined) loss.set(record.loss);
+      if (record.phase !== undefined) phase.set(record.phase);
     },
     recordAllreduce(record) {
       allreduceDuration.observe(record.seconds);

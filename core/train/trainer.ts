@@ -78,6 +78,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
             seconds: info.stepSeconds,
             images: info.rankImages,
             loss: info.loss,
+            phase: info.phase,
           })
       : null,
   );

@@ -10,6 +10,8 @@ import type { MetricsRecord } from './metrics-log.js';
 export interface StepInfo {
   readonly step: number;
   readonly epoch: number;
+  /** The training phase the step belonged to (0 for a model trained in one phase). */
+  readonly phase: number;
   readonly totalSteps: number;
   /** Images seen by the whole job so far. */
   readonly imagesSeen: number;

@@ -296,6 +296,7 @@ export async function runTrainingLoop(
         host.stepDone({
           step: cursor.step,
           epoch,
+          phase: phase.index,
           totalSteps,
           imagesSeen: cursor.imagesSeen,
           rankImages: setup.batchSize,
