@@ -10,7 +10,18 @@ export function formatModels(entries: readonly ModelEntry[]): string {
       t.optimizer === 'sgd'
         ? `, momentum ${t.momentum}${t.finalMomentum !== t.momentum ? ` -> ${t.finalMomentum} at epoch ${t.momentumSwitchEpoch}` : ''}`
         : '';
-    lines.push(`    training defaults: ${t.optimizer}, lr ${t.lr}${momentum}`);
+    const beta1 = t.optimizer === 'adam' && t.beta1 !== undefined ? `, beta1 ${t.beta1}` : '';
+    lines.push(`    training defaults: ${t.optimizer}, lr ${t.lr}${momentum}${beta1}`);
+    // The phase list follows from the hyperparameters; with the defaults it shows the recipe.
+    const phases = e.create(784, {}).phases;
+    if (phases) {
+      const each = phases.map((p) => {
+        const epochs = p.epochs === null ? '--epochs' : `${p.epochs} epochs`;
+        const how = p.training ? `${p.training.optimizer} lr ${p.training.lr}` : 'the training defaults';
+        return `${p.name} (${epochs}, ${how})`;
+      });
+      lines.push(`    phases with the defaults on 28x28 images: ${each.join('; ')}`);
+    }
     for (const h of e.hypers) {
       const def = Array.isArray(h.default) ? h.default.join(',') : String(h.default);
       const range =

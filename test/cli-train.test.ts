@@ -309,10 +309,24 @@ describe('harmonium CLI errors', () => {
   it('lists the models with their hyperparameters', () => {
     const r = harmonium(['models']);
     assert.equal(r.status, 0);
-    for (const kind of ['ae', 'sparse-ae', 'denoising-ae', 'contractive-ae', 'vae', 'rbm']) {
+    for (const kind of [
+      'ae',
+      'sparse-ae',
+      'denoising-ae',
+      'contractive-ae',
+      'vae',
+      'rbm',
+      'deep-ae',
+      'dcgan',
+    ]) {
       assert.match(r.stdout, new RegExp(`^${kind} `, 'm'));
     }
     assert.match(r.stdout, /--hidden/);
     assert.match(r.stdout, /--noise-rate/);
+    assert.match(r.stdout, /training defaults: adam, lr 0\.0002, beta1 0\.5/);
+    assert.match(
+      r.stdout,
+      /phases with the defaults on 28x28 images: rbm-1 784-1000 \(10 epochs, sgd lr 0\.1\);/,
+    );
   });
 });
