@@ -152,34 +152,35 @@ describe('harmonium train (end to end on Fashion-MNIST)', () => {
     });
   }
 
-  it('--resume continues the same run: identical parameters and loss curve', () => {
-    const straight = join(tmp, 'straight');
-    const resumed = join(tmp, 'resumed');
-    const small = SMALL.filter((_, i) => SMALL[i] !== '--epochs' && SMALL[i - 1] !== '--epochs');
-    const base = [
-      'train',
-      '--model',
-      'denoising-ae',
-      '--layers',
-      '32,8',
-      ...small,
-      '--no-eval',
-      '--no-pictures',
-    ];
-    assert.equal(harmonium([...base, '--epochs', '2', '--out', straight]).status, 0);
-    const first = harmonium([...base, '--epochs', '1', '--out', resumed]);
-    assert.equal(first.status, 0, first.stderr);
-    const second = harmonium([...base, '--epochs', '2', '--resume', '--out', resumed]);
-    assert.equal(second.status, 0, second.stderr);
-    assert.match(second.stderr, /resuming denoising-ae .* at step 8/);
-    const a = readJson(join(straight, 'summary.json'));
-    const b = readJson(join(resumed, 'summary.json'));
-    assert.deepEqual(b['param_stats'], a['param_stats']);
-    assert.equal(b['resumed_from_step'], 8);
-    const la = readJsonLines(join(straight, 'metrics.jsonl')).map((l) => [l['step'], l['loss']]);
-    const lb = readJsonLines(join(resumed, 'metrics.jsonl')).map((l) => [l['step'], l['loss']]);
-    assert.deepEqual(lb, la);
-  });
+  // deep-ae: two RBM phases of 1 epoch, then fine-tuning; the resumed run continues inside the last phase.
+  for (const r of [
+    { kind: 'denoising-ae', args: ['--layers', '32,8'], at: 8 },
+    { kind: 'deep-ae', args: ['--layers', '32', '--code', '8', '--pretrain-epochs', '1'], at: 24 },
+  ]) {
+    it(`--resume continues the same ${r.kind} run: identical parameters and loss curve`, () => {
+      const straight = join(tmp, `straight-${r.kind}`);
+      const resumed = join(tmp, `resumed-${r.kind}`);
+      const small = SMALL.filter((_, i) => SMALL[i] !== '--epochs' && SMALL[i - 1] !== '--epochs');
+      const base = ['train', '--model', r.kind, ...r.args, ...small, '--no-eval', '--no-pictures'];
+      assert.equal(harmonium([...base, '--epochs', '2', '--out', straight]).status, 0);
+      const first = harmonium([...base, '--epochs', '1', '--out', resumed]);
+      assert.equal(first.status, 0, first.stderr);
+      const second = harmonium([...base, '--epochs', '2', '--resume', '--out', resumed]);
+      assert.equal(second.status, 0, second.stderr);
+      assert.match(second.stderr, new RegExp(`resuming ${r.kind} .* at step ${r.at}`));
+      const a = readJson(join(straight, 'summary.json'));
+      const b = readJson(join(resumed, 'summary.json'));
+      assert.deepEqual(b['param_stats'], a['param_stats']);
+      assert.equal(b['resumed_from_step'], r.at);
+      const la = readJsonLines(join(straight, 'metrics.jsonl')).map((l) => [
+        l['step'],
+        l['loss'],
+        l['phase'],
+      ]);
+      const lb = readJsonLines(join(resumed, 'metrics.jsonl')).map((l) => [l['step'], l['loss'], l['phase']]);
+      assert.deepEqual(lb, la);
+    });
+  }
 
   it('eval --checkpoint recomputes the test block of summary.json', () => {
     const out = join(tmp, 'eval');
