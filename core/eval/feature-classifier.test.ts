@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { selectBackend } from '../compute/backend.js';
+import { nativeAddon } from '../compute/native-addon.js';
+import { limitSet } from '../data/corpus.js';
+import { loadFashionMnist } from '../data/fashion-mnist.js';
 import { tf } from '../compute/tf.js';
 import type { ImageSet } from '../data/corpus.js';
 import { gatherBatch } from '../data/corpus.js';
@@ -81,6 +84,20 @@ describe('trainFeatureClassifier', () => {
       assert.deepEqual(l.weight, b.layers[i]!.weight);
       assert.deepEqual(l.bias, b.layers[i]!.bias);
     });
+  });
+
+  it('is the same classifier at any thread count, and leaves the thread count as it was', async () => {
+    // Big enough for OpenBLAS and the kernel pool to split the work (they did, before training
+    // was pinned to one thread: 61,404 first-layer weights differed between 1 and 2 threads).
+    const fashion = limitSet((await loadFashionMnist()).train, 3000);
+    const weights: Float32Array[] = [];
+    for (const threads of [1, 2]) {
+      await selectBackend('native', { threads });
+      weights.push(trainFeatureClassifier(fashion, { epochs: 1 }).layers[0]!.weight);
+      assert.equal(nativeAddon().threads(), threads);
+    }
+    await selectBackend('native', { threads: 1 });
+    assert.deepEqual(weights[1], weights[0]);
   });
 
   it('gives the last hidden layer as features and the softmax of the logits, as a float64 pass does', () => {

@@ -5,8 +5,8 @@
  * The Frechet distance here is NOT the Inception-based FID: Inception's weights are not available
  * offline, so the features are the last hidden layer of that small Fashion-MNIST classifier. The
  * numbers are not comparable to published FIDs, only across runs with the same training set and
- * the same classifier: its seed is fixed, so the same training set, options, backend and thread
- * count give the same classifier (other thread counts move the distances by a few percent).
+ * the same classifier: its seed is fixed and it trains on one thread, so the same training set,
+ * options and backend give the same classifier whatever the run's thread count.
  * `classifier_frechet_distance_train_test`, the distance of as many real training images, is the
  * floor a perfect generator would reach, for scale.
  */
