@@ -8,18 +8,12 @@ import { createOptimizer } from '../train/create-optimizer.js';
 import { batchNorm, BATCH_NORM_EPS } from './batch-norm.js';
 import { createDcgan, DCGAN_INIT_STD, type Dcgan } from './dcgan.js';
 import type { HyperValues } from './hyper.js';
-import { flatLength, paramOffsets, type Model } from './model.js';
-import { checkGradient } from './testing.js';
+import { flatLength, type Model } from './model.js';
+import { ganSliceChecks, paramValues, perturb } from './testing.js';
 
 before(async () => {
   await selectBackend('native', { threads: 1 });
 });
-
-/** A named parameter of the flat buffer, as a float64 row-major array. */
-function param(model: Dcgan, params: Float32Array, name: string): Float64Array {
-  const { offset, size } = paramOffsets(model.paramSpecs).get(name)!;
-  return Float64Array.from(params.subarray(offset, offset + size));
-}
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
@@ -125,7 +119,7 @@ function reference(
   params: Float32Array,
   hyper: { filters: number; kernel: number; channels: number },
 ) {
-  const get = (name: string): Float64Array => param(model, params, name);
+  const get = (name: string): Float64Array => paramValues(model, params, name);
   const { filters: f, kernel: k, channels } = hyper;
   const q = model.side / 4;
   const generate = (z: Float64Array, n: number): Float64Array => {
@@ -146,13 +140,6 @@ function reference(
     return matMul(a1, n, get('d.fc.w'), 1).map((v) => v + get('d.fc.b')[0]!);
   };
   return { generate, discriminate };
-}
-
-/** Adds noise to every parameter, so that biases and betas are exercised away from zero. */
-function perturb(params: Float32Array, seed: number, scale: number): Float32Array {
-  const noise = new Rng(seed).fillNormal(new Float32Array(params.length), 0, scale);
-  for (let i = 0; i < params.length; i++) params[i] = params[i]! + noise[i]!;
-  return params;
 }
 
 describe('batch norm', () => {
@@ -215,7 +202,7 @@ describe('dcgan architecture', () => {
     const model = createDcgan(784, {});
     const params = model.init(new Rng(1));
     for (const s of model.paramSpecs) {
-      const v = param(model, params, s.name);
+      const v = paramValues(model, params, s.name);
       const m = mean(v);
       const sd = Math.sqrt(mean(v.map((x) => (x - m) ** 2)));
       if (s.name.endsWith('.w')) {
@@ -287,28 +274,10 @@ describe('dcgan computation', () => {
     const params = perturb(model.init(new Rng(5)), 6, 0.3);
     const n = 3;
     const batch = new Rng(7).fillUniform(new Float32Array(n * 16));
-    const out = new Float32Array(params.length);
-    assert.equal(model.step(params, batch, n, new Rng(8), out).grads, out);
-    const gLength = flatLength(model.generatorSpecs);
-    const slices = [
-      { what: 'g_loss', from: 0, to: gLength },
-      { what: 'd_loss', from: gLength, to: params.length },
-    ];
-    for (const { what, from, to } of slices) {
-      const full = Float32Array.from(params);
-      // The same seed gives the same z, so that only the perturbed parameter moves the loss.
-      const loss = (slice: Float32Array): number => {
-        full.set(slice, from);
-        return model.step(full, batch, n, new Rng(8)).extras![what]!;
-      };
-      // eps 3e-4: batch norm over 3 images bends the loss enough that 1e-3 nearly fails some seeds
-      // (worst ratio 0.98 of 10); at 3e-4 the worst of 12 seeds is 0.51.
-      const c = checkGradient(loss, params.slice(from, to), out.subarray(from, to), 3e-4, {
-        atol: 2e-3,
-        rtol: 1e-2,
-        kinks: true,
-      });
-      assert.ok(c.worstRatio <= 1 && c.kinks <= (to - from) / 4, `${what}: ${JSON.stringify(c)}`);
+    // eps 3e-4: batch norm over 3 images bends the loss enough that 1e-3 nearly fails some seeds
+    // (worst ratio 0.98 of 10); at 3e-4 the worst of 12 seeds is 0.51.
+    for (const { what, size, check } of ganSliceChecks(model, params, batch, n, 8, 3e-4)) {
+      assert.ok(check.worstRatio <= 1 && check.kinks <= size / 4, `${what}: ${JSON.stringify(check)}`);
     }
   });
 

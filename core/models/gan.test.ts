@@ -5,18 +5,12 @@ import { tf } from '../compute/tf.js';
 import { Rng } from '../data/rng.js';
 import { createOptimizer } from '../train/create-optimizer.js';
 import { createGan, type Gan } from './gan.js';
-import { flatLength, paramOffsets, type Model } from './model.js';
-import { checkGradient } from './testing.js';
+import type { Model } from './model.js';
+import { ganSliceChecks, paramValues, perturb } from './testing.js';
 
 before(async () => {
   await selectBackend('native', { threads: 1 });
 });
-
-/** A named parameter of the flat buffer, as a float64 row-major array. */
-function param(model: Gan, params: Float32Array, name: string): Float64Array {
-  const { offset, size } = paramOffsets(model.paramSpecs).get(name)!;
-  return Float64Array.from(params.subarray(offset, offset + size));
-}
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
@@ -43,7 +37,11 @@ function mlp(
   const layers = model.paramSpecs.filter((s) => s.name.startsWith(prefix)).length / 2;
   let h = [...x];
   for (let i = 0; i < layers; i++) {
-    const a = affine(h, param(model, params, `${prefix}fc${i}.w`), param(model, params, `${prefix}fc${i}.b`));
+    const a = affine(
+      h,
+      paramValues(model, params, `${prefix}fc${i}.w`),
+      paramValues(model, params, `${prefix}fc${i}.b`),
+    );
     h = a.map(i === layers - 1 ? last : hidden);
   }
   return h;
@@ -52,16 +50,6 @@ function mlp(
 /** Rows of a flat batch. */
 function rows(values: Float32Array, count: number, size: number): number[][] {
   return Array.from({ length: count }, (_, n) => Array.from(values.subarray(n * size, (n + 1) * size)));
-}
-
-/**
- * Adds small noise to every parameter, so that biases are exercised away from zero and G's output
- * away from the image D is most sensitive to.
- */
-function perturb(params: Float32Array, seed: number, scale: number): Float32Array {
-  const noise = new Rng(seed).fillNormal(new Float32Array(params.length), 0, scale);
-  for (let i = 0; i < params.length; i++) params[i] = params[i]! + noise[i]!;
-  return params;
 }
 
 /** Tiny images (side x side) that are each one of two fixed patterns: left half on, or top half on. */
@@ -157,27 +145,8 @@ describe('gan computation', () => {
     const params = perturb(model.init(new Rng(5)), 6, 0.1);
     const n = 5;
     const batch = new Rng(7).fillUniform(new Float32Array(n * 6));
-    const out = new Float32Array(params.length);
-    const r = model.step(params, batch, n, new Rng(8), out);
-    assert.equal(r.grads, out);
-    const gLength = flatLength(model.generatorSpecs);
-    const slices = [
-      { what: 'g_loss', from: 0, to: gLength },
-      { what: 'd_loss', from: gLength, to: params.length },
-    ];
-    for (const { what, from, to } of slices) {
-      const full = Float32Array.from(params);
-      // The same seed gives the same z, so that only the perturbed parameter moves the loss.
-      const loss = (slice: Float32Array): number => {
-        full.set(slice, from);
-        return model.step(full, batch, n, new Rng(8)).extras![what]!;
-      };
-      const c = checkGradient(loss, params.slice(from, to), out.subarray(from, to), 1e-3, {
-        atol: 2e-3,
-        rtol: 1e-2,
-        kinks: true,
-      });
-      assert.ok(c.worstRatio <= 1 && c.kinks <= (to - from) / 4, `${what}: ${JSON.stringify(c)}`);
+    for (const { what, size, check } of ganSliceChecks(model, params, batch, n, 8, 1e-3)) {
+      assert.ok(check.worstRatio <= 1 && check.kinks <= size / 4, `${what}: ${JSON.stringify(check)}`);
     }
   });
 

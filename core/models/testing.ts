@@ -1,5 +1,7 @@
 /** Helpers for the model tests: finite-difference gradient checks, a tiny Adam, synthetic images. */
-import type { Rng } from '../data/rng.js';
+import { Rng } from '../data/rng.js';
+import type { GanModel } from './gan-loss.js';
+import { flatLength, paramOffsets } from './model.js';
 import type { Model } from './model.js';
 
 /** How far an analytic gradient may be from the numeric one, entry by entry. */
@@ -154,4 +156,54 @@ export function barsImages(side: number, count: number, rng: Rng): Float32Array 
     }
   }
   return out;
+}
+
+/** A named parameter of the flat buffer, as a float64 row-major array. */
+export function paramValues(model: Model, params: Float32Array, name: string): Float64Array {
+  const { offset, size } = paramOffsets(model.paramSpecs).get(name)!;
+  return Float64Array.from(params.subarray(offset, offset + size));
+}
+
+/** Adds N(0, scale²) noise (from a generator seeded by `seed`) to every parameter, in place. */
+export function perturb(params: Float32Array, seed: number, scale: number): Float32Array {
+  const noise = new Rng(seed).fillNormal(new Float32Array(params.length), 0, scale);
+  for (let i = 0; i < params.length; i++) params[i] = params[i]! + noise[i]!;
+  return params;
+}
+
+/**
+ * Checks a GAN step's two slices by finite differences: the g. slice against its g_loss and the
+ * d. slice against its d_loss, each with the same z (a step generator seeded by `stepSeed`), so only
+ * the perturbed parameter moves the loss. Kinks (ReLU, LeakyReLU) are allowed for.
+ */
+export function ganSliceChecks(
+  model: GanModel,
+  params: Float32Array,
+  batch: Float32Array,
+  count: number,
+  stepSeed: number,
+  eps: number,
+): { what: string; size: number; check: GradCheck }[] {
+  const out = new Float32Array(params.length);
+  if (model.step(params, batch, count, new Rng(stepSeed), out).grads !== out) {
+    throw new Error('the step did not write its gradient into the buffer it was given');
+  }
+  const gLength = flatLength(model.generatorSpecs);
+  const slices = [
+    { what: 'g_loss', from: 0, to: gLength },
+    { what: 'd_loss', from: gLength, to: params.length },
+  ];
+  return slices.map(({ what, from, to }) => {
+    const full = Float32Array.from(params);
+    const loss = (slice: Float32Array): number => {
+      full.set(slice, from);
+      return model.step(full, batch, count, new Rng(stepSeed)).extras![what]!;
+    };
+    const check = checkGradient(loss, params.slice(from, to), out.subarray(from, to), eps, {
+      atol: 2e-3,
+      rtol: 1e-2,
+      kinks: true,
+    });
+    return { what, size: to - from, check };
+  });
 }
