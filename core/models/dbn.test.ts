@@ -9,7 +9,7 @@ import { exactLogPartition } from '../eval/rbm-likelihood.js';
 import { createDbn } from './dbn.js';
 import type { Dbn } from './dbn.js';
 import { createRbm } from './rbm.js';
-import { barsImages, train } from './testing.js';
+import { assertClose, barsImages, referenceCd, rows, sampleRows, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -62,53 +62,6 @@ function blocksOf(sizes: readonly number[], params: Float32Array): Block[] {
     offset += b.size;
   }
   return out;
-}
-
-/** Samples rows of probabilities in row-major order, as the model draws them. */
-function sampleRows(ps: number[][], rng: Rng): number[][] {
-  return ps.map((r) => r.map((p) => (Math.fround(rng.uniform()) < Math.fround(p) ? 1 : 0)));
-}
-
-/** CD-k of one block in float64 (probabilities for visible reconstructions, sampled hidden states). */
-function referenceCd(ref: Block, v0: number[][], k: number, decay: number, rng: Rng) {
-  const { n, m } = ref;
-  const bsz = v0.length;
-  const ph0 = v0.map((v) => ref.hidden(v));
-  let pv = sampleRows(ph0, rng).map((h) => ref.visible(h));
-  let loss = 0;
-  v0.forEach((v, r) => v.forEach((x, i) => (loss += (x - pv[r]![i]!) ** 2)));
-  let ph = pv.map((v) => ref.hidden(v));
-  for (let s = 2; s <= k; s++) {
-    pv = sampleRows(ph, rng).map((h) => ref.visible(h));
-    ph = pv.map((v) => ref.hidden(v));
-  }
-  const grads: number[] = [];
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let r = 0; r < bsz; r++) s += v0[r]![i]! * ph0[r]![j]! - pv[r]![i]! * ph[r]![j]!;
-      grads.push(-s / bsz + decay * ref.w(i, j));
-    }
-  }
-  for (let i = 0; i < n; i++) grads.push(-v0.reduce((s, v, r) => s + v[i]! - pv[r]![i]!, 0) / bsz);
-  for (let j = 0; j < m; j++) grads.push(-ph0.reduce((s, h, r) => s + h[j]! - ph[r]![j]!, 0) / bsz);
-  return { loss: loss / bsz, grads };
-}
-
-function rows(flat: Float32Array, n: number): number[][] {
-  return Array.from({ length: flat.length / n }, (_, r) => Array.from(flat.subarray(r * n, (r + 1) * n)));
-}
-
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: number,
-  what: string,
-): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-  }
 }
 
 /** Whether every value of `flat` outside `block` is exactly zero. */

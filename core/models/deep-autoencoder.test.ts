@@ -10,7 +10,7 @@ import type { DeepAutoencoder } from './deep-autoencoder.js';
 import type { HyperValues } from './hyper.js';
 import { glorotInit } from './layers.js';
 import { flatLength, paramOffsets } from './model.js';
-import { barsImages, checkGradient, train } from './testing.js';
+import { assertClose, barsImages, checkGradient, rows, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -34,25 +34,9 @@ function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
   return t;
 }
 
-function rows(flat: Float32Array, n: number): number[][] {
-  return Array.from({ length: flat.length / n }, (_, r) => Array.from(flat.subarray(r * n, (r + 1) * n)));
-}
-
 /** x W + b in float64 for one row, W row-major inputs x outputs. */
 function affine(x: readonly number[], w: Float32Array, b: Float32Array): number[] {
   return Array.from(b, (bj, j) => x.reduce((s, xi, i) => s + xi * w[i * b.length + j]!, bj));
-}
-
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: number,
-  what: string,
-): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { Rng } from '../data/rng.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { createRbm } from './rbm.js';
 import type { Rbm } from './rbm.js';
-import { barsImages, train } from './testing.js';
+import { assertClose, barsImages, referenceCd, rows, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -54,55 +54,6 @@ class Reference {
       f -= softplus(s);
     }
     return f;
-  }
-}
-
-/** Samples rows of probabilities in row-major order, as the model draws them. */
-function sampleRows(ps: number[][], rng: Rng): number[][] {
-  return ps.map((row) => row.map((p) => (Math.fround(rng.uniform()) < Math.fround(p) ? 1 : 0)));
-}
-
-/** CD-k (probabilities for visible reconstructions, sampled hidden states) in plain JS. */
-function referenceCd(ref: Reference, v0: number[][], k: number, decay: number, rng: Rng) {
-  const { n, m } = ref;
-  const bsz = v0.length;
-  const ph0 = v0.map((v) => ref.hidden(v));
-  let hs = sampleRows(ph0, rng);
-  let pv = hs.map((h) => ref.visible(h));
-  let loss = 0;
-  v0.forEach((v, r) => v.forEach((x, i) => (loss += (x - pv[r]![i]!) ** 2)));
-  let ph = pv.map((v) => ref.hidden(v));
-  for (let s = 2; s <= k; s++) {
-    hs = sampleRows(ph, rng);
-    pv = hs.map((h) => ref.visible(h));
-    ph = pv.map((v) => ref.hidden(v));
-  }
-  const grads: number[] = [];
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let r = 0; r < bsz; r++) s += v0[r]![i]! * ph0[r]![j]! - pv[r]![i]! * ph[r]![j]!;
-      grads.push(-s / bsz + decay * ref.w(i, j));
-    }
-  }
-  for (let i = 0; i < n; i++) grads.push(-v0.reduce((s, v, r) => s + v[i]! - pv[r]![i]!, 0) / bsz);
-  for (let j = 0; j < m; j++) grads.push(-ph0.reduce((s, h, r) => s + h[j]! - ph[r]![j]!, 0) / bsz);
-  return { loss: loss / bsz, grads };
-}
-
-function rows(flat: Float32Array, n: number): number[][] {
-  return Array.from({ length: flat.length / n }, (_, r) => Array.from(flat.subarray(r * n, (r + 1) * n)));
-}
-
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: number,
-  what: string,
-): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Helpers for the model tests: finite-difference gradient checks, a tiny Adam, synthetic images. */
+import assert from 'node:assert/strict';
 import { Rng } from '../data/rng.js';
 import type { GanModel } from './gan-loss.js';
 import { flatLength, paramOffsets } from './model.js';
@@ -206,4 +207,73 @@ export function ganSliceChecks(
     });
     return { what, size: to - from, check };
   });
+}
+
+/** The rows of a flat row-major buffer of `n` columns, as arrays. */
+export function rows(flat: Float32Array, n: number): number[][] {
+  return Array.from({ length: flat.length / n }, (_, r) => Array.from(flat.subarray(r * n, (r + 1) * n)));
+}
+
+/** Asserts |actual_i − expected_i| <= tol for every i, naming `what` and the first index off. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): void {
+  assert.equal(actual.length, expected.length, what);
+  for (let i = 0; i < actual.length; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  }
+}
+
+/** A Bernoulli RBM in float64 for reference computations: n visible, m hidden units. */
+export interface RbmReference {
+  readonly n: number;
+  readonly m: number;
+  w(i: number, j: number): number;
+  /** p(h = 1 | v) per hidden unit. */
+  hidden(v: number[]): number[];
+  /** p(v = 1 | h) per visible unit. */
+  visible(h: number[]): number[];
+}
+
+/** Samples rows of probabilities in row-major order, as the models draw them. */
+export function sampleRows(ps: number[][], rng: Rng): number[][] {
+  return ps.map((row) => row.map((p) => (Math.fround(rng.uniform()) < Math.fround(p) ? 1 : 0)));
+}
+
+/**
+ * CD-k in float64 (probabilities for visible reconstructions, sampled hidden states), the update
+ * laid out as w, visible bias, hidden bias; loss: squared reconstruction error per image.
+ */
+export function referenceCd(
+  ref: RbmReference,
+  v0: number[][],
+  k: number,
+  decay: number,
+  rng: Rng,
+): { loss: number; grads: number[] } {
+  const { n, m } = ref;
+  const bsz = v0.length;
+  const ph0 = v0.map((v) => ref.hidden(v));
+  let pv = sampleRows(ph0, rng).map((h) => ref.visible(h));
+  let loss = 0;
+  v0.forEach((v, r) => v.forEach((x, i) => (loss += (x - pv[r]![i]!) ** 2)));
+  let ph = pv.map((v) => ref.hidden(v));
+  for (let s = 2; s <= k; s++) {
+    pv = sampleRows(ph, rng).map((h) => ref.visible(h));
+    ph = pv.map((v) => ref.hidden(v));
+  }
+  const grads: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let r = 0; r < bsz; r++) s += v0[r]![i]! * ph0[r]![j]! - pv[r]![i]! * ph[r]![j]!;
+      grads.push(-s / bsz + decay * ref.w(i, j));
+    }
+  }
+  for (let i = 0; i < n; i++) grads.push(-v0.reduce((s, v, r) => s + v[i]! - pv[r]![i]!, 0) / bsz);
+  for (let j = 0; j < m; j++) grads.push(-ph0.reduce((s, h, r) => s + h[j]! - ph[r]![j]!, 0) / bsz);
+  return { loss: loss / bsz, grads };
 }
