@@ -9,55 +9,17 @@ import { exactLogPartition } from '../eval/rbm-likelihood.js';
 import { createDbn } from './dbn.js';
 import type { Dbn } from './dbn.js';
 import { createRbm } from './rbm.js';
-import { assertClose, barsImages, referenceCd, rows, sampleRows, train } from './testing.js';
+import { assertClose, barsImages, RbmReference, referenceCd, rows, sampleRows, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
 });
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-
-/** One RBM's block of the flat DBN parameters, read in float64: w (n x m), down.b (n), up.b (m). */
-class Block {
-  constructor(
-    readonly n: number,
-    readonly m: number,
-    readonly offset: number,
-    readonly p: Float32Array,
-  ) {}
-  get size(): number {
-    return this.n * this.m + this.n + this.m;
-  }
-  w(i: number, j: number): number {
-    return this.p[this.offset + i * this.m + j]!;
-  }
-  a(i: number): number {
-    return this.p[this.offset + this.n * this.m + i]!;
-  }
-  b(j: number): number {
-    return this.p[this.offset + this.n * this.m + this.n + j]!;
-  }
-  hidden(v: number[]): number[] {
-    return Array.from({ length: this.m }, (_, j) => {
-      let s = this.b(j);
-      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
-      return sigmoid(s);
-    });
-  }
-  visible(h: number[]): number[] {
-    return Array.from({ length: this.n }, (_, i) => {
-      let s = this.a(i);
-      for (let j = 0; j < this.m; j++) s += h[j]! * this.w(i, j);
-      return sigmoid(s);
-    });
-  }
-}
-
-function blocksOf(sizes: readonly number[], params: Float32Array): Block[] {
-  const out: Block[] = [];
+function blocksOf(sizes: readonly number[], params: Float32Array): RbmReference[] {
+  const out: RbmReference[] = [];
   let offset = 0;
   for (let i = 1; i < sizes.length; i++) {
-    const b = new Block(sizes[i - 1]!, sizes[i]!, offset, params);
+    const b = new RbmReference(sizes[i - 1]!, sizes[i]!, params, offset);
     out.push(b);
     offset += b.size;
   }
@@ -65,13 +27,17 @@ function blocksOf(sizes: readonly number[], params: Float32Array): Block[] {
 }
 
 /** Whether every value of `flat` outside `block` is exactly zero. */
-function zeroOutside(flat: Float32Array, block: Block): boolean {
+function zeroOutside(flat: Float32Array, block: RbmReference): boolean {
   return flat.every((x, i) => x === 0 || (i >= block.offset && i < block.offset + block.size));
 }
 
 const SIZES = [5, 4, 3, 2];
 
-function tinyNet(hyper: Record<string, number> = {}): { model: Dbn; params: Float32Array; blocks: Block[] } {
+function tinyNet(hyper: Record<string, number> = {}): {
+  model: Dbn;
+  params: Float32Array;
+  blocks: RbmReference[];
+} {
   const model = createDbn(SIZES[0]!, { layers: SIZES.slice(1), ...hyper });
   const params = new Rng(5).fillNormal(new Float32Array(model.init(new Rng(1)).length), 0, 1);
   return { model, params, blocks: blocksOf(SIZES, params) };

@@ -6,56 +6,13 @@ import { Rng } from '../data/rng.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { createRbm } from './rbm.js';
 import type { Rbm } from './rbm.js';
-import { assertClose, barsImages, referenceCd, rows, train } from './testing.js';
+import { assertClose, barsImages, RbmReference, referenceCd, rows, train } from './testing.js';
 
 before(async () => {
   await selectBackend('cpu');
 });
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-
-/** Plain-JS RBM in float64, reading the same flat layout: w (n x m), visible.b, hidden.b. */
-class Reference {
-  constructor(
-    readonly n: number,
-    readonly m: number,
-    readonly p: Float32Array,
-  ) {}
-  w(i: number, j: number): number {
-    return this.p[i * this.m + j]!;
-  }
-  a(i: number): number {
-    return this.p[this.n * this.m + i]!;
-  }
-  b(j: number): number {
-    return this.p[this.n * this.m + this.n + j]!;
-  }
-  hidden(v: number[]): number[] {
-    return Array.from({ length: this.m }, (_, j) => {
-      let s = this.b(j);
-      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
-      return sigmoid(s);
-    });
-  }
-  visible(h: number[]): number[] {
-    return Array.from({ length: this.n }, (_, i) => {
-      let s = this.a(i);
-      for (let j = 0; j < this.m; j++) s += h[j]! * this.w(i, j);
-      return sigmoid(s);
-    });
-  }
-  freeEnergy(v: number[]): number {
-    let f = 0;
-    for (let i = 0; i < this.n; i++) f -= v[i]! * this.a(i);
-    for (let j = 0; j < this.m; j++) {
-      let s = this.b(j);
-      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
-      f -= softplus(s);
-    }
-    return f;
-  }
-}
 
 describe('rbm CD statistics', () => {
   it('hand-computed: zero weights and biases, one visible vector (1, 0)', () => {
@@ -76,7 +33,7 @@ describe('rbm CD statistics', () => {
       const params = new Rng(5).fillNormal(new Float32Array(n * m + n + m), 0, 1);
       const batch = new Rng(6).fillUniform(new Float32Array(4 * n));
       const r = model.step(params, batch, 4, new Rng(9));
-      const e = referenceCd(new Reference(n, m, params), rows(batch, n), k, decay, new Rng(9));
+      const e = referenceCd(new RbmReference(n, m, params), rows(batch, n), k, decay, new Rng(9));
       assertClose(r.grads, e.grads, 2e-6, 'grads');
       assert.ok(Math.abs(r.loss - e.loss) < 2e-6);
     });
@@ -110,7 +67,7 @@ describe('rbm evaluation', () => {
   const batch = new Rng(8).fillUniform(new Float32Array(3 * n));
 
   it('pseudo-log-likelihood flips one random bit per binarised image', () => {
-    const ref = new Reference(n, 4, params);
+    const ref = new RbmReference(n, 4, params);
     const rng = new Rng(10);
     let pll = 0;
     for (const x of rows(batch, n)) {

@@ -227,15 +227,61 @@ export function assertClose(
   }
 }
 
-/** A Bernoulli RBM in float64 for reference computations: n visible, m hidden units. */
-export interface RbmReference {
-  readonly n: number;
-  readonly m: number;
-  w(i: number, j: number): number;
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+/**
+ * A Bernoulli RBM in float64 for reference computations, reading the `rbm` model's flat layout
+ * at `offset` of `p`: w (n visible x m hidden), visible bias (n), hidden bias (m). A DBN's blocks
+ * have the same layout.
+ */
+export class RbmReference {
+  constructor(
+    readonly n: number,
+    readonly m: number,
+    readonly p: Float32Array,
+    readonly offset = 0,
+  ) {}
+  /** Values of the block. */
+  get size(): number {
+    return this.n * this.m + this.n + this.m;
+  }
+  w(i: number, j: number): number {
+    return this.p[this.offset + i * this.m + j]!;
+  }
+  a(i: number): number {
+    return this.p[this.offset + this.n * this.m + i]!;
+  }
+  b(j: number): number {
+    return this.p[this.offset + this.n * this.m + this.n + j]!;
+  }
   /** p(h = 1 | v) per hidden unit. */
-  hidden(v: number[]): number[];
+  hidden(v: number[]): number[] {
+    return Array.from({ length: this.m }, (_, j) => {
+      let s = this.b(j);
+      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
+      return sigmoid(s);
+    });
+  }
   /** p(v = 1 | h) per visible unit. */
-  visible(h: number[]): number[];
+  visible(h: number[]): number[] {
+    return Array.from({ length: this.n }, (_, i) => {
+      let s = this.a(i);
+      for (let j = 0; j < this.m; j++) s += h[j]! * this.w(i, j);
+      return sigmoid(s);
+    });
+  }
+  /** F(v) = −a·v − Σ_j softplus(b_j + (v W)_j). */
+  freeEnergy(v: number[]): number {
+    let f = 0;
+    for (let i = 0; i < this.n; i++) f -= v[i]! * this.a(i);
+    for (let j = 0; j < this.m; j++) {
+      let s = this.b(j);
+      for (let i = 0; i < this.n; i++) s += v[i]! * this.w(i, j);
+      f -= softplus(s);
+    }
+    return f;
+  }
 }
 
 /** Samples rows of probabilities in row-major order, as the models draw them. */
