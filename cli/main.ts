@@ -129,9 +129,14 @@ program
     await serveCoordinator({ host, port, metricsPort, nats: opts.nats });
   });
 
+/** Seconds a leaving worker gets to finish its step and be released before it exits anyway. */
+const LEAVE_GRACE_MS = 30_000;
+
 program
   .command('worker')
-  .description('join a coordinator and train the rank it assigns; exits when that job ends')
+  .description(
+    "join a coordinator's pool and train the jobs it assigns; SIGTERM leaves gracefully (a second one, or 30 s, at once)",
+  )
   .requiredOption('--coordinator <host:port>', 'the coordinator to join')
   .option('--listen-host <host>', 'address the collective endpoint listens on', '127.0.0.1')
   .option('--advertise-host <host>', 'address peers dial to reach this worker (default: --listen-host)')
@@ -139,13 +144,30 @@ program
     '--threads <n>',
     "compute threads of this worker, overriding the job's threads (default: the job's)",
   )
+  .option('--once', 'serve one job, then exit with its outcome')
   .action(
-    async (opts: { coordinator: string; listenHost: string; advertiseHost?: string; threads?: string }) => {
+    async (opts: {
+      coordinator: string;
+      listenHost: string;
+      advertiseHost?: string;
+      threads?: string;
+      once?: boolean;
+    }) => {
       parseHostPort(opts.coordinator, 'coordinator');
       const threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
         throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
       }
+      let leave: (why: string) => void = () => undefined;
+      const leave$ = new Promise<string>((resolve) => (leave = resolve));
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (++signals > 1) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+        leave(signal);
+        setTimeout(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)), LEAVE_GRACE_MS).unref();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
       const { runWorker } = await import('../worker/worker.js');
       const { releaseBackend } = await import('../core/compute/backend.js');
       await runWorker({
@@ -153,8 +175,12 @@ program
         listenHost: opts.listenHost,
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         ...(threads ? { threads } : {}),
+        once: opts.once === true,
+        leave: leave$,
       });
       await releaseBackend();
+      // Handles the event loop may still hold (a keepalive timer) must not delay a worker that is done.
+      process.exit(0);
     },
   );
 

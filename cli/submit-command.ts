@@ -68,7 +68,7 @@ export async function showStatus(address: string, json: boolean): Promise<void> 
     if (jobs.length > 0) {
       console.log(
         table([
-          ['JOB', 'STATE', 'MODEL', 'WORKERS', 'GEN', 'STEP', 'LOSS', 'OUT', 'MESSAGE'],
+          ['JOB', 'STATE', 'MODEL', 'WORKERS', 'GEN', 'STEP', 'LOSS', 'WORLD', 'LOST', 'OUT', 'MESSAGE'],
           ...jobs.map((j) => [
             j.jobId ?? '',
             j.state ?? '',
@@ -77,8 +77,10 @@ export async function showStatus(address: string, json: boolean): Promise<void> 
             String(j.generation),
             `${j.step}/${j.totalSteps}`,
             Number.isFinite(Number(j.loss)) ? Number(j.loss).toFixed(4) : '-',
+            `${j.worldSize} of ${j.minWorkers}-${j.workers}`,
+            String(j.failures),
             j.out ?? '',
-            j.message ?? '',
+            j.message || (j.lastFailure ? `last loss: ${j.lastFailure}` : ''),
           ]),
         ]),
       );

@@ -15,9 +15,10 @@ import {
 } from '@grpc/grpc-js';
 import type { JobConfig } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
-import type { MetricsRecord } from '../core/train/metrics-log.js';
+import type { StepLogEntry } from '../core/elastic/step-log.js';
 import {
   coordinatorServiceDefinition,
+  GENERATION_KEY,
   JOB_ID_KEY,
   WORKER_ID_KEY,
   type Ack,
@@ -50,6 +51,7 @@ function grpcCode(err: unknown): Status {
       return Status.DATA_LOSS;
     case 'JOB_FAILED':
     case 'JOB_CANCELLED':
+    case 'FENCED':
       return Status.FAILED_PRECONDITION;
     default:
       return Status.INTERNAL;
@@ -82,7 +84,38 @@ function parseJobConfig(json: string, workers: number): JobConfig {
   }
   const n = workers > 0 ? workers : (o.workers ?? 1);
   if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('workers', `must be >= 1, got ${n}`);
-  return { ...(o as JobConfig), workers: n };
+  const min = o.minWorkers ?? 1;
+  if (!Number.isSafeInteger(min) || min < 1 || min > n) {
+    throw new ConfigError('min-workers', `must be between 1 and --workers ${n}, got ${min}`);
+  }
+  if (typeof o.batchSize !== 'number' || o.batchSize < n) {
+    throw new ConfigError('batch-size', `the global batch ${o.batchSize} is smaller than --workers ${n}`);
+  }
+  return { ...(o as JobConfig), workers: n, minWorkers: min };
+}
+
+/** The committed steps' records of a Report, checked for shape (the coordinator checks their order). */
+function parseStepLog(json: string): StepLogEntry[] {
+  if (json === '') return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigError('log_json', `not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!Array.isArray(v)) throw new ConfigError('log_json', 'must be an array of step records');
+  for (const e of v as Array<Partial<StepLogEntry> | null>) {
+    if (e === null || typeof e !== 'object' || !Number.isSafeInteger(e.step) || e.step! < 1) {
+      throw new ConfigError('log_json', 'every entry needs a step >= 1');
+    }
+    if (e.record !== undefined && (typeof e.record !== 'object' || e.record.step !== e.step)) {
+      throw new ConfigError('log_json', `step ${e.step}: its record names another step`);
+    }
+    if (e.samples !== undefined && (typeof e.samples !== 'object' || e.samples.step !== e.step! - 1)) {
+      throw new ConfigError('log_json', `step ${e.step}: its samples line names another step`);
+    }
+  }
+  return v as StepLogEntry[];
 }
 
 export function jobInfo(job: Job): JobInfo {
@@ -99,6 +132,10 @@ export function jobInfo(job: Job): JobInfo {
     out: job.config.out,
     submittedAtMs: job.submittedAt,
     endedAtMs: job.endedAt ?? 0,
+    worldSize: job.worldSize,
+    minWorkers: job.config.minWorkers,
+    failures: job.failures,
+    lastFailure: job.lastFailure,
   };
 }
 
@@ -197,35 +234,48 @@ function handlers(coordinator: Coordinator): CoordinatorHandlers {
       call.on('close', leave);
       call.on('error', leave);
     },
-    Heartbeat: unary((r) => coordinator.heartbeat(r.workerId, r.step)),
-    Report: unary((r) => {
-      let record: MetricsRecord | null = null;
-      if (r.metricsRecordJson !== '') {
-        try {
-          record = JSON.parse(r.metricsRecordJson) as MetricsRecord;
-        } catch (err) {
-          throw new ConfigError('metrics_record_json', `not JSON: ${(err as Error).message}`, { cause: err });
-        }
-      }
-      coordinator.report({
+    Heartbeat: unary((r) => coordinator.heartbeat(r.workerId, r.jobId, r.generation, r.step)),
+    Report: unary((r) => ({
+      recordedStep: coordinator.report({
         workerId: r.workerId,
         jobId: r.jobId,
+        generation: r.generation,
         step: r.step,
         totalSteps: r.totalSteps,
         imagesSeen: r.imagesSeen,
         loss: r.loss,
-        record,
-      });
-      return {};
-    }),
+        log: parseStepLog(r.logJson),
+      }),
+    })),
     Fail: unary((r) => {
       coordinator.failure({
         workerId: r.workerId,
         jobId: r.jobId,
+        generation: r.generation,
         code: r.code,
         message: r.message,
         peer: r.peer,
       });
+      return {};
+    }),
+    GenerationDone: unary((r) => {
+      const reasons = ['drained', 'broken', 'finished', 'leaving'] as const;
+      const reason = reasons.find((x) => x === r.reason);
+      if (!reason) throw new ConfigError('reason', `must be one of ${reasons.join(', ')}, got "${r.reason}"`);
+      coordinator.generationDone({
+        workerId: r.workerId,
+        jobId: r.jobId,
+        generation: r.generation,
+        reason,
+        step: r.step,
+        inProgress: r.inProgress,
+        detail: r.code ? `[${r.code}]${r.peer >= 0 ? ` peer rank ${r.peer}` : ''}: ${r.message}` : r.message,
+        totals: r.totalsJson,
+      });
+      return {};
+    }),
+    Leave: unary((r) => {
+      coordinator.leaveRequest(r.workerId, r.reason);
       return {};
     }),
     FetchState(call) {
@@ -242,9 +292,10 @@ function handlers(coordinator: Coordinator): CoordinatorHandlers {
     SaveState(call, callback) {
       const workerId = metadataValue(call.metadata, WORKER_ID_KEY);
       const jobId = metadataValue(call.metadata, JOB_ID_KEY);
+      const generation = Number(metadataValue(call.metadata, GENERATION_KEY));
       const assembler = new StateAssembler(`worker ${workerId}`);
       collect(call, assembler, callback, () =>
-        coordinator.saveState(workerId, jobId, assembler.finish().data),
+        coordinator.saveState(workerId, jobId, generation, assembler.finish().data),
       );
     },
     Finish(call, callback) {

@@ -1,16 +1,19 @@
 /**
- * The coordinator's decisions, apart from any transport: which workers form a job's generation,
- * when a job starts, succeeds or fails, what goes into its output directory. The gRPC server
- * (coordinator-server.ts) turns calls into these methods; a timer calls {@link Coordinator.tick}.
- * Tests drive it directly and assert job states. It never imports tfjs.
+ * The coordinator's decisions, apart from any transport: its pool of workers, the job queue, when a
+ * job starts, succeeds or fails, what goes into its output directory. A running job's membership
+ * across generations (who is lost, who joins, who leaves) is its {@link ElasticJob}. The gRPC
+ * server (coordinator-server.ts) turns calls into these methods; a timer calls
+ * {@link Coordinator.tick}. Tests drive it directly with a fake clock. It never imports tfjs.
  */
 import { randomBytes } from 'node:crypto';
 import type { JobConfig } from '../core/config/job-config.js';
+import type { StepLogEntry } from '../core/elastic/step-log.js';
 import { ClusterError } from '../core/errors.js';
 import { createCoordinatorMetrics, type CoordinatorMetrics } from '../core/metrics/coordinator-metrics.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
-import type { MetricsRecord } from '../core/train/metrics-log.js';
+import type { FailureReason } from '../core/train/run-results.js';
 import type { ResultFile } from '../proto/result-codec.js';
+import { ElasticJob, type GenerationEnd, type JobContext } from './elastic-job.js';
 import { Job, JOB_STATES, type JobState } from './job.js';
 import type { JobEventSink } from './job-events.js';
 import { JobOutputs } from './job-outputs.js';
@@ -39,43 +42,51 @@ export interface JoinInfo {
   readonly metricsAddress: string;
 }
 
-/** A rank's progress report. */
+/** A member's progress report. */
 export interface ProgressInfo {
   readonly workerId: string;
   readonly jobId: string;
+  readonly generation: number;
   readonly step: number;
   readonly totalSteps: number;
   readonly imagesSeen: number;
   readonly loss: number;
-  /** Rank 0 only: one metrics.jsonl record. */
-  readonly record: MetricsRecord | null;
+  /** Rank 0 only: committed steps' records, in step order. */
+  readonly log: readonly StepLogEntry[];
 }
 
-/** A worker's report of a failure it cannot recover from. */
+/** A worker's report of a failure no re-forming can mend. */
 export interface FailureInfo {
   readonly workerId: string;
   readonly jobId: string;
+  readonly generation: number;
   readonly code: string;
   readonly message: string;
   readonly peer: number;
 }
 
-interface RunningJob {
-  readonly job: Job;
-  readonly outputs: JobOutputs;
-  readonly metrics: CoordinatorMetrics<JobState>;
-  readonly ready: Set<number>;
-  startedAt: number;
-  imagesReported: number;
+/** A member's GenerationDone. */
+export interface GenerationDoneInfo extends GenerationEnd {
+  readonly workerId: string;
+  readonly jobId: string;
+  readonly generation: number;
 }
 
-/** Heartbeats a worker is told to send per heartbeat timeout. */
-const HEARTBEATS_PER_TIMEOUT = 4;
+/** How long a closed Join stream waits for its launcher's word that the process exited. */
+const DISCONNECT_GRACE_MS = 200;
+
+/** A heartbeat's answer. */
+export interface HeartbeatAnswer {
+  readonly stop: boolean;
+  readonly reason: string;
+  readonly unknown: boolean;
+  readonly recordedStep: number;
+}
 
 export class Coordinator {
   readonly workers = new WorkerRegistry();
   private readonly jobs: Job[] = [];
-  private readonly running = new Map<string, RunningJob>();
+  private readonly running = new Map<string, ElasticJob>();
   private readonly waiters = new Map<string, Array<(job: Job) => void>>();
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -84,6 +95,11 @@ export class Coordinator {
   private readonly events: JobEventSink | null;
   private lastMetrics: CoordinatorMetrics<JobState> | null = null;
   private readonly resumeSteps = new Map<string, number | null>();
+  /** When the oldest pending job first had --min-workers idle workers. */
+  private gatheringSince: number | null = null;
+  private readonly context: JobContext;
+  /** Workers whose Join stream ended, and when. */
+  private readonly disconnected = new Map<WorkerRecord, number>();
 
   constructor(opts: CoordinatorOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -91,6 +107,14 @@ export class Coordinator {
     this.idleTimeoutMs = opts.idleHeartbeatTimeoutMs ?? 10_000;
     this.onProgress = opts.onProgress ?? null;
     this.events = opts.events ?? null;
+    this.context = {
+      now: () => this.now(),
+      log: (line) => this.log(line),
+      // A worker whose stream just closed is about to be lost: never a candidate.
+      idle: () => this.workers.idle().filter((w) => !this.disconnected.has(w)),
+      transition: (job, to, reason) => this.transition(job, to, reason),
+      fail: (job, reason) => this.end(job, 'FAILED', reason),
+    };
   }
 
   /** Publishes the job's state (after a transition) or progress to the event sink, if any. */
@@ -111,6 +135,12 @@ export class Coordinator {
     });
   }
 
+  private transition(job: Job, to: JobState, reason: string): void {
+    job.transition(to, reason, this.now());
+    this.running.get(job.id)?.metrics.setJobState(to);
+    this.emit(job, 'state');
+  }
+
   /** The metrics of the job running now (or that ran last); null before the first job. */
   get metrics(): CoordinatorMetrics<JobState> | null {
     return this.lastMetrics;
@@ -127,6 +157,11 @@ export class Coordinator {
     return job;
   }
 
+  /** The running job `id`'s membership, if it runs. */
+  elastic(id: string): ElasticJob | undefined {
+    return this.running.get(id);
+  }
+
   /**
    * Queues a job; it starts when enough workers are idle and the jobs before it have ended. A
    * resumed job must find its checkpoint now, not after workers have been gathered.
@@ -137,7 +172,9 @@ export class Coordinator {
     const job = new Job(`${config.model}-${randomBytes(4).toString('hex')}`, config, this.now());
     this.resumeSteps.set(job.id, resumeStep);
     this.jobs.push(job);
-    this.log(`job ${job.id}: submitted (${config.model}, ${config.workers} workers, out ${config.out})`);
+    this.log(
+      `job ${job.id}: submitted (${config.model}, ${config.minWorkers}-${config.workers} workers, out ${config.out})`,
+    );
     this.emit(job, 'state');
     this.tick();
     return job;
@@ -154,25 +191,25 @@ export class Coordinator {
     });
   }
 
-  /** Cancels a job that has not ended; its workers are told to stop. */
+  /** Cancels a job that has not ended; its workers are told to stop and return to the pool. */
   cancel(jobId: string, reason: string): Job {
     const job = this.job(jobId);
     if (!job.terminal) this.end(job, 'CANCELLED', reason || 'cancelled by a client');
     return job;
   }
 
-  /** Fails a job that has not ended (e.g. its launcher saw a worker process die before joining). */
+  /** Fails a job that has not ended. */
   failJob(jobId: string, reason: string): Job {
     const job = this.job(jobId);
-    if (!job.terminal) {
-      const run = this.running.get(jobId);
-      if (run) this.fail(run, reason);
-      else this.end(job, 'FAILED', reason);
-    }
+    if (!job.terminal) this.end(job, 'FAILED', reason);
     return job;
   }
 
-  /** Registers a worker whose Join call arrived; false when its id is taken. */
+  /**
+   * Registers a worker whose Join call arrived. A worker that joins again under the id of one whose
+   * stream is gone (its connection dropped) takes that record's place; false when the id is held
+   * by a live stream.
+   */
   join(info: JoinInfo, send: WorkerRecord['send']): boolean {
     const ok = this.workers.add({ ...info, joinedAt: this.now(), send });
     if (ok) this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`);
@@ -180,57 +217,71 @@ export class Coordinator {
     return ok;
   }
 
-  /** A worker's Join call ended: the worker left, cleanly or not. */
+  /**
+   * A worker's Join call ended: the worker left, cleanly or not. It is acted on at the next tick
+   * (within DISCONNECT_GRACE_MS), so that a launcher that saw the process exit can say so first.
+   */
   leave(workerId: string): void {
-    const w = this.workers.remove(workerId);
-    if (!w || w.jobId === null) return;
-    const run = this.running.get(w.jobId);
-    run?.metrics.forgetWorker(w.rank);
-    run?.metrics.setLiveWorkers(run.job.terminal ? 0 : this.workers.ofJob(w.jobId).length);
-    if (run && !run.job.terminal && !w.finished) {
-      this.fail(run, `${describeWorker(w)} disconnected: its process exited or its connection was lost`);
-    }
+    const w = this.workers.get(workerId);
+    if (w) this.disconnected.set(w, this.now());
   }
 
-  /** A heartbeat; the answer tells the worker whether to stop. */
-  heartbeat(workerId: string, step: number): { stop: boolean; reason: string } {
+  /** The process of a worker exited (seen by its launcher): act now, without waiting for its stream. */
+  workerExited(hostname: string, pid: number, how: string): void {
+    const w = this.workers.byProcess(hostname, pid);
+    if (!w) return;
+    this.disconnected.delete(w);
+    // Out of the pool first, so that the generation formed without it cannot pick it.
+    this.workers.remove(w.id);
+    this.lose(w, w.leaving ? 'left' : 'exited', `exited with ${how}`);
+  }
+
+  /** The worker is going away for good (SIGTERM); its job re-forms without it. */
+  leaveRequest(workerId: string, reason: string): void {
+    const w = this.workers.get(workerId);
+    if (!w) return;
+    this.log(`${describeWorker(w)} is leaving: ${reason || 'asked to'}`);
+    const run = w.jobId === null ? undefined : this.running.get(w.jobId);
+    if (run) run.leaveRequested(w);
+    else w.leaving = true;
+    this.tick();
+  }
+
+  /** A heartbeat from the worker's control thread; the answer tells it whether to stop its job. */
+  heartbeat(workerId: string, jobId: string, generation: number, step: number): HeartbeatAnswer {
     const w = this.workers.get(workerId);
     if (!w || !this.workers.heartbeat(workerId, this.now(), step)) {
-      return { stop: true, reason: `this coordinator does not know worker ${workerId}` };
+      return {
+        stop: true,
+        unknown: true,
+        recordedStep: 0,
+        reason: `this coordinator does not know worker ${workerId}`,
+      };
     }
-    if (w.jobId !== null) {
-      const job = this.job(w.jobId);
-      this.running.get(w.jobId)?.metrics.recordHeartbeat(w.rank, this.now());
-      if (job.terminal)
-        return { stop: true, reason: `job ${job.id} ${job.state.toLowerCase()}: ${job.message}` };
+    const run = jobId === '' ? undefined : this.running.get(jobId);
+    if (run && w.jobId === jobId) run.metrics.recordHeartbeat(w.rank, this.now());
+    const fenced = w.fenced;
+    // Alive again: once this answer has told it to drop its old job, it may take work.
+    w.fenced = false;
+    if (jobId !== '' && w.jobId !== jobId) {
+      const job = this.jobs.find((j) => j.id === jobId);
+      const why =
+        job?.terminal && !fenced
+          ? `job ${jobId} ${job.state.toLowerCase()}: ${job.message}`
+          : `fenced: worker ${workerId} is no longer a member of job ${jobId} generation ${generation}`;
+      return { stop: true, unknown: false, recordedStep: 0, reason: why };
     }
-    return { stop: false, reason: '' };
+    return { stop: false, unknown: false, reason: '', recordedStep: run?.recordedStep ?? 0 };
   }
 
-  /** A rank's progress; rank 0's carries the metrics.jsonl record. */
-  report(p: ProgressInfo): void {
+  /** A member's progress; rank 0's carries the committed steps' records. Returns the recorded step. */
+  report(p: ProgressInfo): number {
     const { w, run } = this.member(p.workerId, p.jobId);
-    if (!run || run.job.terminal) return;
+    if (!run || run.job.terminal) return 0;
+    run.checkMember(w, p.generation);
     const { job } = run;
-    w.step = p.step;
-    if (!run.ready.has(w.rank)) {
-      run.ready.add(w.rank);
-      if (run.ready.size === job.config.workers && job.state === 'RENDEZVOUS') {
-        job.transition(
-          'RUNNING',
-          `all ${job.config.workers} ranks joined generation ${job.generation}`,
-          this.now(),
-        );
-        run.metrics.setJobState('RUNNING');
-        run.startedAt = this.now();
-        this.emit(job, 'state');
-        this.log(`job ${job.id}: running (generation ${job.generation}, ${job.config.workers} workers)`);
-      }
-    }
-    if (w.rank !== 0) {
-      if (p.totalSteps > 0 && p.step >= p.totalSteps) w.finished = true;
-      return;
-    }
+    run.progress(w, p.step);
+    if (w.rank !== 0) return run.recordedStep;
     job.totalSteps = p.totalSteps;
     if (p.step > job.step) {
       run.metrics.recordProgress({
@@ -242,22 +293,46 @@ export class Coordinator {
       job.step = p.step;
     }
     if (Number.isFinite(p.loss)) job.loss = p.loss;
-    if (p.record) {
-      run.outputs.appendMetrics(p.record);
-      this.emit(job, 'progress');
+    if (p.log.length > 0) {
+      try {
+        run.outputs.appendLog(p.log);
+      } catch (err) {
+        this.end(
+          job,
+          'FAILED',
+          `the records of ${describeWorker(w)} do not continue the job's: ${(err as Error).message}`,
+        );
+        throw err;
+      }
+      if (p.log.some((e) => e.record)) this.emit(job, 'progress');
     }
     this.onProgress?.(job);
+    return run.recordedStep;
   }
 
-  /** A worker's unrecoverable failure fails its job. */
+  /** A member says where its generation ended for it. */
+  generationDone(d: GenerationDoneInfo): void {
+    const { w, run } = this.member(d.workerId, d.jobId);
+    if (!run || run.job.terminal) return;
+    run.checkMember(w, d.generation);
+    this.log(
+      `job ${d.jobId}: ${describeWorker(w)} ended generation ${d.generation}: ${d.reason} at step ${d.step}` +
+        (d.detail ? ` (${d.detail})` : ''),
+    );
+    run.generationDone(w, d);
+    this.tick();
+  }
+
+  /** A worker's failure that no re-forming can mend fails its job. */
   failure(f: FailureInfo): void {
     const { w, run } = this.member(f.workerId, f.jobId);
     if (!run || run.job.terminal) return;
+    if (run.evaluator !== w) run.checkMember(w, f.generation);
     const peer = f.peer >= 0 ? ` (peer rank ${f.peer})` : '';
-    this.fail(run, `${describeWorker(w)} failed [${f.code}]${peer}: ${f.message}`);
+    this.end(run.job, 'FAILED', `${describeWorker(w)} failed [${f.code}]${peer}: ${f.message}`);
   }
 
-  /** The checkpoint a resumed job starts from. */
+  /** The checkpoint a generation that starts from it reads. */
   async fetchState(workerId: string, jobId: string): Promise<CheckpointData> {
     const { run } = this.member(workerId, jobId);
     if (!run) throw new ClusterError('JOB_FAILED', `job ${jobId} is not running`);
@@ -265,15 +340,17 @@ export class Coordinator {
   }
 
   /** Writes rank 0's state as the job's checkpoint. */
-  async saveState(workerId: string, jobId: string, data: CheckpointData): Promise<void> {
+  async saveState(workerId: string, jobId: string, generation: number, data: CheckpointData): Promise<void> {
     const { w, run } = this.member(workerId, jobId);
     if (!run || run.job.terminal) throw new ClusterError('JOB_FAILED', `job ${jobId} is not running`);
-    if (w.rank !== 0) throw new ClusterError('JOB_FAILED', `${describeWorker(w)} is not rank 0`);
+    run.checkMember(w, generation);
+    if (!run.isRankZero(w)) throw new ClusterError('JOB_FAILED', `${describeWorker(w)} is not rank 0`);
     await run.outputs.writeCheckpoint(data);
+    run.checkpointed(data.cursor.step);
     run.metrics.recordCheckpoint();
   }
 
-  /** Writes rank 0's results; the job has succeeded. */
+  /** Writes the results of the worker that evaluated the job; the job has succeeded. */
   async finish(
     workerId: string,
     jobId: string,
@@ -282,46 +359,51 @@ export class Coordinator {
   ): Promise<void> {
     const { w, run } = this.member(workerId, jobId);
     if (!run || run.job.terminal) throw new ClusterError('JOB_FAILED', `job ${jobId} is not running`);
-    if (w.rank !== 0) throw new ClusterError('JOB_FAILED', `${describeWorker(w)} is not rank 0`);
+    if (run.evaluator !== w)
+      throw new ClusterError('FENCED', `${describeWorker(w)} is not evaluating job ${jobId}`);
     const wall = (this.now() - run.job.submittedAt) / 1000;
     await run.outputs.writeResults(
-      { ...summary, workers: run.job.config.workers, wall_seconds: wall },
+      { ...summary, workers: run.job.worldSize, wall_seconds: wall, ...run.facts() },
       files,
     );
-    w.finished = true;
-    this.end(run.job, 'SUCCEEDED', 'rank 0 wrote the results');
+    this.end(run.job, 'SUCCEEDED', `${describeWorker(w)} wrote the results`);
   }
 
   /**
-   * One pass of the control loop: workers whose heartbeats stopped fail their job (or are dropped
-   * when idle), and the oldest pending job starts its rendezvous once enough workers are idle.
+   * One pass of the control loop: members whose heartbeats stopped are lost (hung), idle workers
+   * that stopped are dropped, running jobs meet their deadlines and take in idle workers, and the
+   * oldest pending job starts once it has its workers.
    */
   tick(): void {
     const now = this.now();
+    for (const [w, at] of [...this.disconnected]) {
+      if (now - at < DISCONNECT_GRACE_MS) continue;
+      this.disconnected.delete(w);
+      if (this.workers.get(w.id) !== w) continue;
+      this.workers.remove(w.id);
+      this.lose(
+        w,
+        w.leaving ? 'left' : 'lost',
+        w.leaving ? 'left' : 'lost its connection to the coordinator',
+      );
+    }
     for (const w of this.workers.all()) {
-      const run = w.jobId === null ? null : this.running.get(w.jobId);
-      if (!run || run.job.terminal) {
-        if (now - w.lastHeartbeat > this.idleTimeoutMs) {
+      if (this.disconnected.has(w)) continue;
+      const run = w.jobId === null ? undefined : this.running.get(w.jobId);
+      const silent = now - w.lastHeartbeat;
+      if (!run) {
+        if (silent > this.idleTimeoutMs) {
           this.workers.remove(w.id);
-          this.log(
-            `${describeWorker(w)} dropped: no heartbeat for ${((now - w.lastHeartbeat) / 1000).toFixed(1)} s`,
-          );
+          this.log(`${describeWorker(w)} dropped: no heartbeat for ${(silent / 1000).toFixed(1)} s`);
         }
         continue;
       }
-      // A rank past its last step is evaluating or uploading and may block its event loop for
-      // long; its Join call still tells if the process dies.
-      const past = run.job.totalSteps > 0 && w.step >= run.job.totalSteps;
-      const timeoutMs = run.job.config.heartbeatTimeout * 1000;
-      if (!past && now - w.lastHeartbeat > timeoutMs) {
-        this.fail(
-          run,
-          `${describeWorker(w)} sent no heartbeat for ${((now - w.lastHeartbeat) / 1000).toFixed(1)} s`,
-        );
+      if (silent > run.job.config.heartbeatTimeout * 1000) {
+        this.lose(w, 'hung', `sent no heartbeat for ${(silent / 1000).toFixed(1)} s`);
       }
     }
-    const next = this.jobs.find((j) => !j.terminal);
-    if (next && next.state === 'PENDING') this.rendezvous(next);
+    for (const run of [...this.running.values()]) if (!run.job.terminal) run.tick(now);
+    this.startNext(now);
   }
 
   /** Jobs and workers, for `harmonium status`. */
@@ -329,97 +411,61 @@ export class Coordinator {
     return { jobs: this.jobs, workers: this.workers.all() };
   }
 
-  private rendezvous(job: Job): void {
-    const idle = this.workers.idle();
-    const n = job.config.workers;
-    if (idle.length < n) return;
-    const members = idle.slice(0, n);
+  /** Jobs run one at a time: the oldest pending one starts once the running one has ended. */
+  private startNext(now: number): void {
+    if ([...this.running.values()].some((r) => !r.job.terminal)) return;
+    const next = this.jobs.find((j) => !j.terminal);
+    if (!next || next.state !== 'PENDING') return;
+    const idle = this.workers.idle().length;
+    const c = next.config;
+    if (idle < c.minWorkers) {
+      this.gatheringSince = null;
+      return;
+    }
+    this.gatheringSince ??= now;
+    // Wait for --workers, but no longer than --rendezvous-timeout once --min-workers are there.
+    if (idle < c.workers && now - this.gatheringSince < c.rendezvousTimeout * 1000) return;
+    this.gatheringSince = null;
+    this.start(next);
+  }
+
+  private start(job: Job): void {
     const metrics = createCoordinatorMetrics({ job: job.id, model: job.config.model, states: JOB_STATES });
     this.lastMetrics = metrics;
     const outputs = new JobOutputs(job.config.out);
-    job.generation += 1;
-    job.transition(
-      'RENDEZVOUS',
-      `generation ${job.generation}: ${members.map((w) => w.id).join(', ')}`,
-      this.now(),
-    );
-    metrics.setJobState('RENDEZVOUS');
-    this.emit(job, 'state');
-    metrics.setGeneration(job.generation);
-    metrics.setLiveWorkers(n);
-    const run: RunningJob = {
-      job,
-      outputs,
-      metrics,
-      ready: new Set(),
-      startedAt: this.now(),
-      imagesReported: 0,
-    };
+    const resumeStep = this.resumeSteps.get(job.id) ?? null;
+    outputs.open(resumeStep, job.config.auditSamples);
+    const run = new ElasticJob(job, this.context, { outputs, metrics, checkpointStep: resumeStep });
     this.running.set(job.id, run);
-    outputs.open(this.resumeSteps.get(job.id) ?? null);
-    const peers = members.map((w) => w.collectiveAddress);
-    members.forEach((w, rank) => {
-      w.jobId = job.id;
-      w.rank = rank;
-      w.step = 0;
-      w.finished = false;
-      w.lastHeartbeat = this.now();
-    });
-    this.log(
-      `job ${job.id}: rendezvous, generation ${job.generation}: ${members.map(describeWorker).join('; ')}`,
-    );
-    const c = job.config;
-    members.forEach((w, rank) =>
-      w.send({
-        assignment: {
-          jobId: job.id,
-          generation: job.generation,
-          rank,
-          worldSize: n,
-          peers,
-          configJson: JSON.stringify(c),
-          resume: c.resume,
-          heartbeatIntervalMs: Math.max(
-            100,
-            Math.floor((c.heartbeatTimeout * 1000) / HEARTBEATS_PER_TIMEOUT),
-          ),
-          collectiveTimeoutMs: Math.round(c.collectiveTimeout * 1000),
-          digestEvery: c.digestEvery,
-          metricsPort: c.metricsPort > 0 ? c.metricsPort + 1 + rank : 0,
-        },
-      }),
-    );
+    metrics.setJobState(job.state);
+    run.begin();
   }
 
-  private member(workerId: string, jobId: string): { w: WorkerRecord; run: RunningJob | undefined } {
+  private lose(w: WorkerRecord, reason: FailureReason, detail: string): void {
+    const run = w.jobId === null ? undefined : this.running.get(w.jobId);
+    if (run && !run.job.terminal) run.lose(w, reason, detail);
+  }
+
+  private member(workerId: string, jobId: string): { w: WorkerRecord; run: ElasticJob | undefined } {
     const w = this.workers.get(workerId);
     if (!w) throw new ClusterError('WORKER_LOST', `this coordinator does not know worker ${workerId}`);
     if (w.jobId !== jobId) {
-      throw new ClusterError('JOB_FAILED', `${describeWorker(w)} is not assigned to job ${jobId}`);
+      throw new ClusterError('FENCED', `${describeWorker(w)} is not assigned to job ${jobId}`);
     }
     return { w, run: this.running.get(jobId) };
   }
 
-  private fail(run: RunningJob, reason: string): void {
-    run.metrics.recordWorkerFailure();
-    this.end(run.job, 'FAILED', reason);
-  }
-
   private end(job: Job, state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', reason: string): void {
-    job.transition(state, reason, this.now());
+    if (job.terminal) return;
     const run = this.running.get(job.id);
+    job.transition(state, reason, this.now());
     if (run) {
       run.metrics.setJobState(state);
       run.metrics.setLiveWorkers(0);
-      for (const w of this.workers.ofJob(job.id)) run.metrics.forgetWorker(w.rank);
-      run.outputs.close();
+      run.end(state, reason);
     }
     this.log(`job ${job.id}: ${state.toLowerCase()}${state === 'SUCCEEDED' ? '' : `: ${reason}`}`);
     this.emit(job, 'state');
-    for (const w of this.workers.ofJob(job.id)) {
-      if (state !== 'SUCCEEDED')
-        w.send({ abort: { reason: `job ${job.id} ${state.toLowerCase()}: ${reason}` } });
-    }
     for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
     this.waiters.delete(job.id);
     this.tick();

@@ -1,7 +1,8 @@
 /**
- * A job's output directory, written by the coordinator alone: metrics.jsonl from rank 0's
- * records, the checkpoint from rank 0's state, summary.json and the pictures from rank 0's results.
- * The layout is the single-process trainer's, so every tool reads both the same way.
+ * A job's output directory, written by the coordinator alone: metrics.jsonl and samples.jsonl from
+ * the committed steps' records that rank 0 sends (each step once, whichever rank 0 sent it, however
+ * often it was sent), the checkpoint from rank 0's state, summary.json and the pictures from the
+ * results. The layout is the single-process trainer's, so every tool reads both the same way.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { CheckpointError, ConfigError } from '../core/errors.js';
@@ -13,12 +14,17 @@ import {
   type Checkpoint,
   type CheckpointData,
 } from '../core/train/checkpoint.js';
-import { MetricsLog, truncateMetricsLog, type MetricsRecord } from '../core/train/metrics-log.js';
+import type { StepLogEntry } from '../core/elastic/step-log.js';
+import { MetricsLog, truncateMetricsLog } from '../core/train/metrics-log.js';
+import { SamplesLog, truncateSamplesLog } from '../core/train/samples-log.js';
 import type { ResultFile } from '../proto/result-codec.js';
 
 export class JobOutputs {
   readonly dir: string;
   private metrics: MetricsLog | null = null;
+  private samples: SamplesLog | null = null;
+  private audit = false;
+  private recordedThrough = -1;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -51,19 +57,67 @@ export class JobOutputs {
   }
 
   /**
-   * Prepares the directory: a fresh job starts metrics.jsonl over; a resumed one keeps its lines up
-   * to the checkpoint's step.
+   * Prepares the directory: a fresh job starts metrics.jsonl (and, with `audit`, samples.jsonl) over;
+   * a resumed one keeps their lines up to the checkpoint's step.
    */
-  open(resumeStep: number | null): void {
+  open(resumeStep: number | null, audit: boolean): void {
     mkdirSync(this.dir, { recursive: true });
-    const path = join(this.dir, 'metrics.jsonl');
-    if (resumeStep === null) rmSync(path, { force: true });
-    else truncateMetricsLog(path, resumeStep);
-    this.metrics = new MetricsLog(path);
+    this.audit = audit;
+    if (resumeStep === null) {
+      rmSync(this.metricsPath, { force: true });
+      rmSync(this.samplesPath, { force: true });
+    }
+    this.reopen(resumeStep ?? -1);
   }
 
-  appendMetrics(record: MetricsRecord): void {
-    this.metrics?.append(record);
+  /** The last committed step whose records are written; -1 before any. */
+  get recordedStep(): number {
+    return this.recordedThrough;
+  }
+
+  /**
+   * Writes the entries after the recorded step, in order: a record of a step already written (a new
+   * rank 0 sending what the old one had sent) is skipped. Returns the recorded step.
+   */
+  appendLog(entries: readonly StepLogEntry[]): number {
+    for (const e of [...entries].sort((a, b) => a.step - b.step)) {
+      if (e.step <= this.recordedThrough) continue;
+      if (e.record) this.metrics?.append(e.record);
+      if (e.samples && this.samples) this.samples.append(e.samples);
+      this.recordedThrough = e.step;
+    }
+    return this.recordedThrough;
+  }
+
+  /** Drops the records after step `step` (the job fell back to its checkpoint there). */
+  truncateTo(step: number): void {
+    this.closeLogs();
+    this.reopen(step);
+  }
+
+  private get metricsPath(): string {
+    return join(this.dir, 'metrics.jsonl');
+  }
+
+  private get samplesPath(): string {
+    return join(this.dir, 'samples.jsonl');
+  }
+
+  private reopen(step: number): void {
+    if (step >= 0) {
+      truncateMetricsLog(this.metricsPath, step);
+      truncateSamplesLog(this.samplesPath, step);
+    }
+    this.metrics = new MetricsLog(this.metricsPath);
+    this.samples = this.audit ? new SamplesLog(this.samplesPath) : null;
+    this.recordedThrough = Math.max(step, 0);
+  }
+
+  private closeLogs(): void {
+    this.metrics?.close();
+    this.metrics = null;
+    this.samples?.close();
+    this.samples = null;
   }
 
   readCheckpoint(): Promise<Checkpoint> {
@@ -82,7 +136,6 @@ export class JobOutputs {
   }
 
   close(): void {
-    this.metrics?.close();
-    this.metrics = null;
+    this.closeLogs();
   }
 }

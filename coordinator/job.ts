@@ -3,10 +3,12 @@
  * {@link Job.transition}, is checked against the allowed transitions and is recorded.
  *
  *   PENDING -> RENDEZVOUS -> RUNNING -> SUCCEEDED
+ *                   ^           |
+ *                   +-----------+  (a generation ended: a worker was lost, joined or left)
  *   any non-terminal state -> FAILED | CANCELLED
  *
- * RENDEZVOUS fixes one generation: ranks, peer addresses, shard assignment. RUNNING starts once
- * every rank of the generation has joined the collective group and reported its first step.
+ * RENDEZVOUS fixes one generation: members, ranks, peer addresses, where its state comes from.
+ * RUNNING starts once every member of the generation has joined its group and holds the state.
  */
 import type { JobConfig } from '../core/config/job-config.js';
 import { ClusterError } from '../core/errors.js';
@@ -17,7 +19,7 @@ export type JobState = (typeof JOB_STATES)[number];
 const NEXT: Readonly<Record<JobState, readonly JobState[]>> = {
   PENDING: ['RENDEZVOUS', 'FAILED', 'CANCELLED'],
   RENDEZVOUS: ['RUNNING', 'FAILED', 'CANCELLED'],
-  RUNNING: ['SUCCEEDED', 'FAILED', 'CANCELLED'],
+  RUNNING: ['RENDEZVOUS', 'SUCCEEDED', 'FAILED', 'CANCELLED'],
   SUCCEEDED: [],
   FAILED: [],
   CANCELLED: [],
@@ -45,6 +47,11 @@ export class Job {
   private readonly log: JobEvent[];
   /** Rendezvous generation; 0 before the first one. */
   generation = 0;
+  /** Members of the current generation; 0 before the first one. */
+  worldSize = 0;
+  /** Workers lost so far (a graceful leave is not one), and the last loss or leave in words. */
+  failures = 0;
+  lastFailure = '';
   /** Last step every rank reported, and the run's total. */
   step = 0;
   totalSteps = 0;

@@ -1,11 +1,13 @@
 /**
- * `harmonium train --workers N`: a coordinator in this process and N worker processes on this
- * machine, over loopback. The job writes the same outputs as the single-process trainer. A worker
- * process that dies, before or after joining, fails the job within seconds and the others are
- * stopped; nothing is left running.
+ * `harmonium train --workers N`: a coordinator in this process and a pool of N worker processes on
+ * this machine, over loopback. The job writes the same outputs as the single-process trainer. A
+ * worker process that dies is reported to the coordinator at once (its job re-forms without it)
+ * and replaced by a fresh process, which joins the job at its next step boundary, so the job grows
+ * back to N; a pool that keeps dying (more replacements than the job's --max-failures + N) fails
+ * the job. When the job has ended every worker is asked to leave; nothing is left running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +28,7 @@ const HARMONIUM_BIN = fileURLToPath(new URL('../cli/harmonium.mjs', import.meta.
  * 2-core machine, deep autoencoder, 2 workers: all-reduce 50 -> 21 ms per step, 850 -> 1250 img/s.
  */
 const WORKER_NODE_FLAGS = ['--single-threaded-gc'];
-/** How long ranks get to exit by themselves after their job ended, before they are killed. */
+/** How long workers get to exit by themselves after their job ended, before they are killed. */
 const EXIT_GRACE_MS = 15_000;
 
 /** Options of {@link runLocalCluster}. */
@@ -102,7 +104,9 @@ export async function runLocalCluster(
     // processes do not each start a pool as large as the machine and fight over the cores.
     const threads =
       config.threads > 0 ? config.threads : Math.max(1, Math.floor(availableParallelism() / config.workers));
-    for (let i = 0; i < config.workers; i++) {
+    let started = 0;
+    const startWorker = (): void => {
+      const i = started++;
       const child = spawn(
         process.execPath,
         [
@@ -114,23 +118,30 @@ export async function runLocalCluster(
           '--threads',
           String(threads),
         ],
-        {
-          stdio: ['ignore', 'inherit', 'pipe'],
-        },
+        { stdio: ['ignore', 'inherit', 'pipe'] },
       );
       prefixLines(child.stderr!, `[worker ${i}] `, (line) => process.stderr.write(line));
       child.once('exit', (code, signal) => {
-        if (!job.terminal && (code !== 0 || signal !== null)) {
+        if (job.terminal) return;
+        const how = signal ?? `code ${code}`;
+        coordinator.workerExited(hostname(), child.pid ?? -1, how);
+        if (job.terminal) return;
+        if (started - config.workers >= config.maxFailures + config.workers) {
           coordinator.failJob(
             job.id,
-            `worker process ${i} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`,
+            `worker processes keep exiting: ${started} started; the last, pid ${child.pid}, with ${how}`,
           );
+          return;
         }
+        log(`worker process ${i} (pid ${child.pid}) exited with ${how}; starting a replacement`);
+        startWorker();
       });
       children.push(child);
-    }
+    };
+    for (let i = 0; i < config.workers; i++) startWorker();
     const ended = await coordinator.waitFor(job.id);
     bar.progress?.finish();
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     const grace = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), EXIT_GRACE_MS);
     await Promise.all(children.map(exited));
     clearTimeout(grace);

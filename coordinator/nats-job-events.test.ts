@@ -59,7 +59,19 @@ describe('NATS job events', { skip }, () => {
     const events = await NatsJobEvents.connect(url, () => undefined);
     const c = new Coordinator({ log: () => undefined, events });
     const out = join(mkdtempSync(join(tmpdir(), 'harmonium-nats-')), 'run');
-    const job = c.submit({ model: 'rbm', out, workers: 1, heartbeatTimeout: 10, resume: false } as JobConfig);
+    const job = c.submit({
+      model: 'rbm',
+      out,
+      workers: 1,
+      minWorkers: 1,
+      rendezvousTimeout: 30,
+      maxFailures: 0,
+      batchSize: 10,
+      heartbeatTimeout: 10,
+      collectiveTimeout: 60,
+      resume: false,
+      auditSamples: false,
+    } as JobConfig);
     c.join(
       { id: 'w', hostname: 'h', pid: 1, collectiveAddress: '127.0.0.1:1', metricsAddress: '' },
       () => undefined,
@@ -67,14 +79,34 @@ describe('NATS job events', { skip }, () => {
     c.report({
       workerId: 'w',
       jobId: job.id,
+      generation: 1,
       step: 0,
       totalSteps: 4,
       imagesSeen: 0,
       loss: NaN,
-      record: null,
+      log: [],
     });
     const record = { step: 4, epoch: 0, loss: 12.5, images_per_second: 100 };
-    c.report({ workerId: 'w', jobId: job.id, step: 4, totalSteps: 4, imagesSeen: 40, loss: 12.5, record });
+    c.report({
+      workerId: 'w',
+      jobId: job.id,
+      generation: 1,
+      step: 4,
+      totalSteps: 4,
+      imagesSeen: 40,
+      loss: 12.5,
+      log: [{ step: 4, record }],
+    });
+    c.generationDone({
+      workerId: 'w',
+      jobId: job.id,
+      generation: 1,
+      reason: 'finished',
+      step: 4,
+      inProgress: false,
+      detail: '',
+      totals: '',
+    });
     await c.finish('w', job.id, { model: 'rbm' }, []);
     await events.close();
     await watcher.flush();

@@ -1,7 +1,7 @@
 /**
- * The workers the coordinator knows: who joined (in join order, which fixes rank order at a
- * rendezvous), where their collective endpoints are, when each last sent a heartbeat, and which
- * job and rank each holds.
+ * The workers the coordinator knows, its pool: who joined (in join order, which fixes rank order at
+ * a rendezvous), where their collective endpoints are, when each last sent a heartbeat, and which
+ * job, generation and rank each holds. A worker stays in the pool between jobs.
  */
 import type { WorkerEvent } from '../proto/coordinator-service.js';
 
@@ -16,12 +16,17 @@ export interface WorkerRecord {
   /** Sends an event down the worker's Join stream. */
   readonly send: (event: WorkerEvent) => void;
   lastHeartbeat: number;
+  /** The job it serves (a member, a survivor waiting for the next generation, or its evaluator). */
   jobId: string | null;
-  /** Rank in the job's current generation; -1 while idle. */
+  /** The generation of `jobId` it belongs to; 0 while idle. */
+  generation: number;
+  /** Rank in that generation; -1 while idle or between generations. */
   rank: number;
   step: number;
-  /** The worker reported its last step: leaving now is not a failure. */
-  finished: boolean;
+  /** It said it is going away (SIGTERM): it is never given work again. */
+  leaving: boolean;
+  /** It was declared hung: no work until a heartbeat shows it alive again. */
+  fenced: boolean;
 }
 
 /** How a worker is named in messages: id, rank and host:pid. */
@@ -34,15 +39,22 @@ export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerRecord>();
 
   /** Registers a worker; a second Join with the same id replaces nothing and returns false. */
-  add(record: Omit<WorkerRecord, 'lastHeartbeat' | 'jobId' | 'rank' | 'step' | 'finished'>): boolean {
+  add(
+    record: Omit<
+      WorkerRecord,
+      'lastHeartbeat' | 'jobId' | 'generation' | 'rank' | 'step' | 'leaving' | 'fenced'
+    >,
+  ): boolean {
     if (this.workers.has(record.id)) return false;
     this.workers.set(record.id, {
       ...record,
       lastHeartbeat: record.joinedAt,
       jobId: null,
+      generation: 0,
       rank: -1,
       step: 0,
-      finished: false,
+      leaving: false,
+      fenced: false,
     });
     return true;
   }
@@ -62,9 +74,14 @@ export class WorkerRegistry {
     return [...this.workers.values()];
   }
 
-  /** Workers without a job, in join order. */
+  /** Workers without a job that may take one, in join order. */
   idle(): WorkerRecord[] {
-    return this.all().filter((w) => w.jobId === null);
+    return this.all().filter((w) => w.jobId === null && !w.leaving && !w.fenced);
+  }
+
+  /** The worker whose process is `pid` on `hostname`, if one joined. */
+  byProcess(hostname: string, pid: number): WorkerRecord | undefined {
+    return this.all().find((w) => w.pid === pid && w.hostname === hostname);
   }
 
   /** The workers of `jobId`, by rank. */
@@ -81,10 +98,5 @@ export class WorkerRegistry {
     w.lastHeartbeat = now;
     w.step = Math.max(w.step, step);
     return true;
-  }
-
-  /** Workers whose last heartbeat is older than `timeoutMs`. */
-  stale(now: number, timeoutMs: number): WorkerRecord[] {
-    return this.all().filter((w) => now - w.lastHeartbeat > timeoutMs);
   }
 }

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'WORKER_LOST'
   | 'REPLICA_DIVERGED'
   | 'JOB_FAILED'
-  | 'JOB_CANCELLED';
+  | 'JOB_CANCELLED'
+  | 'STATE_INVALID'
+  | 'FENCED';
 
 export class HarmoniumError extends Error {
   readonly code: ErrorCode;

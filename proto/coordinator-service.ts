@@ -15,6 +15,8 @@ const LOADER_OPTIONS = { longs: Number, defaults: true, oneofs: true, enums: Str
 /** Metadata keys naming the calling worker and its job on the streaming calls SaveState and Finish. */
 export const WORKER_ID_KEY = 'harmonium-worker-id';
 export const JOB_ID_KEY = 'harmonium-job-id';
+/** Metadata key of the caller's generation on SaveState: a fenced worker's save is refused. */
+export const GENERATION_KEY = 'harmonium-generation';
 
 let loaded: ProtoGrpcType | null = null;
 
@@ -40,3 +42,7 @@ export type { WorkerEvent, WorkerEvent__Output } from './gen/harmonium/v1/Worker
 export type { StatePart, StatePart__Output } from './gen/harmonium/v1/StatePart.js';
 export type { ResultPart, ResultPart__Output } from './gen/harmonium/v1/ResultPart.js';
 export type { StatusReply } from './gen/harmonium/v1/StatusReply.js';
+export type { GenerationReport } from './gen/harmonium/v1/GenerationReport.js';
+export type { EvaluateTask__Output as EvaluateTask } from './gen/harmonium/v1/EvaluateTask.js';
+export type { GenerationSignal__Output as GenerationSignal } from './gen/harmonium/v1/GenerationSignal.js';
+export type { HeartbeatReply__Output as HeartbeatReply } from './gen/harmonium/v1/HeartbeatReply.js';

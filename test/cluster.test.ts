@@ -1,45 +1,21 @@
 /**
  * End to end: real coordinator and worker processes over loopback gRPC, on real Fashion-MNIST.
- * `train --workers 2` reaches the single worker's parameters; `kill -9` of a worker fails the job
- * within seconds with the worker named, the last checkpoint intact, and `--resume` continues it;
- * every process serves /metrics; a standalone coordinator takes jobs from `harmonium submit`.
+ * `train --workers 2` reaches the single worker's parameters; every process serves /metrics; an
+ * interrupted job keeps its checkpoint and `--resume` continues it on another worker count; a
+ * standalone coordinator takes jobs from `harmonium submit`; workers stop when it dies. Losing,
+ * adding and removing workers mid-job: elastic.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readCheckpoint } from '../core/train/checkpoint.js';
-import { harmonium, readJson, readJsonLines, REPO } from './cli-helpers.js';
+import { harmonium, readJson, readJsonLines } from './cli-helpers.js';
 import { freePort } from './free-port.js';
+import { childPids, floats, maxAbsDiff, start, until } from './processes.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-cluster-'));
-const BIN = join(REPO, 'cli', 'harmonium.mjs');
-
-function start(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
-}
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => T | null | Promise<T | null>,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function scrape(port: number): Promise<string | null> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -47,28 +23,6 @@ async function scrape(port: number): Promise<string | null> {
   } catch {
     return null;
   }
-}
-
-function floats(path: string): Float32Array {
-  const b = readFileSync(path);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-}
-
-/** Live direct children of `pid` (the launcher's worker processes), from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the parenthesised command: state, ppid, ...
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === pid && state !== 'Z') out.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return out.sort((a, b) => a - b);
 }
 
 describe('harmonium cluster (real processes, loopback gRPC)', () => {
@@ -112,48 +66,51 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       readJsonLines(join(tmp, 'one', 'metrics.jsonl')).map((l) => l['step']),
     );
     assert.ok(lines.every((l) => l['allreduce_seconds']! > 0));
-    const a = floats(join(tmp, 'one', 'checkpoint', 'weights.bin'));
-    const b = floats(join(tmp, 'two', 'checkpoint', 'weights.bin'));
-    assert.equal(a.length, b.length);
-    let diff = 0;
-    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    const diff = maxAbsDiff(
+      floats(join(tmp, 'one', 'checkpoint', 'weights.bin')),
+      floats(join(tmp, 'two', 'checkpoint', 'weights.bin')),
+    );
     assert.ok(diff < 1e-4, `max |difference| ${diff}`);
   });
 
-  it('refuses a global batch that does not split across the workers', () => {
-    const r = harmonium([
+  it('refuses a global batch smaller than --workers, and --min-workers above --workers', () => {
+    const small = harmonium([
       'train',
       '--model',
       'ae',
       '--batch-size',
-      '101',
+      '3',
       '--workers',
-      '2',
+      '4',
       '--out',
       join(tmp, 'x'),
     ]);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /batch-size: the global batch 101 does not split evenly across 2 workers/);
-  });
-
-  it('kill -9 of a worker fails the job within seconds, naming it; the checkpoint survives; --resume continues', async () => {
-    const out = join(tmp, 'killed');
-    const port = await freePort();
-    const args = [
+    assert.equal(small.status, 2);
+    assert.match(small.stderr, /batch-size: the global batch 3 is smaller than --workers 4/);
+    const min = harmonium([
+      'train',
       '--model',
       'ae',
-      '--layers',
-      '256,64',
-      '--limit',
-      '20000',
-      '--epochs',
-      '4',
-      '--batch-size',
-      '50',
-    ];
+      '--workers',
+      '2',
+      '--min-workers',
+      '3',
+      '--out',
+      join(tmp, 'x'),
+    ]);
+    assert.equal(min.status, 2);
+    assert.match(min.stderr, /min-workers: 3 is more than --workers 2/);
+  });
+
+  it('every process serves /metrics; a checkpointed job continues with --resume on fewer workers', async () => {
+    const out = join(tmp, 'resumed');
+    const port = await freePort();
+    const args = ['--model', 'ae', '--layers', '256,64', '--limit', '20000', '--batch-size', '50'];
     const run = start([
       'train',
       ...args,
+      '--epochs',
+      '4',
       '--workers',
       '2',
       '--checkpoint-every',
@@ -174,36 +131,30 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     const coord = await until('coordinator metrics', 10_000, () => scrape(port));
     assert.match(coord, /harmonium_job_state\{[^}]*state="RUNNING"[^}]*\} 1/);
     assert.match(coord, /harmonium_live_workers\{[^}]*\} 2/);
+    assert.match(coord, /harmonium_worker_failures_total\{[^}]*reason="exited"[^}]*\} 0/);
     for (const p of [port + 1, port + 2]) {
       const w = await until(`worker metrics on ${p}`, 10_000, () => scrape(p));
       assert.match(w, /harmonium_allreduce_duration_seconds_count\{[^}]*\} [1-9]/);
       assert.match(w, /harmonium_images_processed_total\{[^}]*\} [1-9]/);
     }
-    const pids = await until('worker pids', 10_000, () => {
-      const r = childPids(run.child.pid!);
-      return r.length === 2 ? r : null;
-    });
-    const killedAt = Date.now();
-    process.kill(pids[1]!, 'SIGKILL');
-    const code = await run.exit;
-    const seconds = (Date.now() - killedAt) / 1000;
-    assert.equal(code, 1, run.output());
-    assert.ok(seconds < 10, `the job took ${seconds} s to fail`);
-    assert.match(
-      run.output(),
-      new RegExp(`job ae-\\w+ failed: worker \\S+-${pids[1]}-\\w+ \\(rank \\d.*disconnected`),
-    );
+    // Ctrl-C of the launcher cancels the job; the checkpoint stays.
+    run.child.kill('SIGINT');
+    assert.equal(await run.exit, 1, run.output());
+    assert.match(run.output(), /job ae-\w+ cancelled: interrupted by SIGINT/);
     assert.deepEqual(childPids(run.child.pid!), [], 'no worker left running');
     const ckpt = await readCheckpoint(join(out, 'checkpoint'));
     assert.ok(ckpt.cursor.step >= 20 && ckpt.cursor.step % 20 === 0);
 
-    // A shorter run (the epoch count is not part of the resume key) keeps the test quick.
-    const shorter = args.map((v, i) => (args[i - 1] === '--epochs' ? '1' : v));
+    // A shorter run (the epoch count is not part of the resume key) keeps the test quick; one
+    // worker continues what two began (an in-memory corpus's order does not depend on the workers).
+    const shorter = [...args, '--epochs', '1'];
     const resumed = harmonium([
       'train',
       ...shorter,
       '--workers',
       '2',
+      '--min-workers',
+      '1',
       '--test-limit',
       '200',
       '--resume',
@@ -231,7 +182,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       await until('the coordinator', 30_000, () =>
         coordinator.output().includes('listening') ? true : null,
       );
-      const workers = [0, 1].map(() => start(['worker', '--coordinator', address]));
+      const workers = [0, 1].map(() => start(['worker', '--coordinator', address, '--once']));
       const out = join(tmp, 'submitted');
       const submit = start([
         'submit',
@@ -262,7 +213,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       assert.equal(readJson(join(out, 'summary.json'))['workers'], 2);
       const status = harmonium(['status', '--coordinator', address]);
       assert.equal(status.status, 0, status.stderr);
-      assert.match(status.stdout, /rbm-\w+\s+SUCCEEDED\s+rbm\s+2\s+1\s+20\/20/);
+      assert.match(status.stdout, /rbm-\w+\s+SUCCEEDED\s+rbm\s+2\s+1\s+20\/20\s+\S+\s+2 of 1-2\s+0/);
     } finally {
       coordinator.child.kill('SIGTERM');
       await coordinator.exit;
@@ -282,6 +233,9 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     assert.deepEqual(await Promise.all(workers.map((w) => w.exit)), [1, 1]);
     assert.ok(Date.now() - killedAt < 10_000, `workers took ${Date.now() - killedAt} ms to stop`);
     for (const w of workers)
-      assert.match(w.output(), new RegExp(`error \\[RPC_FAILED\\]: coordinator ${address}`));
+      assert.match(
+        w.output(),
+        new RegExp(`error \\[RPC_FAILED\\]: lost the coordinator: coordinator ${address}`),
+      );
   });
 });

@@ -9,10 +9,13 @@ import {
   type ClientWritableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { ClusterError } from '../core/errors.js';
+import type { StepLogEntry } from '../core/elastic/step-log.js';
+import type { HarmoniumError } from '../core/errors.js';
+import { ClusterError, type ErrorCode } from '../core/errors.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import {
   coordinatorPackage,
+  GENERATION_KEY,
   JOB_ID_KEY,
   WORKER_ID_KEY,
   type CoordinatorClient as GrpcCoordinatorClient,
@@ -47,7 +50,21 @@ export interface ReportDetails {
   readonly epoch: number;
   readonly imagesSeen: number;
   readonly loss: number;
-  readonly record: Readonly<Record<string, number>> | null;
+  /** Rank 0: committed steps' records the coordinator does not hold yet. */
+  readonly log: readonly StepLogEntry[];
+}
+
+/** A member's GenerationDone. */
+export interface GenerationDoneDetails {
+  readonly jobId: string;
+  readonly generation: number;
+  readonly reason: 'drained' | 'broken' | 'finished' | 'leaving';
+  readonly step: number;
+  readonly inProgress: boolean;
+  readonly code?: string;
+  readonly message?: string;
+  readonly peer?: number;
+  readonly totals?: string;
 }
 
 function deadline(ms: number): Date {
@@ -76,10 +93,15 @@ export class CoordinatorClient {
     });
   }
 
-  private error(call: string, err: ServiceError): ClusterError {
-    return new ClusterError('RPC_FAILED', `coordinator ${this.address}: ${call} failed: ${detailsOf(err)}`, {
-      cause: err,
-    });
+  /** The coordinator's own error code (details "[CODE] ...") where it sent one, else RPC_FAILED. */
+  private error(call: string, err: ServiceError): HarmoniumError {
+    const details = detailsOf(err);
+    const code = /^\[([A-Z_]+)\] /.exec(details)?.[1];
+    const message = `coordinator ${this.address}: ${call} failed: ${details}`;
+    if (code === 'FENCED' || code === 'JOB_FAILED' || code === 'JOB_CANCELLED' || code === 'WORKER_LOST') {
+      return new ClusterError(code as ErrorCode, message, { cause: err });
+    }
+    return new ClusterError('RPC_FAILED', message, { cause: err });
   }
 
   private unary<Res>(
@@ -94,10 +116,11 @@ export class CoordinatorClient {
     );
   }
 
-  private metadata(jobId: string): Metadata {
+  private metadata(jobId: string, generation = 0): Metadata {
     const md = new Metadata();
     md.set(WORKER_ID_KEY, this.workerId);
     md.set(JOB_ID_KEY, jobId);
+    md.set(GENERATION_KEY, String(generation));
     return md;
   }
 
@@ -108,12 +131,12 @@ export class CoordinatorClient {
   join(
     details: JoinDetails,
     onEvent: (event: WorkerEvent__Output) => void,
-    onEnd: (err: ClusterError | null) => void,
+    onEnd: (err: HarmoniumError | null) => void,
   ): () => void {
     this.workerId = details.workerId;
     const call = this.client.Join(details);
     let ended = false;
-    const end = (err: ClusterError | null): void => {
+    const end = (err: HarmoniumError | null): void => {
       if (ended) return;
       ended = true;
       onEnd(err);
@@ -127,12 +150,18 @@ export class CoordinatorClient {
     };
   }
 
+  /** Sets the worker id calls are made as (the control thread and the training thread each have a client). */
+  as(workerId: string): this {
+    this.workerId = workerId;
+    return this;
+  }
+
   heartbeat(
     jobId: string,
     generation: number,
     step: number,
     timeoutMs: number,
-  ): Promise<{ stop: boolean; reason: string }> {
+  ): Promise<{ stop: boolean; reason: string; unknown: boolean; recordedStep: number }> {
     return this.unary(
       'Heartbeat',
       (o, cb) => this.client.Heartbeat({ workerId: this.workerId, jobId, generation, step }, o, cb),
@@ -140,8 +169,9 @@ export class CoordinatorClient {
     );
   }
 
-  async report(d: ReportDetails): Promise<void> {
-    await this.unary('Report', (o, cb) =>
+  /** Resolves with the committed steps whose records the coordinator holds. */
+  async report(d: ReportDetails): Promise<number> {
+    const reply = await this.unary<{ recordedStep: number }>('Report', (o, cb) =>
       this.client.Report(
         {
           workerId: this.workerId,
@@ -153,12 +183,38 @@ export class CoordinatorClient {
           epoch: d.epoch,
           imagesSeen: d.imagesSeen,
           loss: d.loss,
-          metricsRecordJson: d.record ? JSON.stringify(d.record) : '',
+          logJson: d.log.length > 0 ? JSON.stringify(d.log) : '',
         },
         o,
         cb,
       ),
     );
+    return reply.recordedStep;
+  }
+
+  async generationDone(d: GenerationDoneDetails): Promise<void> {
+    await this.unary('GenerationDone', (o, cb) =>
+      this.client.GenerationDone(
+        {
+          workerId: this.workerId,
+          jobId: d.jobId,
+          generation: d.generation,
+          reason: d.reason,
+          step: d.step,
+          inProgress: d.inProgress,
+          code: d.code ?? '',
+          message: d.message ?? '',
+          peer: d.peer ?? -1,
+          totalsJson: d.totals ?? '',
+        },
+        o,
+        cb,
+      ),
+    );
+  }
+
+  async leave(reason: string): Promise<void> {
+    await this.unary('Leave', (o, cb) => this.client.Leave({ workerId: this.workerId, reason }, o, cb));
   }
 
   async fail(
@@ -207,9 +263,13 @@ export class CoordinatorClient {
   }
 
   /** Sends rank 0's state; resolves once the coordinator has written the checkpoint. */
-  saveState(jobId: string, data: CheckpointData): Promise<void> {
+  saveState(jobId: string, generation: number, data: CheckpointData): Promise<void> {
     return this.upload('SaveState', encodeState(data, jobId), (cb) =>
-      this.client.SaveState(this.metadata(jobId), { deadline: deadline(TRANSFER_TIMEOUT_MS) }, cb),
+      this.client.SaveState(
+        this.metadata(jobId, generation),
+        { deadline: deadline(TRANSFER_TIMEOUT_MS) },
+        cb,
+      ),
     );
   }
 

@@ -1,19 +1,23 @@
 /**
- * The {@link TrainingHost} of a cluster worker: rank 0's checkpoints and metrics.jsonl records go
- * to the coordinator, which writes them; every rank's steps feed its Prometheus metrics, and the
- * ranks other than 0 report their progress every few seconds.
+ * The {@link TrainingHost} of a cluster worker, for one job across its generations: every member
+ * keeps the committed steps' records in a {@link StepLog} until the coordinator holds them; rank 0
+ * sends them (with each metrics record, awaited) and its checkpoints; every rank's steps feed its
+ * Prometheus metrics, and the other ranks report their progress every few seconds and right after
+ * their first step of a generation (which tells the coordinator the generation trains).
  */
+import { StepLog } from '../core/elastic/step-log.js';
 import type { WorkerMetrics } from '../core/metrics/worker-metrics.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import type { MetricsRecord } from '../core/train/metrics-log.js';
+import type { SamplesLine } from '../core/train/samples-log.js';
 import type { StepInfo, TrainingHost } from '../core/train/training-host.js';
 import type { ResultFile } from '../proto/result-codec.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 
-/** Seconds between the progress reports of ranks other than 0. */
+/** Milliseconds between the progress reports of ranks other than 0. */
 const REPORT_INTERVAL_MS = 2000;
 
-/** Which job and rank a host reports for. */
+/** Which job, generation and rank a host reports for. */
 export interface HostPlacement {
   readonly jobId: string;
   readonly generation: number;
@@ -22,27 +26,48 @@ export interface HostPlacement {
 
 export class CoordinatorHost implements TrainingHost {
   private readonly client: CoordinatorClient;
-  private readonly placement: HostPlacement;
-  private readonly metrics: WorkerMetrics | null;
+  private placementNow: HostPlacement;
+  private metricsNow: WorkerMetrics | null = null;
   private lastReport = 0;
   private reportError: unknown = null;
+  private firstStepReported = false;
+  /** The committed steps' records the coordinator may not hold yet. */
+  readonly log = new StepLog();
   /** Pictures made during training, sent with the results. */
   readonly pictures: ResultFile[] = [];
-  /** The last step this rank completed, for heartbeats. */
+  /** The last step this rank completed. */
   last: StepInfo | null = null;
+  /** Called with every step this rank commits (the control thread's heartbeats carry it). */
+  onStep: ((step: number) => void) | null = null;
 
-  constructor(client: CoordinatorClient, placement: HostPlacement, metrics: WorkerMetrics | null) {
+  constructor(client: CoordinatorClient, placement: HostPlacement) {
     this.client = client;
-    this.placement = placement;
-    this.metrics = metrics;
+    this.placementNow = placement;
+  }
+
+  /** A new generation: where this worker sits in it, and the metrics it feeds. */
+  enter(placement: HostPlacement, metrics: WorkerMetrics | null): void {
+    this.placementNow = placement;
+    this.metricsNow = metrics;
+    this.firstStepReported = false;
+    this.reportError = null;
+  }
+
+  get placement(): HostPlacement {
+    return this.placementNow;
   }
 
   async saveCheckpoint(data: CheckpointData): Promise<void> {
-    await this.client.saveState(this.placement.jobId, data);
+    await this.client.saveState(this.placementNow.jobId, this.placementNow.generation, data);
   }
 
   async appendMetrics(record: MetricsRecord): Promise<void> {
-    await this.report(record);
+    this.log.addRecord(record);
+    if (this.placementNow.rank === 0) await this.report();
+  }
+
+  async appendSamples(line: SamplesLine): Promise<void> {
+    this.log.addSamples(line);
   }
 
   async savePicture(name: string, png: Buffer): Promise<void> {
@@ -51,7 +76,8 @@ export class CoordinatorHost implements TrainingHost {
 
   stepDone(info: StepInfo): void {
     this.last = info;
-    this.metrics?.recordStep({
+    this.onStep?.(info.step);
+    this.metricsNow?.recordStep({
       step: info.step,
       seconds: info.stepSeconds,
       images: info.rankImages,
@@ -59,34 +85,40 @@ export class CoordinatorHost implements TrainingHost {
       phase: info.phase,
     });
     if (info.allreduceBytes > 0) {
-      this.metrics?.recordAllreduce({ seconds: info.allreduceSeconds, bytes: info.allreduceBytes });
+      this.metricsNow?.recordAllreduce({ seconds: info.allreduceSeconds, bytes: info.allreduceBytes });
     }
     if (this.reportError) throw this.reportError;
     const now = Date.now();
-    if (this.placement.rank !== 0 && now - this.lastReport >= REPORT_INTERVAL_MS) {
+    if (
+      !this.firstStepReported ||
+      (this.placementNow.rank !== 0 && now - this.lastReport >= REPORT_INTERVAL_MS)
+    ) {
+      this.firstStepReported = true;
       this.lastReport = now;
       // Not awaited: a slow coordinator must not stall the step; a failure surfaces next step.
-      this.report(null).catch((err: unknown) => (this.reportError = err));
+      this.report().catch((err: unknown) => (this.reportError = err));
     }
   }
 
   digestChecked(matched: boolean): void {
-    this.metrics?.recordDigestCheck(matched);
+    this.metricsNow?.recordDigestCheck(matched);
   }
 
-  /** Reports where this rank stands (with a metrics.jsonl record from rank 0). */
-  async report(record: MetricsRecord | null): Promise<void> {
+  /** Reports where this rank stands; rank 0 sends the records the coordinator does not hold. */
+  async report(step = this.last?.step ?? 0): Promise<void> {
     const s = this.last;
-    await this.client.report({
-      jobId: this.placement.jobId,
-      generation: this.placement.generation,
-      rank: this.placement.rank,
-      step: s?.step ?? 0,
+    const p = this.placementNow;
+    const recorded = await this.client.report({
+      jobId: p.jobId,
+      generation: p.generation,
+      rank: p.rank,
+      step,
       totalSteps: s?.totalSteps ?? 0,
       epoch: s?.epoch ?? 0,
       imagesSeen: s?.imagesSeen ?? 0,
-      loss: record ? record.loss : (s?.loss ?? NaN),
-      record,
+      loss: s?.loss ?? NaN,
+      log: p.rank === 0 ? this.log.pending() : [],
     });
+    this.log.confirm(recorded);
   }
 }

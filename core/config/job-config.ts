@@ -43,8 +43,19 @@ export interface JobConfig {
   readonly logEvery: number;
   readonly eval: boolean;
   readonly pictures: boolean;
-  /** Worker processes training together; `batchSize` is split evenly across them. */
+  /** The most workers the job trains with; `batchSize` is the global batch whatever the world size. */
   readonly workers: number;
+  /** The fewest workers the job trains with. */
+  readonly minWorkers: number;
+  /**
+   * Seconds a job waits for `workers` before it starts with at least `minWorkers`, and waits below
+   * `minWorkers` for replacements before it fails.
+   */
+  readonly rendezvousTimeout: number;
+  /** Worker losses a job survives; the next one fails it. */
+  readonly maxFailures: number;
+  /** Write samples.jsonl: the corpus indices of every committed step's global batch. */
+  readonly auditSamples: boolean;
   /** Coordinator's /metrics port (worker i serves P+1+i); 0 serves none. */
   readonly metricsPort: number;
   /** Steps between comparisons of the replicas' parameter digests; 0 disables them. */
@@ -169,7 +180,35 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     default: 1,
     min: 1,
     max: 1024,
-    doc: 'worker processes on this machine; batch-size is the global batch split across them',
+    doc: 'the most workers the job trains with (local: worker processes); batch-size is the global batch',
+  },
+  {
+    name: 'min-workers',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 1024,
+    doc: 'the fewest workers the job trains with; below it the job waits --rendezvous-timeout, then fails',
+  },
+  {
+    name: 'rendezvous-timeout',
+    type: 'float',
+    default: 30,
+    min: 0,
+    doc: 'seconds to wait for --workers before starting with --min-workers, and below it before failing',
+  },
+  {
+    name: 'max-failures',
+    type: 'int',
+    default: 10,
+    min: 0,
+    doc: 'worker losses the job survives (0: the first fails it); a graceful leave is not one',
+  },
+  {
+    name: 'audit-samples',
+    type: 'bool',
+    default: false,
+    doc: 'write samples.jsonl: the corpus indices of every committed step, to check exactly-once use',
   },
   {
     name: 'metrics-port',
@@ -191,14 +230,14 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     type: 'float',
     default: 60,
     min: 0.1,
-    doc: 'seconds one all-reduce may take before the job fails',
+    doc: 'seconds one all-reduce may take before its group is re-formed',
   },
   {
     name: 'heartbeat-timeout',
     type: 'float',
-    default: 10,
+    default: 5,
     min: 0.5,
-    doc: 'seconds without a heartbeat before a worker is declared lost',
+    doc: 'seconds without a heartbeat before a worker is declared hung and the job re-forms without it',
   },
   {
     name: 'nats',
@@ -277,10 +316,14 @@ export function compileJobConfig(src: OptionSources): JobConfig {
   const out = (get('out') as string) || `runs/${entry.kind}`;
   const batchSize = get('batch-size') as number;
   const workers = get('workers') as number;
-  if (batchSize % workers !== 0) {
+  const minWorkers = get('min-workers') as number;
+  if (minWorkers > workers) {
+    throw new ConfigError('min-workers', `${minWorkers} is more than --workers ${workers}`);
+  }
+  if (batchSize < workers) {
     throw new ConfigError(
       'batch-size',
-      `the global batch ${batchSize} does not split evenly across ${workers} workers; give a multiple of ${workers}`,
+      `the global batch ${batchSize} is smaller than --workers ${workers}: every worker needs an image a step`,
     );
   }
   if (get('image-channels') === 2)
@@ -316,6 +359,10 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     eval: get('eval') as boolean,
     pictures: get('pictures') as boolean,
     workers,
+    minWorkers,
+    rendezvousTimeout: get('rendezvous-timeout') as number,
+    maxFailures: get('max-failures') as number,
+    auditSamples: get('audit-samples') as boolean,
     metricsPort: get('metrics-port') as number,
     digestEvery: get('digest-every') as number,
     collectiveTimeout: get('collective-timeout') as number,

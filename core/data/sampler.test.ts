@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { assignShards, epochPermutation, rankBatchIndices, shardOrder, stepsPerEpoch } from './sampler.js';
+import {
+  assignShards,
+  batchShare,
+  epochPermutation,
+  globalBatchIndices,
+  laneRange,
+  shardOrder,
+  stepsPerEpoch,
+} from './sampler.js';
 
 function isPermutation(p: ArrayLike<number>, n: number): boolean {
   const seen = new Uint8Array(n);
@@ -34,51 +42,74 @@ test('stepsPerEpoch drops the tail that does not fill a global batch', () => {
   assert.throws(() => stepsPerEpoch(10, 0), RangeError);
 });
 
-test('rank batches are disjoint, balanced, and their union is the single-worker batch', () => {
-  for (const [count, worldSize, b] of [
-    [100, 1, 10],
-    [100, 3, 7],
-    [1000, 4, 32],
-    [17, 5, 1],
-    [64, 2, 32],
-    [10, 3, 4],
+test('shares are contiguous, cover the global batch, differ by at most one, and need W <= B', () => {
+  for (const [B, W] of [
+    [10, 1],
+    [10, 3],
+    [100, 7],
+    [5, 5],
+    [64, 2],
   ] as const) {
-    const perm = epochPermutation(count, 7, 2);
-    const B = worldSize * b;
-    const steps = stepsPerEpoch(count, B);
-    assert.equal(steps, Math.floor(count / B));
-    const used = new Uint8Array(count);
-    for (let t = 0; t < steps; t++) {
-      const union: number[] = [];
-      for (let r = 0; r < worldSize; r++) {
-        const batch = rankBatchIndices(perm, t, r, worldSize, b);
-        assert.equal(batch.length, b, 'every rank gets b samples');
-        for (const i of batch) {
-          assert.equal(used[i], 0, `sample ${i} used twice`);
-          used[i] = 1;
-        }
-        union.push(...batch);
-      }
-      const single = rankBatchIndices(perm, t, 0, 1, B);
-      assert.deepEqual(union, [...single], `step ${t}: union of ranks == single worker batch`);
+    const shares = Array.from({ length: W }, (_, r) => batchShare(B, r, W));
+    let next = 0;
+    for (const s of shares) {
+      assert.equal(s.offset, next, 'contiguous, in rank order');
+      assert.ok(s.count >= 1);
+      next += s.count;
     }
-    // Covering: exactly steps * B samples were used, and the dropped ones are the permutation tail.
-    assert.equal(
-      used.reduce((s, u) => s + u, 0),
-      steps * B,
-    );
-    for (let k = steps * B; k < count; k++) assert.equal(used[perm[k]!], 0);
-    if (steps < Number.MAX_SAFE_INTEGER)
-      assert.throws(() => rankBatchIndices(perm, steps, 0, worldSize, b), RangeError);
+    assert.equal(next, B, 'the shares cover the global batch');
+    const counts = shares.map((s) => s.count);
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1);
   }
+  assert.deepEqual(batchShare(10, 1, 3), { offset: 3, count: 3 });
+  assert.throws(() => batchShare(3, 0, 4), /cannot be shared by 4/);
+  assert.throws(() => batchShare(10, 3, 3), RangeError);
 });
 
-test('rankBatchIndices rejects a rank outside the world', () => {
-  const perm = epochPermutation(10, 1, 0);
-  assert.throws(() => rankBatchIndices(perm, 0, 2, 2, 2), RangeError);
+test('the global batch of a step is the same permutation slice whatever the world size', () => {
+  const perm = epochPermutation(100, 7, 2);
+  const B = 30;
+  assert.equal(stepsPerEpoch(100, B), 3);
+  const used = new Uint8Array(100);
+  for (let t = 0; t < 3; t++) {
+    const global = globalBatchIndices(perm, t, B);
+    assert.deepEqual([...global], [...perm.subarray(t * B, (t + 1) * B)]);
+    for (const i of global) {
+      assert.equal(used[i], 0, `sample ${i} used twice`);
+      used[i] = 1;
+    }
+    for (const W of [1, 4, 7]) {
+      const union = Array.from({ length: W }, (_, r) => {
+        const s = batchShare(B, r, W);
+        return [...global.subarray(s.offset, s.offset + s.count)];
+      }).flat();
+      assert.deepEqual(union, [...global]);
+    }
+  }
+  for (let k = 90; k < 100; k++) assert.equal(used[perm[k]!], 0, 'the dropped samples are the tail');
+  assert.throws(() => globalBatchIndices(perm, 3, B), RangeError);
 });
 
-test('shards: reproducible order per epoch, equal whole-shard shares, disjoint', () => {
+test('lanes: every rank holds contiguous lanes, all lanes are held once, W <= L', () => {
+  for (const [W, L] of [
+    [1, 4],
+    [3, 4],
+    [4, 4],
+    [2, 7],
+  ] as const) {
+    let next = 0;
+    for (let r = 0; r < W; r++) {
+      const { first, end } = laneRange(r, W, L);
+      assert.equal(first, next);
+      assert.ok(end > first);
+      next = end;
+    }
+    assert.equal(next, L);
+  }
+  assert.throws(() => laneRange(0, 5, 4), /5 ranks cannot share 4 lanes/);
+});
+
+test('shards: reproducible order per epoch, equal whole-shard lanes, disjoint', () => {
   assert.deepEqual(shardOrder(20, 5, 1), shardOrder(20, 5, 1));
   assert.notDeepEqual(shardOrder(20, 5, 1), shardOrder(20, 5, 2));
   assert.notDeepEqual([...shardOrder(1000, 9, 0)], [...epochPermutation(1000, 9, 0)], 'own random stream');

@@ -44,10 +44,17 @@ async function recorded(dir: string): Promise<{ corpus: ShardCorpus; reads: numb
 }
 
 /** The image indices of each batch (copied: the source reuses its buffer). */
-async function batchIds(source: BatchSource, epoch: number, startStep = 0, b = B): Promise<number[][]> {
+async function batchIds(
+  source: BatchSource,
+  epoch: number,
+  startStep = 0,
+  share = source.shareOf(0, 1),
+): Promise<number[][]> {
   const out: number[][] = [];
-  for await (const batch of source.batches(epoch, b, startStep)) {
-    out.push(Array.from({ length: b }, (_, r) => Math.round(batch[r * 4]! * 255)));
+  for await (const { pixels, indices } of source.batches(epoch, startStep, share)) {
+    const rows = Array.from({ length: share.count }, (_, r) => Math.round(pixels[r * 4]! * 255));
+    assert.deepEqual([...indices], rows, 'indices are manifest-order positions');
+    out.push(rows);
   }
   return out;
 }
@@ -56,9 +63,9 @@ const shardOf = (id: number): number => Math.floor(id / SHARD_SIZE);
 
 test('an epoch reads each shard once, in shard order, every image at most once; the tail dropped', async () => {
   const { corpus, reads } = await recorded(await packedDir());
-  const source = new ShardBatchSource(corpus, { seed: 7 });
+  const source = new ShardBatchSource(corpus, { seed: 7, globalBatch: B });
   assert.equal(source.count, COUNT);
-  assert.equal(source.stepsPerEpoch(B), 7);
+  assert.equal(source.stepsPerEpoch, 7);
   for (const epoch of [0, 1, 2]) {
     reads.length = 0;
     const ids = (await batchIds(source, epoch)).flat();
@@ -79,18 +86,21 @@ test('an epoch reads each shard once, in shard order, every image at most once; 
 
 test('the order is a pure function of (seed, epoch): same again, different across epochs and seeds', async () => {
   const dir = await packedDir();
-  const a = new ShardBatchSource(await openShards(dir), { seed: 7 });
-  const b = new ShardBatchSource(await openShards(dir), { seed: 7 });
+  const a = new ShardBatchSource(await openShards(dir), { seed: 7, globalBatch: B });
+  const b = new ShardBatchSource(await openShards(dir), { seed: 7, globalBatch: B });
   const e0 = await batchIds(a, 0);
   assert.deepEqual(await batchIds(b, 0), e0);
   assert.deepEqual(await batchIds(a, 0), e0);
   assert.notDeepEqual(await batchIds(a, 1), e0);
-  assert.notDeepEqual(await batchIds(new ShardBatchSource(await openShards(dir), { seed: 8 }), 0), e0);
+  assert.notDeepEqual(
+    await batchIds(new ShardBatchSource(await openShards(dir), { seed: 8, globalBatch: B }), 0),
+    e0,
+  );
 });
 
 test('resuming at step s yields the rest of the epoch, reading no shard before the one s starts in', async () => {
   const { corpus, reads } = await recorded(await packedDir());
-  const source = new ShardBatchSource(corpus, { seed: 3 });
+  const source = new ShardBatchSource(corpus, { seed: 3, globalBatch: B });
   const whole = await batchIds(source, 1);
   const order = source.shardsOf(1);
   for (let s = 0; s <= whole.length; s++) {
@@ -104,47 +114,63 @@ test('resuming at step s yields the rest of the epoch, reading no shard before t
 
 test('at most the current shard and the next one are read ahead of the batches', async () => {
   const { corpus, reads } = await recorded(await packedDir());
-  const source = new ShardBatchSource(corpus, { seed: 5 });
+  const source = new ShardBatchSource(corpus, { seed: 5, globalBatch: B });
   const touched = new Set<number>();
   let readAhead = false;
-  for await (const batch of source.batches(0, B, 0)) {
-    for (let r = 0; r < B; r++) touched.add(shardOf(Math.round(batch[r * 4]! * 255)));
+  for await (const { pixels } of source.batches(0, 0, source.shareOf(0, 1))) {
+    for (let r = 0; r < B; r++) touched.add(shardOf(Math.round(pixels[r * 4]! * 255)));
     assert.ok(reads.length <= touched.size + 1, `${reads.length} shards read, ${touched.size} in use`);
     readAhead ||= reads.length === touched.size + 1;
   }
   assert.ok(readAhead, 'the next shard is read while the current one is consumed');
 });
 
-test('ranks read disjoint shard sets and run the same number of steps', async () => {
-  const dir = await packedDir(68); // 7 shards: six of 10, one of 8; 3 ranks read 2 each
-  const ranks = await Promise.all(
-    [0, 1, 2].map(
-      async (rank) => new ShardBatchSource(await openShards(dir), { seed: 11, rank, worldSize: 3 }),
-    ),
-  );
-  for (const r of ranks) assert.equal(r.count, 18, 'counted over the two smallest shards');
+test('lanes read disjoint shard sets, and any world size reads the same global batches', async () => {
+  const dir = await packedDir(68); // 7 shards: six of 10, one of 8; 3 lanes read 2 each
+  const source = new ShardBatchSource(await openShards(dir), { seed: 11, globalBatch: 5, lanes: 3 });
+  assert.equal(source.count, 18, 'counted over the two smallest shards');
+  assert.equal(source.stepsPerEpoch, 9, 'lanes of 1, 2 and 2 images a step: 18 / 2');
   for (const epoch of [0, 1]) {
-    const sets = ranks.map((r) => r.shardsOf(epoch));
+    const sets = [0, 1, 2].map((lane) => source.shardsOf(epoch, lane));
     const all = sets.flat();
     assert.equal(all.length, 6);
     assert.equal(new Set(all).size, 6, `epoch ${epoch}: ${JSON.stringify(sets)}`);
-    const ids = await Promise.all(ranks.map((r) => batchIds(r, epoch, 0, 4)));
-    ids.forEach((batches, rank) => {
-      assert.equal(batches.length, 4);
-      for (const id of batches.flat()) assert.ok(sets[rank]!.includes(shardOf(id)));
-    });
+    const whole = await batchIds(source, epoch);
+    assert.equal(whole.length, 9);
+    assert.equal(new Set(whole.flat()).size, 45, 'no image twice in an epoch');
+    // Position 0 comes from lane 0, [1, 3) from lane 1, [3, 5) from lane 2.
+    for (const batch of whole) {
+      batch.forEach((id, pos) => assert.ok(sets[pos < 1 ? 0 : pos < 3 ? 1 : 2]!.includes(shardOf(id))));
+    }
+    for (const worldSize of [2, 3]) {
+      const ranks = await Promise.all(
+        Array.from({ length: worldSize }, (_, r) => batchIds(source, epoch, 0, source.shareOf(r, worldSize))),
+      );
+      whole.forEach((batch, step) =>
+        assert.deepEqual(
+          ranks.flatMap((r) => r[step]!),
+          batch,
+        ),
+      );
+    }
+    assert.deepEqual(await batchIds(source, epoch, 4), whole.slice(4), 'resumed inside the epoch');
   }
+  assert.throws(() => source.shareOf(0, 4), /4 ranks cannot share 3 lanes/);
   await assert.rejects(
-    async () => new ShardBatchSource(await openShards(dir), { seed: 1, worldSize: 8 }),
+    async () => new ShardBatchSource(await openShards(dir), { seed: 1, globalBatch: 8, lanes: 8 }),
     /data: .*7 shards/,
+  );
+  await assert.rejects(
+    async () => new ShardBatchSource(await openShards(dir), { seed: 1, globalBatch: 2, lanes: 3 }),
+    /batch-size: a global batch of 2 cannot be shared/,
   );
 });
 
 test('limit streams only the first images of the corpus', async () => {
   const { corpus, reads } = await recorded(await packedDir());
-  const source = new ShardBatchSource(corpus, { seed: 2, limit: 24 });
+  const source = new ShardBatchSource(corpus, { seed: 2, limit: 24, globalBatch: 8 });
   assert.equal(source.count, 24);
-  const ids = (await batchIds(source, 0, 0, 8)).flat();
+  const ids = (await batchIds(source, 0)).flat();
   assert.deepEqual(
     [...ids].sort((a, b) => a - b),
     Array.from({ length: 24 }, (_, i) => i),
@@ -155,7 +181,7 @@ test('limit streams only the first images of the corpus', async () => {
 test('a corrupt shard fails when its turn comes, after the batches before it', async () => {
   const dir = await packedDir();
   const corpus = await openShards(dir);
-  const source = new ShardBatchSource(corpus, { seed: 4 });
+  const source = new ShardBatchSource(corpus, { seed: 4, globalBatch: 5 });
   const [first, second] = source.shardsOf(0) as [number, number];
   const path = join(dir, shardFileName(second));
   const bytes = readFileSync(path);
@@ -164,7 +190,8 @@ test('a corrupt shard fails when its turn comes, after the batches before it', a
   const got: number[] = [];
   await assert.rejects(
     (async () => {
-      for await (const batch of source.batches(0, 5, 0)) got.push(Math.round(batch[0]! * 255));
+      for await (const { pixels } of source.batches(0, 0, source.shareOf(0, 1)))
+        got.push(Math.round(pixels[0]! * 255));
     })(),
     (e: unknown) => e instanceof DataError && e.code === 'DATA_CHECKSUM' && e.message.includes(path),
   );

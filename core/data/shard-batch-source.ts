@@ -1,20 +1,22 @@
 /**
- * Batches streamed from a sharded corpus, one shard in memory at a time (plus the next one, read
- * and verified in the background while the current one is consumed).
+ * Batches streamed from a sharded corpus, one shard in memory at a time per lane (plus the next one,
+ * read and verified in the background while the current one is consumed).
  *
- * The order of an epoch, a pure function of (seed, epoch, rank, worldSize): the shards this rank
- * reads are assignShards(shardOrder(numShards, seed, epoch), rank, worldSize) (sampler.ts); the
+ * The order of an epoch, a pure function of (seed, epoch, lanes) and never of the world size: lane
+ * j of L reads the shards assignShards(shardOrder(numShards, seed, epoch), j, L) (sampler.ts); the
  * images of each shard are shuffled by Rng(deriveSeed(seed, epoch, shard index, stream)), so a shard
- * is read the same way whichever rank gets it; these images, shard after shard, are cut into
- * consecutive batches that may span a shard boundary, and the tail that does not fill a batch is
- * dropped. Resuming at a step finds the shard and offset it starts from with the manifest's counts
+ * is read the same way whichever lane gets it; these images, shard after shard, are cut into
+ * consecutive runs of lane j's share of the global batch (batchShare(B, j, L)), a run possibly
+ * spanning a shard boundary, and the tail that does not fill one is dropped. A rank reads only the
+ * lanes it holds (laneRange), so the corpus is read once per epoch however many workers share it.
+ * Resuming at a step finds the shard and offset each lane starts from with the manifest's counts
  * alone, so the shards before it are neither read nor decoded.
  */
-import type { BatchSource } from './batch-source.js';
+import type { Batch, BatchSource } from './batch-source.js';
 import { gatherBatch, pixelsPerImage } from './corpus.js';
 import type { ImageShape } from './corpus.js';
 import { Rng, deriveSeed } from './rng.js';
-import { assignShards, shardOrder, stepsPerEpoch } from './sampler.js';
+import { assignShards, batchShare, laneRange, shardOrder, type BatchShare } from './sampler.js';
 import type { LoadedShard, ShardCorpus } from './shard-reader.js';
 import { ConfigError } from '../errors.js';
 
@@ -25,10 +27,10 @@ const SHARD_SAMPLE_STREAM = 0x5353;
 export interface ShardBatchSourceOptions {
   /** The run seed. */
   readonly seed: number;
-  /** This worker's rank, 0 (default) to worldSize - 1. */
-  readonly rank?: number;
-  /** Number of workers sharing the corpus; default 1. */
-  readonly worldSize?: number;
+  /** Images per step over all ranks together. */
+  readonly globalBatch: number;
+  /** Lanes the shards are dealt to each epoch: the job's most workers; default 1. */
+  readonly lanes?: number;
   /** Train on the first `limit` images of the corpus in manifest order; 0 (default) means all. */
   readonly limit?: number;
 }
@@ -42,71 +44,131 @@ function prefetch(read: Promise<LoadedShard>): Promise<LoadedShard> {
 /** A {@link BatchSource} streaming a {@link ShardCorpus} (see the file comment for the order). */
 export class ShardBatchSource implements BatchSource {
   readonly count: number;
+  readonly globalBatch: number;
+  readonly stepsPerEpoch: number;
+  readonly lanes: number;
   private readonly corpus: ShardCorpus;
   private readonly seed: number;
-  private readonly rank: number;
-  private readonly worldSize: number;
   /** Images used of each shard, in manifest order: all of them, except past the limit. */
   private readonly used: readonly number[];
+  /** Manifest-order index of each shard's first image. */
+  private readonly firstIndex: readonly number[];
 
   /**
-   * Streams `corpus` for rank `opts.rank` of `opts.worldSize`. Throws ConfigError on "data" when
-   * there are fewer shards than workers.
+   * Streams `corpus` in `opts.lanes` lanes. Throws ConfigError on "data" when there are fewer shards
+   * than lanes, and on "batch-size" when the global batch has fewer images than lanes.
    */
   constructor(corpus: ShardCorpus, opts: ShardBatchSourceOptions) {
     this.corpus = corpus;
     this.seed = opts.seed;
-    this.rank = opts.rank ?? 0;
-    this.worldSize = opts.worldSize ?? 1;
+    this.globalBatch = opts.globalBatch;
+    this.lanes = opts.lanes ?? 1;
     let left = opts.limit !== undefined && opts.limit > 0 ? opts.limit : corpus.count;
     const used: number[] = [];
+    const firstIndex: number[] = [];
+    let first = 0;
     for (const info of corpus.manifest.shards) {
-      if (left === 0) break;
+      firstIndex.push(first);
+      first += info.count;
+      if (left === 0) continue;
       used.push(Math.min(info.count, left));
       left -= used[used.length - 1]!;
     }
     this.used = used;
-    const perRank = Math.floor(used.length / this.worldSize);
-    if (used.length > 0 && perRank === 0) {
+    this.firstIndex = firstIndex;
+    const perLane = Math.floor(used.length / this.lanes);
+    if (used.length > 0 && perLane === 0) {
       throw new ConfigError(
         'data',
-        `${corpus.dir} has ${used.length} shards in use, fewer than the ${this.worldSize} workers`,
+        `${corpus.dir} has ${used.length} shards in use, fewer than the job's ${this.lanes} workers`,
       );
     }
-    // Which shards a rank gets changes every epoch: count over the smallest ones it could get, so
-    // that every rank runs the same number of steps every epoch (all of them when worldSize is 1).
-    const smallest = [...used].sort((a, b) => a - b).slice(0, perRank);
+    if (this.globalBatch < this.lanes) {
+      throw new ConfigError(
+        'batch-size',
+        `a global batch of ${this.globalBatch} cannot be shared by the job's ${this.lanes} workers`,
+      );
+    }
+    // Which shards a lane gets changes every epoch: count over the smallest ones it could get, so
+    // that every lane runs the same number of steps every epoch (all of them when there is one lane).
+    const smallest = [...used].sort((a, b) => a - b).slice(0, perLane);
     this.count = smallest.reduce((a, b) => a + b, 0);
+    this.stepsPerEpoch = Math.floor(this.count / Math.ceil(this.globalBatch / this.lanes));
   }
 
   get shape(): ImageShape {
     return this.corpus.shape;
   }
 
+  get maxWorldSize(): number {
+    return this.lanes;
+  }
+
   get describe(): string {
-    return `${this.used.length} shards streamed, ${this.count} images an epoch`;
+    return `${this.used.length} shards streamed in ${this.lanes} lane(s), ${this.count} images a lane an epoch`;
   }
 
-  /** floor(count / batchSize): the images left over after the last full batch are dropped. */
-  stepsPerEpoch(batchSize: number): number {
-    return stepsPerEpoch(this.count, batchSize);
+  /** The union of the positions of the lanes rank `rank` of `worldSize` holds. */
+  shareOf(rank: number, worldSize: number): BatchShare {
+    const { first, end } = laneRange(rank, worldSize, this.lanes);
+    const a = batchShare(this.globalBatch, first, this.lanes);
+    const b = batchShare(this.globalBatch, end - 1, this.lanes);
+    return { offset: a.offset, count: b.offset + b.count - a.offset };
   }
 
-  /** The shards this rank reads in `epoch`, in reading order (indices into manifest.shards). */
-  shardsOf(epoch: number): number[] {
-    return assignShards(shardOrder(this.used.length, this.seed, epoch), this.rank, this.worldSize);
+  /** The shards lane `lane` reads in `epoch`, in reading order (indices into manifest.shards). */
+  shardsOf(epoch: number, lane = 0): number[] {
+    return assignShards(shardOrder(this.used.length, this.seed, epoch), lane, this.lanes);
   }
 
-  async *batches(epoch: number, batchSize: number, startStep: number): AsyncGenerator<Float32Array> {
-    const order = this.shardsOf(epoch);
-    const steps = this.stepsPerEpoch(batchSize);
-    let skip = startStep * batchSize;
-    let left = Math.max(0, steps - startStep) * batchSize;
+  async *batches(epoch: number, startStep: number, share: BatchShare): AsyncGenerator<Batch> {
+    const lanes: Array<{ share: BatchShare; stream: AsyncGenerator<Batch> }> = [];
+    for (let j = 0; j < this.lanes; j++) {
+      const s = batchShare(this.globalBatch, j, this.lanes);
+      if (s.offset >= share.offset && s.offset + s.count <= share.offset + share.count)
+        lanes.push({ share: s, stream: this.laneBatches(epoch, startStep, j, s.count) });
+    }
+    const covered = lanes.reduce((n, l) => n + l.share.count, 0);
+    if (covered !== share.count) {
+      throw new RangeError(
+        `positions [${share.offset}, ${share.offset + share.count}) are not whole lanes of ${this.lanes}`,
+      );
+    }
+    const d = pixelsPerImage(this.shape);
+    const pixels = new Float32Array(share.count * d);
+    const indices = new Uint32Array(share.count);
+    try {
+      for (let s = startStep; s < this.stepsPerEpoch; s++) {
+        for (const lane of lanes) {
+          const next = await lane.stream.next();
+          if (next.done) throw new RangeError(`lane stream ended before step ${s}`);
+          const row = lane.share.offset - share.offset;
+          pixels.set(next.value.pixels, row * d);
+          indices.set(next.value.indices, row);
+        }
+        yield { pixels, indices };
+      }
+    } finally {
+      for (const lane of lanes) await lane.stream.return(undefined);
+    }
+  }
+
+  /** Lane `lane`'s runs of `b` images, from step `startStep` to the end of the epoch. */
+  private async *laneBatches(
+    epoch: number,
+    startStep: number,
+    lane: number,
+    b: number,
+  ): AsyncGenerator<Batch> {
+    const order = this.shardsOf(epoch, lane);
+    let skip = startStep * b;
+    let left = Math.max(0, this.stepsPerEpoch - startStep) * b;
     // The shard and offset to start from, by the manifest's counts: skipped shards are never read.
     let i = 0;
     while (left > 0 && skip >= this.used[order[i]!]!) skip -= this.used[order[i++]!]!;
     const d = pixelsPerImage(this.shape);
-    const batch = new Float32Array(batchSize * d);
+    const pixels = new Float32Array(b * d);
+    const indices = new Uint32Array(b);
     let row = 0;
     let next = left > 0 ? prefetch(this.corpus.readShard(order[i]!)) : null;
     for (; next !== null; i++) {
@@ -120,13 +182,15 @@ export class ShardBatchSource implements BatchSource {
       for (let k = 0; k < perm.length; k++) perm[k] = k;
       new Rng(deriveSeed(this.seed, epoch, index, SHARD_SAMPLE_STREAM)).shuffle(perm);
       for (let at = skip; at < end;) {
-        const n = Math.min(batchSize - row, end - at);
-        gatherBatch(shard.images, perm.subarray(at, at + n), batch.subarray(row * d, (row + n) * d));
+        const n = Math.min(b - row, end - at);
+        const taken = perm.subarray(at, at + n);
+        gatherBatch(shard.images, taken, pixels.subarray(row * d, (row + n) * d));
+        for (let k = 0; k < n; k++) indices[row + k] = this.firstIndex[index]! + taken[k]!;
         at += n;
         row += n;
-        if (row === batchSize) {
+        if (row === b) {
           row = 0;
-          yield batch;
+          yield { pixels, indices };
         }
       }
       skip = 0;

@@ -35,8 +35,10 @@ test('membership, progress, checkpoints and failures show up on /metrics', async
   m.recordProgress({ step: 10, images: 1920, loss: 0.25 });
   m.recordProgress({ step: 20, images: 1920 });
   m.recordCheckpoint();
-  m.recordWorkerFailure();
-  m.recordWorkerFailure();
+  m.recordWorkerFailure('exited');
+  m.recordWorkerFailure('hung');
+  m.recordWorkerFailure('exited');
+  m.recordRecovery(1.5);
 
   const s = await scrapeOnce(m.registry);
   assert.equal(s.value('harmonium_live_workers', labels), 3);
@@ -45,7 +47,15 @@ test('membership, progress, checkpoints and failures show up on /metrics', async
   assert.equal(s.value('harmonium_images_processed_total', labels), 3840);
   assert.equal(s.value('harmonium_loss', labels), 0.25);
   assert.equal(s.value('harmonium_checkpoints_written_total', labels), 1);
-  assert.equal(s.value('harmonium_worker_failures_total', labels), 2);
+  assert.equal(s.value('harmonium_worker_failures_total', { ...labels, reason: 'exited' }), 2);
+  assert.equal(s.value('harmonium_worker_failures_total', { ...labels, reason: 'hung' }), 1);
+  assert.equal(
+    s.value('harmonium_worker_failures_total', { ...labels, reason: 'left' }),
+    0,
+    'every reason from 0',
+  );
+  assert.equal(s.value('harmonium_recovery_seconds_count', labels), 1);
+  assert.equal(s.value('harmonium_recovery_seconds_sum', labels), 1.5);
   assert.ok(s.value('process_resident_memory_bytes', labels)! > 0);
 });
 

@@ -1,8 +1,16 @@
 /**
  * The metrics the coordinator exports: the job's state, generation, membership and progress, the
- * checkpoints it wrote, the workers it lost, and how long ago each worker last sent a heartbeat.
+ * checkpoints it wrote, the workers it lost (by reason) and how long the job took to train again
+ * after each loss, and how long ago each worker last sent a heartbeat.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Why a worker left its job, as `harmonium_worker_failures_total{reason}` counts it. */
+export const FAILURE_REASONS = ['exited', 'lost', 'hung', 'left'] as const;
+export type FailureReasonLabel = (typeof FAILURE_REASONS)[number];
+
+/** Recovery-time buckets, in seconds: from a re-formed loopback group to a hung worker's timeout and more. */
+const RECOVERY_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120];
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createHarmoniumRegistry } from './harmonium-registry.js';
 
 /** The job the coordinator runs, and the fixed list of states that job can be in. */
@@ -34,7 +42,10 @@ export interface CoordinatorMetrics<S extends string> {
   setGeneration(generation: number): void;
   recordProgress(record: ProgressRecord): void;
   recordCheckpoint(): void;
-  recordWorkerFailure(): void;
+  /** Counts one worker that left the job, by why. */
+  recordWorkerFailure(reason: FailureReasonLabel): void;
+  /** Seconds from a failure to the first step the next generation committed. */
+  recordRecovery(seconds: number): void;
   /** Notes a heartbeat from `rank`; its age is measured when Prometheus scrapes. */
   recordHeartbeat(rank: number, atMs?: number): void;
   /** Drops `rank`'s heartbeat series, when the worker has left the job. */
@@ -90,7 +101,15 @@ export function createCoordinatorMetrics<S extends string>(
   });
   const workerFailures = new Counter({
     name: 'harmonium_worker_failures_total',
-    help: 'Workers lost or failed during the job.',
+    help: 'Workers that left the job: their process exited, their connection was lost, they hung, or they left gracefully.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of FAILURE_REASONS) workerFailures.inc({ reason }, 0);
+  const recovery = new Histogram({
+    name: 'harmonium_recovery_seconds',
+    help: 'Seconds from a worker failure to the first step committed by the generation formed without it.',
+    buckets: RECOVERY_BUCKETS_SECONDS,
     registers,
   });
   const lastHeartbeat = new Map<number, number>();
@@ -130,8 +149,11 @@ export function createCoordinatorMetrics<S extends string>(
     recordCheckpoint() {
       checkpoints.inc();
     },
-    recordWorkerFailure() {
-      workerFailures.inc();
+    recordWorkerFailure(reason) {
+      workerFailures.inc({ reason });
+    },
+    recordRecovery(seconds) {
+      recovery.observe(seconds);
     },
     recordHeartbeat(rank, atMs = now()) {
       lastHeartbeat.set(rank, atMs);

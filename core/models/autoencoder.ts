@@ -5,6 +5,7 @@
  */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { ConfigError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
@@ -123,16 +124,16 @@ export class Autoencoder implements Model {
     return out;
   }
 
-  /** The encoder's input: `clean` itself, or a corrupted copy drawn from `rng`. */
-  private corrupt(clean: Float32Array, rng: Rng): Float32Array {
-    const noise = this.config.noise;
-    if (!noise || noise.rate === 0) return clean;
-    if (noise.kind === 'masking') {
-      const u = rng.fillUniform(new Float32Array(clean.length));
-      for (let i = 0; i < u.length; i++) u[i] = u[i]! < noise.rate ? 0 : clean[i]!;
+  /** The encoder's input: `clean` itself, or a corrupted copy drawn from `noise` (one row per image). */
+  private corrupt(clean: Float32Array, noise: Noise): Float32Array {
+    const corruption = this.config.noise;
+    if (!corruption || corruption.rate === 0) return clean;
+    if (corruption.kind === 'masking') {
+      const u = noise.fillUniform(new Float32Array(clean.length));
+      for (let i = 0; i < u.length; i++) u[i] = u[i]! < corruption.rate ? 0 : clean[i]!;
       return u;
     }
-    const e = rng.fillNormal(new Float32Array(clean.length), 0, noise.rate);
+    const e = noise.fillNormal(new Float32Array(clean.length), 0, corruption.rate);
     for (let i = 0; i < e.length; i++) e[i] = e[i]! + clean[i]!;
     return e;
   }
@@ -141,11 +142,11 @@ export class Autoencoder implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
     const clean = batch.subarray(0, batchSize * this.inputSize);
-    const input = this.corrupt(clean, rng);
+    const input = this.corrupt(clean, noise);
     const r = lossAndGrads(
       this.paramSpecs,
       params,

@@ -11,6 +11,7 @@
 import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { ConfigError, HarmoniumError } from '../errors.js';
 import { dbnBoundTerms } from '../eval/dbn-likelihood.js';
 import { aisLogPartition } from '../eval/rbm-ais.js';
@@ -175,7 +176,7 @@ export class Dbn implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out: Float32Array = new Float32Array(flatLength(this.paramSpecs)),
   ): StepResult {
     if (out.length !== params.length) {
@@ -189,7 +190,7 @@ export class Dbn implements Model {
       this.block(params, p),
       input.subarray(0, batchSize * visible),
       batchSize,
-      rng,
+      noise,
       out.subarray(offset, offset + size),
     );
     out.fill(0, 0, offset);

@@ -9,6 +9,7 @@
 import { copyTensorInto } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { HarmoniumError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
@@ -211,13 +212,13 @@ export class DeepAutoencoder implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
     const rbms = this.sizes.length - 1;
     const rbm = this.config.pretrain === 'rbm' && this.phase < rbms ? this.phase : -1;
     return rbm >= 0
-      ? this.cdStep(rbm, params, batch, batchSize, rng, out)
+      ? this.cdStep(rbm, params, batch, batchSize, noise, out)
       : this.fineTuneStep(params, batch, batchSize, out);
   }
 
@@ -225,7 +226,7 @@ export class DeepAutoencoder implements Model {
    * CD-1 on RBM i, whose data are the hidden probabilities of the RBMs below it (frozen, so equal
    * to those rbm.m hands up). Bernoulli hidden units: h0 ~ p(h|v0) from uniforms; the linear top
    * (rbmhidlinear.m): h0 = v0 W + b plus N(0, 1) noise. Both: v1 = sigmoid(h0 W^T + a), then the
-   * hidden probabilities (or linear means) of v1. The one draw per step is h0's, row-major.
+   * hidden probabilities (or linear means) of v1. The one draw per step is h0's, one row per image.
    * loss: squared error per image between the RBM's data and v1.
    * Direction: -(<v h>data - <v h>recon) / batch + weightDecay * W, and the bias analogues without decay.
    */
@@ -234,7 +235,7 @@ export class DeepAutoencoder implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out: Float32Array = new Float32Array(flatLength(this.paramSpecs)),
   ): StepResult {
     if (out.length !== flatLength(this.paramSpecs)) {
@@ -264,8 +265,11 @@ export class DeepAutoencoder implements Model {
       };
       const ph0 = hidden(v0);
       const h0: tf.Tensor2D = linear
-        ? tf.add(ph0, tf.tensor2d(rng.fillNormal(new Float32Array(batchSize * m)), [batchSize, m], 'float32'))
-        : bernoulli(ph0, rng);
+        ? tf.add(
+            ph0,
+            tf.tensor2d(noise.fillNormal(new Float32Array(batchSize * m)), [batchSize, m], 'float32'),
+          )
+        : bernoulli(ph0, noise);
       const v1 = tf.sigmoid(denseTransposed(h0, w[i]!, a));
       const ph1 = hidden(v1);
       loss = tf.sum(tf.square(tf.sub(v0, v1))).dataSync()[0]! / batchSize;

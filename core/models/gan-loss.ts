@@ -19,6 +19,7 @@
  */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { matrix } from './layers.js';
 import { flatLength } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
@@ -146,19 +147,19 @@ export abstract class GanModel implements Model, GanNetworks {
   abstract generateT(g: readonly tf.Tensor[], z: tf.Tensor2D): tf.Tensor2D;
   abstract discriminateT(d: readonly tf.Tensor[], x: tf.Tensor2D): tf.Tensor1D;
 
-  /** Codes from the prior, z ~ N(0, I): count x latent. */
-  priorCodes(count: number, rng: Rng): Float32Array {
-    return rng.fillNormal(new Float32Array(count * this.latent));
+  /** Codes from the prior, z ~ N(0, I): count x latent, a row of `noise` per code (in a step: per image). */
+  priorCodes(count: number, noise: Noise): Float32Array {
+    return noise.fillNormal(new Float32Array(count * this.latent));
   }
 
   step(
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
-    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, rng), out);
+    return ganStep(this, params, batch, batchSize, this.priorCodes(batchSize, noise), out);
   }
 
   /** G(codes): images in (0, 1) for latent codes (count x latent). */

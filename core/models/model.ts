@@ -1,4 +1,5 @@
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 
 /** One named parameter tensor; its values sit at [offset, offset + size) of the flat buffer. */
 export interface ParamSpec {
@@ -82,12 +83,19 @@ export interface Model {
    * With `out` (as long as `params`), the descent direction is written there and returned as
    * `grads`: the training loop passes one buffer for every step, sparing a multi-megabyte
    * allocation per step.
+   *
+   * Every draw from `noise` is laid out as `batchSize` rows, row i for batch row i (e.g. a
+   * batchSize x hidden tensor of uniforms), and the sequence of draws and their widths per row does
+   * not depend on `batchSize`. Given a `SampleNoise` (core/data/sample-noise.ts), a share of the
+   * global batch then draws for its rows what the whole batch draws for them, so that, where the
+   * loss is a mean over images, the shares' steps weighted by count / batch sum to the step on the
+   * whole batch whatever the split (not the DCGAN's, whose batch norm mixes the rows).
    */
   step(
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult;
   /**
@@ -134,6 +142,8 @@ export interface Model {
   /** State that persists across steps besides parameters (PCD fantasy particles), for checkpoints. */
   saveState?(): Float32Array | null;
   loadState?(state: Float32Array): void;
+  /** Forgets that state, as before the first step (a step that set it up was not committed). */
+  clearState?(): void;
 }
 
 /** Number of values in a shape. */

@@ -1,6 +1,6 @@
 /** The Bernoulli-Bernoulli RBM's conditionals and free energy, shared by the model and its exact likelihood. */
 import { tf } from '../compute/tf.js';
-import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 
 /** RBM parameters as tensors: W (visible x hidden), visible bias a, hidden bias b. */
 export interface RbmTensors {
@@ -29,8 +29,8 @@ export function freeEnergy(rbm: RbmTensors, v: tf.Tensor2D): tf.Tensor1D {
   return tf.neg(tf.add(visibleTerm, hiddenTerm));
 }
 
-/** Binary states drawn with P(1) = p, from uniforms taken from `rng` in row-major order. */
-export function bernoulli(p: tf.Tensor2D, rng: Rng): tf.Tensor2D {
-  const u = tf.tensor2d(rng.fillUniform(new Float32Array(p.size)), [p.shape[0], p.shape[1]], 'float32');
+/** Binary states drawn with P(1) = p, from one draw of uniforms from `noise`, one row per row of p. */
+export function bernoulli(p: tf.Tensor2D, noise: Noise): tf.Tensor2D {
+  const u = tf.tensor2d(noise.fillUniform(new Float32Array(p.size)), [p.shape[0], p.shape[1]], 'float32');
   return tf.cast(tf.less(u, p), 'float32');
 }

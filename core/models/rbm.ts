@@ -6,6 +6,7 @@
 import { tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { aisLogPartition, baseRateBias } from '../eval/rbm-ais.js';
 import { EXACT_HIDDEN_LIMIT, binaryFreeEnergies, exactLogPartition } from '../eval/rbm-likelihood.js';
@@ -55,8 +56,10 @@ const AIS_BETAS_DEFAULT = 5000;
  * visible probabilities for the reconstructions and sampled binary hidden states to drive them
  * (guide, section 3). PCD instead continues its fantasy particles, a true Gibbs chain of binary
  * visible and hidden states, started from binarised data on the first update. The statistics use
- * hidden probabilities. Random numbers are drawn from the step's Rng in this order: h0; on the
- * first PCD update the particles; then per Gibbs step the states the chain samples.
+ * hidden probabilities. Random numbers are drawn from the step's noise in this order: h0; on the
+ * first PCD update the particles; then per Gibbs step the states the chain samples. Each draw has
+ * one row per batch row, PCD's chain one per particle: particle i starts from row i, so a share of
+ * the batch holding its rows' particles draws for them what the whole batch draws.
  */
 export class Rbm implements Model {
   readonly kind = 'rbm';
@@ -116,7 +119,7 @@ export class Rbm implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
     const { k, persistent, weightDecay } = this.config;
@@ -125,18 +128,18 @@ export class Rbm implements Model {
       const t = this.tensors(params);
       const v0 = matrix(batch, batchSize, this.inputSize);
       const ph0 = hiddenProbs(t, v0);
-      const h0 = bernoulli(ph0, rng);
+      const h0 = bernoulli(ph0, noise);
       const pv1 = visibleProbs(t, h0);
       loss = tf.sum(tf.square(tf.sub(v0, pv1))).dataSync()[0]! / batchSize;
 
       let vNeg: tf.Tensor2D;
       let hNeg: tf.Tensor2D;
       if (persistent) {
-        if (!this.particles) this.particles = Float32Array.from(bernoulli(v0, rng).dataSync());
+        if (!this.particles) this.particles = Float32Array.from(bernoulli(v0, noise).dataSync());
         let vs = matrix(this.particles, this.particles.length / this.inputSize, this.inputSize);
         let ph = hiddenProbs(t, vs);
         for (let s = 0; s < k; s++) {
-          vs = bernoulli(visibleProbs(t, bernoulli(ph, rng)), rng);
+          vs = bernoulli(visibleProbs(t, bernoulli(ph, noise)), noise);
           ph = hiddenProbs(t, vs);
         }
         this.particles = Float32Array.from(vs.dataSync());
@@ -146,7 +149,7 @@ export class Rbm implements Model {
         let pv = pv1;
         let ph = hiddenProbs(t, pv);
         for (let s = 1; s < k; s++) {
-          pv = visibleProbs(t, bernoulli(ph, rng));
+          pv = visibleProbs(t, bernoulli(ph, noise));
           ph = hiddenProbs(t, pv);
         }
         vNeg = pv;
@@ -167,7 +170,6 @@ export class Rbm implements Model {
     }
   }
 
-  /** p(h = 1 | v). */
   /** p(h|v) as one sigmoid layer. */
   encoderLayers(params: Float32Array): DenseLayerValues[] {
     return [denseLayerValues(this.paramSpecs, params, 'w', 'hidden.b', 'sigmoid')];
@@ -280,6 +282,10 @@ export class Rbm implements Model {
       if (Number.isFinite(ais.sd)) out['ais_log_z_sd'] = ais.sd;
     }
     return out;
+  }
+
+  clearState(): void {
+    this.particles = null;
   }
 
   /** A copy of the PCD fantasy particles, or null (CD, or before the first step). */

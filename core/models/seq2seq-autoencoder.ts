@@ -26,6 +26,7 @@
  */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { ConfigError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
@@ -208,7 +209,7 @@ export class Seq2SeqAutoencoder implements Model {
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    _rng: Rng,
+    _noise: Noise,
     out?: Float32Array,
   ): StepResult {
     return lossAndGrads(

@@ -8,6 +8,7 @@
 import { copyTensorInto, tensorValues } from '../compute/tensor-values.js';
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import { HarmoniumError } from '../errors.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
@@ -193,14 +194,15 @@ export class StackedAutoencoder implements Model {
 
   /**
    * Trains layer `phase` only: its input is the frozen up-pass of the data, masked (a fraction
-   * `noise` of entries zeroed, drawn from `rng`) when denoising; the target is that input clean.
+   * `noise` of entries zeroed, one row of uniforms per image) when denoising; the target is that
+   * input clean.
    * The direction for every other layer's parameters is written as exact zeros.
    */
   step(
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
     const grads = out ?? new Float32Array(this.total);
@@ -209,7 +211,7 @@ export class StackedAutoencoder implements Model {
     }
     const k = this.phase;
     const width = this.sizes[k]!;
-    const mask = this.config.noise > 0 ? this.dropMask(batchSize * width, rng) : null;
+    const mask = this.config.noise > 0 ? this.dropMask(batchSize * width, noise) : null;
     const s = this.slices[k]!;
     let loss = 0;
     tf.tidy(() => {
@@ -233,8 +235,8 @@ export class StackedAutoencoder implements Model {
   }
 
   /** 0/1 keep-mask: each entry dropped with probability `noise`. */
-  private dropMask(n: number, rng: Rng): Float32Array {
-    const u = rng.fillUniform(new Float32Array(n));
+  private dropMask(n: number, noise: Noise): Float32Array {
+    const u = noise.fillUniform(new Float32Array(n));
     const rate = this.config.noise;
     for (let i = 0; i < n; i++) u[i] = u[i]! < rate ? 0 : 1;
     return u;

@@ -2,10 +2,11 @@
  * Variational autoencoder (Kingma and Welling): a Gaussian encoder q(z|x) = N(mu, diag(exp(logvar))),
  * a standard-normal prior and a Bernoulli or fixed-variance Gaussian decoder. The loss is the
  * negative ELBO per image in nats, averaged over the batch, with one reparameterised sample
- * z = mu + exp(logvar / 2) * eps whose eps comes from the step's Rng.
+ * z = mu + exp(logvar / 2) * eps whose eps comes from the step's noise.
  */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import type { Noise } from '../data/sample-noise.js';
 import type { HyperSpec, HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, bernoulliNll, dense, glorotInit, matrix, sumSquares } from './layers.js';
@@ -128,18 +129,19 @@ export class Vae implements Model {
     return { reconstruction: this.reconstructionNll(this.decodeLogits(p, z), x), kl };
   }
 
-  private drawEps(rng: Rng, count: number): Float32Array {
-    return rng.fillNormal(new Float32Array(count * this.config.latent));
+  /** `count` rows of `latent` standard normals. */
+  private drawEps(noise: Noise, count: number): Float32Array {
+    return noise.fillNormal(new Float32Array(count * this.config.latent));
   }
 
   step(
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
-    rng: Rng,
+    noise: Noise,
     out?: Float32Array,
   ): StepResult {
-    const eps = this.drawEps(rng, batchSize);
+    const eps = this.drawEps(noise, batchSize);
     const r = lossAndGrads(
       this.paramSpecs,
       params,

@@ -38,6 +38,10 @@ export function aeSummary(over: Partial<TrainingSummary> = {}): TrainingSummary 
     final_train_loss: 469.6007476806641,
     param_stats: { count: 103328, l2: 17.58837657542709, sum: -496.1996831690849 },
     resumed_from_step: null,
+    generation: 0,
+    world_sizes: [{ from_step: 0, workers: 1 }],
+    failures: [],
+    steps_redone: 0,
     test: {
       sse_per_image: 88.18286329434422,
       mse_per_pixel: 0.1124781419570717,
@@ -74,6 +78,10 @@ export function rbmSummary(over: Partial<TrainingSummary> = {}): TrainingSummary
     final_train_loss: 65.73015478515626,
     param_stats: { count: 16484, l2: 18.239621848238517, sum: -1183.9957740088284 },
     resumed_from_step: null,
+    generation: 0,
+    world_sizes: [{ from_step: 0, workers: 1 }],
+    failures: [],
+    steps_redone: 0,
     test: {
       sse_per_image: 60.646462084941135,
       mse_per_pixel: 0.07735518123079227,

@@ -12,7 +12,8 @@ import { trainFeatureClassifier, type FeatureClassifier } from '../eval/feature-
 import { writePictures } from '../viz/pictures.js';
 import { paramStats, type ParamStats } from './param-stats.js';
 import type { RunSetup } from './run-setup.js';
-import { SEED_STREAM, type LoopResult } from './training-loop.js';
+import type { DataCursor } from './checkpoint.js';
+import { SEED_STREAM } from './training-loop.js';
 
 /** What summary.json holds. */
 export interface TrainingSummary {
@@ -42,8 +43,56 @@ export interface TrainingSummary {
   readonly final_train_loss: number;
   readonly param_stats: ParamStats;
   readonly resumed_from_step: number | null;
+  /** The last generation (group membership) of a cluster run; 0 for a process training alone. */
+  readonly generation: number;
+  /** The world size from each step on where it changed, in step order. */
+  readonly world_sizes: readonly WorldSizeChange[];
+  /** Every worker the job lost or that left it, in order. */
+  readonly failures: readonly WorkerFailure[];
+  /** Steps some rank computed that a failure kept from being committed, redone by the next generation. */
+  readonly steps_redone: number;
   readonly test: Readonly<Record<string, number>> | null;
   readonly pictures: readonly string[];
+}
+
+/** summary.json `world_sizes`: the job trained with `workers` from step `from_step` on. */
+export interface WorldSizeChange {
+  readonly from_step: number;
+  readonly workers: number;
+}
+
+/** Why a worker left a job: its process ended, its connection, its heartbeats stopped, or it said so. */
+export type FailureReason = 'exited' | 'lost' | 'hung' | 'left';
+
+/** summary.json `failures`: worker `worker_id`, rank `rank` of `generation`, left at `step`. */
+export interface WorkerFailure {
+  readonly worker_id: string;
+  readonly rank: number;
+  readonly generation: number;
+  /** The last step the job had committed when the worker was lost. */
+  readonly step: number;
+  readonly reason: FailureReason;
+}
+
+/** A cluster run's membership history, as the coordinator kept it. */
+export interface MembershipFacts {
+  readonly generation: number;
+  readonly worldSizes: readonly WorldSizeChange[];
+  readonly failures: readonly WorkerFailure[];
+  readonly stepsRedone: number;
+}
+
+/** What a training run's loops added up to, over every generation that ran it. */
+export interface TrainingTotals {
+  /** Where the run ended. */
+  readonly cursor: DataCursor;
+  /** Mean training loss of the last logged interval. */
+  readonly lastLoss: number;
+  readonly trainSeconds: number;
+  /** Pictures handed to the host during training. */
+  readonly pictures: readonly string[];
+  /** Seconds spent in each phase, by phase index. */
+  readonly phaseSeconds: readonly number[];
 }
 
 /** One training phase in summary.json. */
@@ -59,7 +108,11 @@ export interface PhaseSummary {
 /** Facts of the run that the loop does not know. */
 export interface RunFacts {
   readonly params: Float32Array;
-  readonly loop: LoopResult;
+  readonly loop: TrainingTotals;
+  /** Workers the run trained with at its end. */
+  readonly workers: number;
+  /** The membership history of a cluster run; absent for a process training alone. */
+  readonly membership?: MembershipFacts;
   /** Images seen when this process started (non-zero when resumed). */
   readonly startImages: number;
   readonly resumedFrom: number | null;
@@ -131,7 +184,7 @@ export async function writeRunResults(
     backend: setup.backend.name,
     threads: setup.backend.threads,
     ...(setup.backend.detail ? { backend_detail: setup.backend.detail } : {}),
-    workers: setup.placement.worldSize,
+    workers: facts.workers,
     seed: config.seed,
     batch_size: config.batchSize,
     epochs: lastPhase.firstEpoch + lastPhase.epochs,
@@ -155,6 +208,12 @@ export async function writeRunResults(
     final_train_loss: loop.lastLoss,
     param_stats: paramStats(params),
     resumed_from_step: facts.resumedFrom,
+    generation: facts.membership?.generation ?? 0,
+    world_sizes: facts.membership?.worldSizes ?? [
+      { from_step: facts.resumedFrom ?? 0, workers: facts.workers },
+    ],
+    failures: facts.membership?.failures ?? [],
+    steps_redone: facts.membership?.stepsRedone ?? 0,
     test,
     pictures,
   };

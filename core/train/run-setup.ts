@@ -1,8 +1,8 @@
 /**
- * Everything a rank builds before its first step, the same way whether it trains alone
- * (trainer.ts) or as one worker of a cluster (worker/): backend, corpus, this rank's batch source,
- * model, optimizer and schedule. Ranks of one job build identical models and schedules; only the
- * batch source depends on the rank.
+ * Everything a process builds before its first step, the same way whether it trains alone
+ * (trainer.ts) or as one worker of a cluster (worker/): backend, corpus, batch source, model and
+ * schedule. Every worker of a job builds the same, whatever its rank or the job's world size: which
+ * share of each batch a rank trains on is decided per generation (BatchSource.shareOf).
  */
 import { selectBackend, type BackendInfo } from '../compute/backend.js';
 import type { JobConfig } from '../config/job-config.js';
@@ -17,25 +17,16 @@ import { findModel } from '../models/registry.js';
 import { parseLrSchedule } from './lr-schedule.js';
 import { planPhases, type PhasePlan } from './training-phases.js';
 
-/** Where a process sits in its job. */
-export interface Placement {
-  readonly rank: number;
-  readonly worldSize: number;
-}
-
 /** What one rank trains with. */
 export interface RunSetup {
   readonly config: JobConfig;
-  readonly placement: Placement;
   readonly backend: BackendInfo;
   readonly corpus: OpenedCorpus;
   /** The test set after --test-data and --test-limit, or null when the corpus has none. */
   readonly testSet: ImageSet | null;
-  /** This rank's batches. */
+  /** The run's batches (each rank reads its share). */
   readonly source: BatchSource;
   readonly model: Model;
-  /** Images per step on this rank: the global batch divided by the world size. */
-  readonly batchSize: number;
   readonly stepsPerEpoch: number;
   /** Steps of all phases together. */
   readonly totalSteps: number;
@@ -43,8 +34,8 @@ export interface RunSetup {
   readonly phases: readonly PhasePlan[];
 }
 
-/** Builds a rank's training setup from the job config; fails early on bad data or options. */
-export async function setUpRun(config: JobConfig, placement: Placement): Promise<RunSetup> {
+/** Builds a process's training setup from the job config; fails early on bad data or options. */
+export async function setUpRun(config: JobConfig): Promise<RunSetup> {
   const backend = await selectBackend(config.backend, config.threads > 0 ? { threads: config.threads } : {});
   const imageShape = { height: config.imageHeight, width: config.imageWidth, channels: config.imageChannels };
   const corpus = await openCorpus(config.data, { imageShape });
@@ -57,26 +48,26 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
   // The training loop gets pixels only: unsupervised training never reads labels.
   const source: BatchSource =
     corpus.train instanceof ShardCorpus
-      ? new ShardBatchSource(corpus.train, { seed: config.seed, limit: config.limit, ...placement })
+      ? new ShardBatchSource(corpus.train, {
+          seed: config.seed,
+          limit: config.limit,
+          globalBatch: config.batchSize,
+          lanes: config.workers,
+        })
       : new MemoryBatchSource(
           { ...(config.limit > 0 ? limitSet(corpus.train, config.limit) : corpus.train), labels: null },
           config.seed,
-          placement,
+          config.batchSize,
         );
   const model = findModel(config.model).create(pixelsPerImage(source.shape), config.hyper);
 
-  if (config.batchSize % placement.worldSize !== 0) {
-    throw new ConfigError(
-      'batch-size',
-      `the global batch ${config.batchSize} does not split evenly across ${placement.worldSize} workers`,
-    );
-  }
-  const batchSize = config.batchSize / placement.worldSize;
-  const stepsPerEpoch = source.stepsPerEpoch(batchSize);
+  const stepsPerEpoch = source.stepsPerEpoch;
   if (stepsPerEpoch === 0) {
     throw new ConfigError(
       'batch-size',
-      `${config.batchSize} is larger than the ${source.count * (corpus.train instanceof ShardCorpus ? placement.worldSize : 1)} training images`,
+      corpus.train instanceof ShardCorpus
+        ? `${config.batchSize} images a step are more than the ${config.workers} lanes of ${source.count} training images give`
+        : `${config.batchSize} is larger than the ${source.count} training images`,
     );
   }
   const lrSchedule = parseLrSchedule(
@@ -87,13 +78,11 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
   const last = phases[phases.length - 1]!;
   return {
     config,
-    placement,
     backend,
     corpus,
     testSet,
     source,
     model,
-    batchSize,
     stepsPerEpoch,
     totalSteps: last.firstStep + last.steps,
     phases,
@@ -103,7 +92,7 @@ export async function setUpRun(config: JobConfig, placement: Placement): Promise
 /**
  * Facts of a run that a checkpoint must agree with before it is resumed. The batch size is the
  * global one, so a job on an in-memory corpus may resume with another worker count; a streamed
- * corpus is cut by rank, so there the worker count is part of the key.
+ * corpus is dealt to the job's most workers as lanes, so there that count is part of the key.
  */
 export function resumeKey(config: JobConfig): Record<string, unknown> {
   return {

@@ -15,8 +15,10 @@ import { truncateMetricsLog } from './metrics-log.js';
 import { ProgressReporter, type ProgressStream } from './progress.js';
 import { writeRunResults, type TrainingSummary } from './run-results.js';
 import { setUpRun } from './run-setup.js';
-import { runTrainingLoop, SEED_STREAM, type LoopResult, type LoopStart } from './training-loop.js';
+import { truncateSamplesLog } from './samples-log.js';
+import { runTrainingLoop, SEED_STREAM, type LoopResult } from './training-loop.js';
 import { describePhases } from './training-phases.js';
+import { TrainingState, type LoopStart } from './training-state.js';
 
 export type { TrainingSummary } from './run-results.js';
 
@@ -36,12 +38,13 @@ export interface TrainingIo {
 export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promise<TrainingSummary> {
   const log = io.log ?? ((line: string) => console.error(line));
   const started = performance.now();
-  const setup = await setUpRun(config, { rank: 0, worldSize: 1 });
+  const setup = await setUpRun(config);
   const { model } = setup;
 
   mkdirSync(config.out, { recursive: true });
   const ckptDir = join(config.out, 'checkpoint');
   const metricsPath = join(config.out, 'metrics.jsonl');
+  const samplesPath = join(config.out, 'samples.jsonl');
   let start: LoopStart;
   let resumedFrom: number | null = null;
   if (config.resume) {
@@ -49,6 +52,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     start = await loadCheckpointState(setup, ckptDir);
     resumedFrom = start.cursor.step;
     truncateMetricsLog(metricsPath, start.cursor.step);
+    truncateSamplesLog(samplesPath, start.cursor.step);
     log(`resuming ${model.kind} from ${ckptDir} at step ${start.cursor.step} (epoch ${start.cursor.epoch})`);
   } else {
     start = {
@@ -56,6 +60,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
       cursor: { epoch: 0, step: 0, imagesSeen: 0 },
     };
     rmSync(metricsPath, { force: true });
+    rmSync(samplesPath, { force: true });
   }
   log(
     `training ${model.kind} on ${setup.corpus.source} (${setup.source.describe}; ${model.paramSpecs.length} tensors, ` +
@@ -71,6 +76,7 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     : null;
   const host = new LocalHost(
     config.out,
+    config.auditSamples,
     metrics
       ? (info) =>
           metrics.recordStep({
@@ -88,11 +94,15 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
     startImages: start.cursor.imagesSeen,
     ...(io.progress ? { stream: io.progress } : {}),
   });
+  const state = new TrainingState(setup, start);
+  const share = setup.source.shareOf(0, 1);
+  state.restore(share);
   let loop: LoopResult;
   try {
-    loop = await runTrainingLoop(setup, start, {
+    loop = await runTrainingLoop(setup, state, {
       host,
       group: null,
+      share,
       progress,
       digestEvery: 0,
       collectiveTimeoutMs: config.collectiveTimeout * 1000,
@@ -103,11 +113,19 @@ export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promi
   }
   const summary = await writeRunResults(
     setup,
-    { params: start.params, loop, startImages: start.cursor.imagesSeen, resumedFrom, started, log },
+    {
+      params: state.params,
+      loop: { ...loop, cursor: state.cursor },
+      workers: 1,
+      startImages: start.cursor.imagesSeen,
+      resumedFrom,
+      started,
+      log,
+    },
     config.out,
   );
   log(
-    `done: ${loop.cursor.step} steps, final train loss ${loop.lastLoss.toFixed(4)}; wrote ${join(config.out, 'summary.json')}`,
+    `done: ${state.cursor.step} steps, final train loss ${loop.lastLoss.toFixed(4)}; wrote ${join(config.out, 'summary.json')}`,
   );
   return summary;
 }

@@ -1,10 +1,13 @@
 /**
  * Where a training loop's outputs go. A process training alone writes them to its output
  * directory (local-host.ts); a cluster worker hands them to the coordinator, which writes them
- * (worker/coordinator-host.ts). The loop calls the rank-0 methods on rank 0 only.
+ * (worker/coordinator-host.ts). The loop calls saveCheckpoint and savePicture on rank 0 only; the
+ * committed steps' records (appendMetrics, appendSamples) reach every rank's host, since any rank
+ * may have to hand them on after rank 0 is gone.
  */
 import type { CheckpointData } from './checkpoint.js';
 import type { MetricsRecord } from './metrics-log.js';
+import type { SamplesLine } from './samples-log.js';
 
 /** What one completed step looked like on this rank. */
 export interface StepInfo {
@@ -31,8 +34,10 @@ export interface StepInfo {
 export interface TrainingHost {
   /** Rank 0: persist this state as the run's checkpoint; resolves once it is durable. */
   saveCheckpoint(data: CheckpointData): Promise<void>;
-  /** Rank 0: one line of metrics.jsonl. */
+  /** Every rank: one line of metrics.jsonl, for a committed step (identical on every rank but timings). */
   appendMetrics(record: MetricsRecord): Promise<void>;
+  /** Every rank, with `--audit-samples`: the line of samples.jsonl of a committed step. */
+  appendSamples?(line: SamplesLine): Promise<void>;
   /** Rank 0: a picture made during training (a plain file name in the run's output directory). */
   savePicture(name: string, png: Buffer): Promise<void>;
   /** Every rank, after every step (progress bars, Prometheus, heartbeats). */

@@ -1,45 +1,44 @@
 /**
- * The step loop every rank runs: batch -> model step -> (all-reduce) -> optimizer update, with
- * metrics, checkpoints and replica checks. Alone (`group` null) it is the single-process trainer;
- * in a cluster every rank runs it in lockstep over the same steps and collective tags.
+ * The step loop every rank runs: for each step, batch -> compute -> reduce -> commit, then the
+ * step's logs, replica checks and checkpoints. Alone (`group` null) it is the single-process
+ * trainer; in a cluster every rank of a generation runs it in lockstep over the same steps and
+ * collective tags, each on its share of every global batch.
  *
- * Replicas stay identical because every rank starts from the same parameters, applies the same
- * all-reduced (averaged) gradient with the same optimizer, and the all-reduce gives every rank
- * bit-identical sums. The loss and the model's extra figures ride in the same buffer as the
- * gradients, so the logged loss is the job-wide mean at no extra round trip.
+ * Replicas stay identical because every rank starts from the same state, commits the same
+ * all-reduced gradient with the same optimizer, and the all-reduce gives every rank bit-identical
+ * sums. The loss, the model's extras and a drain vote ride in the same buffer as the gradients,
+ * so the logged loss is the job-wide mean and the ranks agree on where a generation stops at no
+ * extra round trip. What outlives one generation (the state, the cursor) lives in
+ * {@link TrainingState}; membership, rollback and state transfer live in core/elastic/.
  */
 import type { ProcessGroup } from '../collective/process-group.js';
-import { BackendError, ClusterError, ConfigError } from '../errors.js';
+import type { BatchShare } from '../data/sampler.js';
+import { NOISE_STREAM, SampleNoise } from '../data/sample-noise.js';
 import { deriveSeed, Rng } from '../data/rng.js';
-import type { CheckpointData, DataCursor } from './checkpoint.js';
-import type { MetricsRecord } from './metrics-log.js';
+import { BackendError, ClusterError, ConfigError } from '../errors.js';
 import type { StepResult } from '../models/model.js';
-import type { Optimizer, OptimizerState } from './optimizer.js';
+import type { MetricsRecord } from './metrics-log.js';
 import type { ProgressReporter } from './progress.js';
-import { checkpointSnapshot, type RunSetup } from './run-setup.js';
-import { Sgd } from './sgd.js';
+import type { RunSetup } from './run-setup.js';
 import type { TrainingHost } from './training-host.js';
+import type { TrainingState } from './training-state.js';
 import { epochSamplesFile, epochSamplesPng } from '../viz/epoch-samples.js';
-import { createPhaseOptimizer, phaseAtStep, phaseMomentum, type PhasePlan } from './training-phases.js';
 
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
-export const SEED_STREAM = { init: 1, noise: 2, eval: 3 } as const;
+export const SEED_STREAM = { init: 1, noise: NOISE_STREAM, eval: 3 } as const;
 
 /** Collective tags: step * TAG_STRIDE + purpose, identical on every rank. */
-const TAG_STRIDE = 4;
-const TAG = { grads: 0, digest: 1, state: 2, sync: 3 } as const;
+const TAG_STRIDE = 8;
+const TAG = { grads: 0, digest: 1, exact: 2, sync: 3, syncHeader: 4 } as const;
 
 /** Collective tag of `purpose` at `step`. */
 export function collectiveTag(step: number, purpose: keyof typeof TAG): number {
   return step * TAG_STRIDE + TAG[purpose];
 }
 
-/**
- * The noise generator of one step on one rank: a pure function of (seed, step, rank), so a
- * resumed run draws the same noise as an uninterrupted one without saving generator state.
- */
-export function stepNoiseRng(seed: number, step: number, rank: number): Rng {
-  return new Rng(deriveSeed(seed, step, rank, SEED_STREAM.noise));
+/** The generator state a checkpoint records for `step` (the noise of a step is per sample now). */
+export function checkpointRng(seed: number, step: number): Rng {
+  return new Rng(deriveSeed(seed, step, 0, SEED_STREAM.noise));
 }
 
 /** A 32-bit FNV-1a digest of the parameters' bytes. */
@@ -53,28 +52,32 @@ export function paramDigest(params: Float32Array): number {
 /** Options of {@link runTrainingLoop}. */
 export interface LoopOptions {
   readonly host: TrainingHost;
-  /** The cluster's process group, or null when training alone. */
+  /** The generation's process group, or null when training alone. */
   readonly group: ProcessGroup | null;
+  /** This rank's share of every global batch. */
+  readonly share: BatchShare;
   /** Progress bar (rank 0 of a local run); null for none. */
   readonly progress: ProgressReporter | null;
   /** Steps between replica digest comparisons; 0 disables them. */
   readonly digestEvery: number;
   /** Deadline of one collective call. */
   readonly collectiveTimeoutMs: number;
-}
-
-/** Where a loop starts. */
-export interface LoopStart {
-  readonly params: Float32Array;
-  readonly cursor: DataCursor;
-  /** The optimizer state of the phase at `cursor.step`, when resuming; a fresh optimizer otherwise. */
-  readonly optimizerState?: OptimizerState;
+  /** The generation, for samples.jsonl; 0 alone. */
+  readonly generation?: number;
+  /**
+   * Asked before every all-reduce: does this rank want the group to stop at the next step boundary
+   * (a worker leaving or joining)? One vote stops every rank after the same committed step.
+   */
+  readonly drainRequested?: () => boolean;
+  /** Told true when a step's compute starts and false once it is committed (whether one is in flight). */
+  readonly onStepStarted?: (inFlight: boolean) => void;
 }
 
 /** Where a loop ended. */
 export interface LoopResult {
-  readonly cursor: DataCursor;
-  /** Mean training loss of the last logged interval. */
+  /** 'done': every step of the run is committed; 'drained': the group agreed to stop here. */
+  readonly ended: 'done' | 'drained';
+  /** Mean training loss of the last logged interval (NaN when none was logged). */
   readonly lastLoss: number;
   /** Seconds spent in the loop. */
   readonly trainSeconds: number;
@@ -82,12 +85,6 @@ export interface LoopResult {
   readonly pictures: readonly string[];
   /** Seconds this loop spent in each phase, by phase index (0 for phases it did not run). */
   readonly phaseSeconds: readonly number[];
-}
-
-function setMomentum(optimizer: Optimizer, phase: PhasePlan, epoch: number): number | null {
-  if (!(optimizer instanceof Sgd)) return null;
-  optimizer.momentum = phaseMomentum(phase, epoch);
-  return optimizer.momentum;
 }
 
 /**
@@ -106,31 +103,140 @@ async function allGather(
   return all;
 }
 
+/** Checks that every rank of `group` holds bit-identical parameters; throws REPLICA_DIVERGED otherwise. */
+export async function checkReplicas(
+  group: ProcessGroup,
+  params: Float32Array,
+  step: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const digest = paramDigest(params);
+  // Two 16-bit halves: exact in float32, so the sum over one non-zero slot is exact.
+  const all = await allGather(
+    group,
+    Float32Array.of(digest >>> 16, digest & 0xffff),
+    collectiveTag(step, 'digest'),
+    timeoutMs,
+  );
+  const digests = Array.from({ length: group.worldSize }, (_, r) => all[2 * r]! * 65536 + all[2 * r + 1]!);
+  const odd = digests.flatMap((d, r) => (d === digests[0] ? [] : [r]));
+  if (odd.length > 0) {
+    throw new ClusterError(
+      'REPLICA_DIVERGED',
+      `parameters diverged at step ${step}: rank(s) ${odd.join(', ')} differ from rank 0 ` +
+        `(digests ${digests.map((d) => d.toString(16)).join(', ')}); the replicas are no longer identical`,
+    );
+  }
+  return true;
+}
+
 /**
- * Trains from `start` to the last step of the run, in place on `start.params` and the setup's
- * optimizer and model; returns the final cursor.
+ * The all-reduce buffers of one rank. `packed` is averaged: [gradients | loss | extras | drain
+ * vote], each rank's mean values scaled by count * W / B when the shares differ, so that the
+ * average is the mean over the global batch. `exact` is summed, for values that must arrive
+ * bit for bit: the model state of every position and, when audited, every position's corpus index
+ * (two 16-bit halves); each rank fills its positions and leaves the rest zero.
+ */
+class StepBuffers {
+  readonly packed: Float32Array;
+  readonly exact: Float32Array | null;
+  readonly extraNames: readonly string[];
+  private readonly stateLength: number;
+
+  constructor(
+    gradLength: number,
+    extraNames: readonly string[],
+    stateLength: number,
+    private readonly auditPositions: number,
+  ) {
+    this.extraNames = extraNames;
+    this.packed = new Float32Array(gradLength + 1 + extraNames.length + 1);
+    this.stateLength = stateLength;
+    const exact = stateLength + 2 * auditPositions;
+    this.exact = exact > 0 ? new Float32Array(exact) : null;
+  }
+
+  get grads(): Float32Array {
+    return this.packed.subarray(0, this.packed.length - 2 - this.extraNames.length);
+  }
+
+  fill(result: StepResult, weight: number, drain: boolean): void {
+    const n = this.grads.length;
+    if (result.grads.buffer !== this.packed.buffer) this.packed.set(result.grads);
+    this.packed[n] = result.loss;
+    this.extraNames.forEach((k, i) => (this.packed[n + 1 + i] = result.extras?.[k] ?? NaN));
+    if (weight !== 1) {
+      const p = this.packed;
+      for (let i = 0; i <= n + this.extraNames.length; i++) p[i] = p[i]! * weight;
+    }
+    this.packed[this.packed.length - 1] = drain ? 1 : 0;
+  }
+
+  fillExact(share: BatchShare, modelState: Float32Array | null, indices: Uint32Array): void {
+    const e = this.exact;
+    if (!e) return;
+    e.fill(0);
+    if (this.stateLength > 0 && modelState) {
+      const perRow = modelState.length / share.count;
+      e.set(modelState, share.offset * perRow);
+    }
+    if (this.auditPositions > 0) {
+      const base = this.stateLength + 2 * share.offset;
+      for (let i = 0; i < share.count; i++) {
+        e[base + 2 * i] = indices[i]! >>> 16;
+        e[base + 2 * i + 1] = indices[i]! & 0xffff;
+      }
+    }
+  }
+
+  loss(): number {
+    return this.packed[this.grads.length]!;
+  }
+
+  extras(): Record<string, number> {
+    const n = this.grads.length;
+    return Object.fromEntries(this.extraNames.map((k, i) => [k, this.packed[n + 1 + i]!]));
+  }
+
+  drained(): boolean {
+    return this.packed[this.packed.length - 1]! > 0;
+  }
+
+  modelState(): Float32Array | null {
+    return this.exact && this.stateLength > 0 ? this.exact.slice(0, this.stateLength) : null;
+  }
+
+  samples(): number[] {
+    const e = this.exact!;
+    return Array.from(
+      { length: this.auditPositions },
+      (_, i) => e[this.stateLength + 2 * i]! * 65536 + e[this.stateLength + 2 * i + 1]!,
+    );
+  }
+}
+
+/**
+ * Trains `state` from its cursor on this rank's share, committing every step, until the run's
+ * last step (ended 'done') or a step boundary the group voted to stop at (ended 'drained'). A
+ * failed collective throws its CollectiveError with the step uncommitted: the caller restores the
+ * state and re-forms the group.
  */
 export async function runTrainingLoop(
   setup: RunSetup,
-  start: LoopStart,
+  state: TrainingState,
   opts: LoopOptions,
 ): Promise<LoopResult> {
   const { model, source, config, stepsPerEpoch, totalSteps, phases } = setup;
-  const { host, group, progress } = opts;
-  const rank = setup.placement.rank;
-  const worldSize = setup.placement.worldSize;
-  const params = start.params;
-  let cursor = start.cursor;
-  const snapshot = checkpointSnapshot(config, setup.backend.name);
-  const globalBatch = setup.batchSize * worldSize;
+  const { host, group, progress, share } = opts;
+  const rank = group?.rank ?? 0;
+  const worldSize = group?.worldSize ?? 1;
+  const params = state.params;
+  const globalBatch = config.batchSize;
   const multiPhase = phases.length > 1;
+  // Equal shares average as they are; unequal ones are weighted so the average is the global mean.
+  const weight = worldSize > 1 ? (share.count * worldSize) / globalBatch : 1;
+  const exactRows = group !== null && model.saveState !== undefined ? globalBatch : 0;
 
-  // The optimizer state always belongs to the phase of cursor.step: a phase's fresh optimizer
-  // replaces the last one right after that one's final step, before any checkpoint.
-  let phase = phaseAtStep(phases, cursor.step);
-  let optimizer = createPhaseOptimizer(phase, params.length, config.beta2);
-  if (start.optimizerState) optimizer.loadState(start.optimizerState);
-  model.setPhase?.(phase.index);
   const phaseSeconds = phases.map(() => 0);
   const pictures: string[] = [];
   const epochSamples = async (epoch: number): Promise<void> => {
@@ -147,19 +253,8 @@ export async function runTrainingLoop(
     await host.savePicture(name, png);
     pictures.push(name);
   };
-  let phaseStarted = performance.now();
-  const enterPhase = (next: PhasePlan): void => {
-    phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
-    phaseStarted = performance.now();
-    phase = next;
-    optimizer = createPhaseOptimizer(phase, params.length, config.beta2);
-    model.setPhase?.(phase.index);
-  };
 
-  // Gradients, then the loss, then the extras in name order: one all-reduce per step.
-  let packed: Float32Array | null = null;
-  let extraNames: string[] = [];
-
+  let buffers: StepBuffers | null = null;
   let lossSum = 0;
   let lossCount = 0;
   let extrasSum: Record<string, number> = {};
@@ -168,10 +263,12 @@ export async function runTrainingLoop(
   let intervalStart = performance.now();
   let intervalImages = 0;
   const started = performance.now();
+  let phaseStarted = started;
 
-  const flush = async (lr: number, momentum: number | null): Promise<void> => {
+  const flush = async (lr: number, momentum: number | null, phaseIndex: number): Promise<void> => {
     if (lossCount === 0) return;
     const seconds = (performance.now() - intervalStart) / 1000;
+    const cursor = state.cursor;
     const record: Record<string, number> = {
       step: cursor.step,
       epoch: cursor.epoch,
@@ -180,10 +277,14 @@ export async function runTrainingLoop(
       lr,
     };
     if (momentum !== null) record['momentum'] = momentum;
-    if (multiPhase) record['phase'] = phase.index;
-    if (group) record['allreduce_seconds'] = allreduceSum / lossCount;
+    if (multiPhase) record['phase'] = phaseIndex;
+    if (group) {
+      record['allreduce_seconds'] = allreduceSum / lossCount;
+      record['generation'] = opts.generation ?? 0;
+      record['world_size'] = worldSize;
+    }
     for (const [k, v] of Object.entries(extrasSum)) record[k] = v / lossCount;
-    if (rank === 0) await host.appendMetrics(record as MetricsRecord);
+    await host.appendMetrics(record as MetricsRecord);
     lastLoss = lossSum / lossCount;
     lossSum = 0;
     lossCount = 0;
@@ -194,100 +295,87 @@ export async function runTrainingLoop(
   };
 
   let checkedStep = -1;
-  const checkReplicas = async (): Promise<void> => {
-    if (!group || checkedStep === cursor.step) return;
-    checkedStep = cursor.step;
-    const digest = paramDigest(params);
-    // Two 16-bit halves: exact in float32, so the sum over one non-zero slot is exact.
-    const all = await allGather(
-      group,
-      Float32Array.of(digest >>> 16, digest & 0xffff),
-      collectiveTag(cursor.step, 'digest'),
-      opts.collectiveTimeoutMs,
-    );
-    const digests = Array.from({ length: worldSize }, (_, r) => all[2 * r]! * 65536 + all[2 * r + 1]!);
-    const odd = digests.flatMap((d, r) => (d === digests[0] ? [] : [r]));
-    host.digestChecked?.(odd.length === 0);
-    if (odd.length > 0) {
-      throw new ClusterError(
-        'REPLICA_DIVERGED',
-        `parameters diverged at step ${cursor.step}: rank(s) ${odd.join(', ')} differ from rank 0 ` +
-          `(digests ${digests.map((d) => d.toString(16)).join(', ')}); the replicas are no longer identical`,
-      );
-    }
+  const check = async (): Promise<void> => {
+    if (!group || checkedStep === state.cursor.step) return;
+    checkedStep = state.cursor.step;
+    // Awaited before the optional call: `host.digestChecked?.(await ...)` would skip the check itself.
+    const matched = await checkReplicas(group, params, state.cursor.step, opts.collectiveTimeoutMs);
+    host.digestChecked?.(matched);
   };
 
   const save = async (): Promise<void> => {
-    let modelState = model.saveState ? model.saveState() : null;
-    if (group && modelState) {
-      modelState = await allGather(
-        group,
-        modelState,
-        collectiveTag(cursor.step, 'state'),
-        opts.collectiveTimeoutMs,
-      );
-    }
-    if (rank !== 0) return;
-    const data: CheckpointData = {
-      modelKind: model.kind,
-      hyper: config.hyper,
-      paramSpecs: model.paramSpecs,
-      params,
-      optimizer: { name: optimizer.name, state: optimizer.state() },
-      rng: stepNoiseRng(config.seed, cursor.step, 0).state(),
-      cursor,
-      seed: config.seed,
-      config: snapshot,
-      modelState,
-    };
-    await host.saveCheckpoint(data);
+    if (rank === 0)
+      await host.saveCheckpoint(state.checkpoint(checkpointRng(config.seed, state.cursor.step).state()));
   };
 
   // Every step's gradient is written into one buffer: the all-reduce buffer once it exists.
   const gradsAlone = new Float32Array(params.length);
+  const finish = (ended: LoopResult['ended']): LoopResult => {
+    phaseSeconds[state.phase.index]! += (performance.now() - phaseStarted) / 1000;
+    return { ended, lastLoss, trainSeconds: (performance.now() - started) / 1000, phaseSeconds, pictures };
+  };
   try {
-    while (cursor.step < totalSteps) {
-      const epoch = Math.floor(cursor.step / stepsPerEpoch);
-      const first = cursor.step % stepsPerEpoch;
-      const momentum = setMomentum(optimizer, phase, epoch);
-      let lr = 0;
-      for await (const batch of source.batches(epoch, setup.batchSize, first)) {
+    while (!state.done) {
+      const epoch = state.epoch;
+      const first = state.cursor.step % stepsPerEpoch;
+      for await (const batch of source.batches(epoch, first, share)) {
         const stepStarted = performance.now();
-        const into = packed ? packed.subarray(0, params.length) : gradsAlone;
-        const result = modelStep(setup, params, batch, stepNoiseRng(config.seed, cursor.step, rank), into);
+        const step = state.cursor.step;
+        opts.onStepStarted?.(true);
+        const into = buffers ? buffers.grads : gradsAlone;
+        const noise = new SampleNoise(config.seed, step, share.offset, share.count);
+        const result = modelStep(setup, params, batch.pixels, share.count, noise, into);
         let loss = result.loss;
         let grads = result.grads;
-        const extras: Record<string, number> = {};
+        let extras: Record<string, number> = { ...(result.extras ?? {}) };
+        let committedState: Float32Array | null = model.saveState?.() ?? null;
+        let samples: number[] | null = config.auditSamples ? [...batch.indices] : null;
         let allreduceSeconds = 0;
+        let drained = false;
         if (group) {
-          if (packed === null) {
-            extraNames = Object.keys(result.extras ?? {}).sort();
-            packed = new Float32Array(result.grads.length + 1 + extraNames.length);
+          if (buffers === null) {
+            buffers = new StepBuffers(
+              params.length,
+              Object.keys(extras).sort(),
+              committedState ? (committedState.length / share.count) * exactRows : 0,
+              config.auditSamples ? globalBatch : 0,
+            );
           }
-          if (result.grads.buffer !== packed.buffer) packed.set(result.grads);
-          packed[result.grads.length] = loss;
-          extraNames.forEach((k, i) => (packed![result.grads.length + 1 + i] = result.extras?.[k] ?? NaN));
+          buffers.fill(result, weight, opts.drainRequested?.() ?? false);
+          buffers.fillExact(share, committedState, batch.indices);
           const t0 = performance.now();
-          await group.allreduce(packed, 'avg', {
-            tag: collectiveTag(cursor.step, 'grads'),
+          await group.allreduce(buffers.packed, 'avg', {
+            tag: collectiveTag(step, 'grads'),
             timeoutMs: opts.collectiveTimeoutMs,
           });
+          if (buffers.exact) {
+            await group.allreduce(buffers.exact, 'sum', {
+              tag: collectiveTag(step, 'exact'),
+              timeoutMs: opts.collectiveTimeoutMs,
+            });
+          }
           allreduceSeconds = (performance.now() - t0) / 1000;
-          grads = packed.subarray(0, result.grads.length);
-          loss = packed[result.grads.length]!;
-          extraNames.forEach((k, i) => (extras[k] = packed![result.grads.length + 1 + i]!));
-        } else {
-          Object.assign(extras, result.extras ?? {});
+          grads = buffers.grads;
+          loss = buffers.loss();
+          extras = buffers.extras();
+          committedState = buffers.modelState();
+          if (samples) samples = buffers.samples();
+          drained = buffers.drained();
         }
         if (!Number.isFinite(loss)) {
           throw new ConfigError(
             'lr',
-            `training diverged at step ${cursor.step} (loss ${loss}); lower --lr (now ${config.lr})`,
+            `training diverged at step ${step} (loss ${loss}); lower --lr (now ${config.lr})`,
           );
         }
-        lr = phase.lrSchedule(cursor.step - phase.firstStep, phase.steps);
-        optimizer.step(params, grads, lr);
-        cursor = { epoch, step: cursor.step + 1, imagesSeen: cursor.imagesSeen + globalBatch };
+        const info = state.commit(grads, committedState);
+        opts.onStepStarted?.(false);
+        if (info.phase.index !== state.phase.index) {
+          phaseSeconds[info.phase.index]! += (performance.now() - phaseStarted) / 1000;
+          phaseStarted = performance.now();
+        }
+        if (samples) await host.appendSamples?.({ step, epoch, generation: opts.generation ?? 0, samples });
+        const cursor = state.cursor;
         lossSum += loss;
         lossCount++;
         allreduceSum += allreduceSeconds;
@@ -296,44 +384,40 @@ export async function runTrainingLoop(
         host.stepDone({
           step: cursor.step,
           epoch,
-          phase: phase.index,
+          phase: info.phase.index,
           totalSteps,
           imagesSeen: cursor.imagesSeen,
-          rankImages: setup.batchSize,
+          rankImages: share.count,
           loss,
           stepSeconds: (performance.now() - stepStarted) / 1000,
           allreduceSeconds,
-          allreduceBytes: group ? packed!.byteLength : 0,
+          allreduceBytes: group ? buffers!.packed.byteLength + (buffers!.exact?.byteLength ?? 0) : 0,
         });
-        if (opts.digestEvery > 0 && cursor.step % opts.digestEvery === 0) await checkReplicas();
+        if (opts.digestEvery > 0 && cursor.step % opts.digestEvery === 0) await check();
         const endOfEpoch = cursor.step % stepsPerEpoch === 0;
         const checkpointNow =
           config.checkpointEvery > 0 ? cursor.step % config.checkpointEvery === 0 : endOfEpoch;
-        if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow) await flush(lr, momentum);
+        if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow || drained)
+          await flush(info.lr, info.momentum, info.phase.index);
         progress?.update({ step: cursor.step, imagesSeen: cursor.imagesSeen, loss, epoch });
         if (endOfEpoch) await epochSamples(epoch);
-        if (cursor.step === phase.firstStep + phase.steps && phase.index + 1 < phases.length)
-          enterPhase(phases[phase.index + 1]!);
         if (checkpointNow) {
-          if (endOfEpoch) cursor = { ...cursor, epoch: epoch + 1 };
+          if (endOfEpoch) state.endEpoch(epoch);
           await save();
         }
+        if (drained) return finish('drained');
       }
-      cursor = { ...cursor, epoch: epoch + 1 };
+      state.endEpoch(epoch);
     }
     // The final state is always checkpointed (a no-op when the last step just was).
-    if (
-      config.checkpointEvery > 0
-        ? cursor.step % config.checkpointEvery !== 0
-        : cursor.step % stepsPerEpoch !== 0
-    )
+    const step = state.cursor.step;
+    if (config.checkpointEvery > 0 ? step % config.checkpointEvery !== 0 : step % stepsPerEpoch !== 0)
       await save();
-    if (group) await checkReplicas();
+    if (group) await check();
   } finally {
     progress?.finish();
   }
-  phaseSeconds[phase.index]! += (performance.now() - phaseStarted) / 1000;
-  return { cursor, lastLoss, trainSeconds: (performance.now() - started) / 1000, phaseSeconds, pictures };
+  return finish('done');
 }
 
 /**
@@ -344,11 +428,12 @@ function modelStep(
   setup: RunSetup,
   params: Float32Array,
   batch: Float32Array,
-  rng: Rng,
+  rows: number,
+  noise: SampleNoise,
   out: Float32Array,
 ): StepResult {
   try {
-    return setup.model.step(params, batch, setup.batchSize, rng, out);
+    return setup.model.step(params, batch, rows, noise, out);
   } catch (err) {
     const missing = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec(
       err instanceof Error ? err.message : '',

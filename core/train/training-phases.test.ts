@@ -13,7 +13,8 @@ import type { MetricsRecord } from './metrics-log.js';
 import { applyCheckpoint } from './resume.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
 import type { TrainingHost } from './training-host.js';
-import { runTrainingLoop, type LoopStart } from './training-loop.js';
+import { runTrainingLoop } from './training-loop.js';
+import { TrainingState, type LoopStart } from './training-state.js';
 import { describePhases, phaseAtStep, planPhases } from './training-phases.js';
 
 /**
@@ -91,7 +92,7 @@ class RecordingHost implements TrainingHost {
 async function twoStageSetup(): Promise<{ setup: RunSetup; model: TwoStageModel }> {
   const flags = { model: 'ae', limit: '40', 'batch-size': '10', epochs: '3', optimizer: 'adam', lr: '0.05' };
   const config = compileJobConfig({ flags: new Map(Object.entries(flags)), env: {}, jobFile: null });
-  const base = await setUpRun(config, { rank: 0, worldSize: 1 });
+  const base = await setUpRun(config);
   const model = new TwoStageModel();
   const phases = planPhases(model, config, base.stepsPerEpoch, () => 0.05);
   return { setup: { ...base, model, phases, totalSteps: 20 }, model };
@@ -99,9 +100,10 @@ async function twoStageSetup(): Promise<{ setup: RunSetup; model: TwoStageModel 
 
 async function train(setup: RunSetup, start: LoopStart): Promise<RecordingHost> {
   const host = new RecordingHost();
-  await runTrainingLoop(setup, start, {
+  await runTrainingLoop(setup, new TrainingState(setup, start), {
     host,
     group: null,
+    share: setup.source.shareOf(0, 1),
     progress: null,
     digestEvery: 0,
     collectiveTimeoutMs: 10_000,

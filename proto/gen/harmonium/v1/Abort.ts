@@ -3,8 +3,16 @@
 
 export interface Abort {
   'reason'?: (string);
+  /**
+   * The job it is about.
+   */
+  'jobId'?: (string);
 }
 
 export interface Abort__Output {
   'reason': (string);
+  /**
+   * The job it is about.
+   */
+  'jobId': (string);
 }

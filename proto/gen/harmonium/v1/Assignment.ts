@@ -1,5 +1,6 @@
 // Original file: proto/harmonium/v1/coordinator.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 /**
  * What one worker does in one generation of a job.
@@ -34,6 +35,24 @@ export interface Assignment {
    * Port for the worker's /metrics, 0 for none.
    */
   'metricsPort'?: (number);
+  /**
+   * Where the state of this generation comes from: "fresh" (every rank initialises from the seed),
+   * "checkpoint" (every rank fetches the coordinator's last checkpoint), "peers" (the members that
+   * hold the job's state keep it; a member that does not receives it from source_rank).
+   */
+  'start'?: (string);
+  /**
+   * The step the generation starts from ("peers": the most steps any member committed).
+   */
+  'startStep'?: (number | string | Long);
+  /**
+   * The rank that sends its state to the others, -1 when every member already holds it.
+   */
+  'sourceRank'?: (number);
+  /**
+   * Committed steps whose records the coordinator holds; the new rank 0 sends those after them.
+   */
+  'recordedStep'?: (number | string | Long);
 }
 
 /**
@@ -69,4 +88,22 @@ export interface Assignment__Output {
    * Port for the worker's /metrics, 0 for none.
    */
   'metricsPort': (number);
+  /**
+   * Where the state of this generation comes from: "fresh" (every rank initialises from the seed),
+   * "checkpoint" (every rank fetches the coordinator's last checkpoint), "peers" (the members that
+   * hold the job's state keep it; a member that does not receives it from source_rank).
+   */
+  'start': (string);
+  /**
+   * The step the generation starts from ("peers": the most steps any member committed).
+   */
+  'startStep': (number);
+  /**
+   * The rank that sends its state to the others, -1 when every member already holds it.
+   */
+  'sourceRank': (number);
+  /**
+   * Committed steps whose records the coordinator holds; the new rank 0 sends those after them.
+   */
+  'recordedStep': (number);
 }

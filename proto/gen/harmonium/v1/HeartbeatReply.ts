@@ -1,18 +1,35 @@
 // Original file: proto/harmonium/v1/coordinator.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface HeartbeatReply {
   /**
-   * The worker must stop: its job ended or the coordinator no longer knows it.
+   * The worker must stop its job: the job ended, or the worker was fenced out of its generation.
    */
   'stop'?: (boolean);
   'reason'?: (string);
+  /**
+   * The coordinator does not know this worker (it was dropped): join again.
+   */
+  'unknown'?: (boolean);
+  /**
+   * Committed steps of the worker's job whose records the coordinator holds (0 for none).
+   */
+  'recordedStep'?: (number | string | Long);
 }
 
 export interface HeartbeatReply__Output {
   /**
-   * The worker must stop: its job ended or the coordinator no longer knows it.
+   * The worker must stop its job: the job ended, or the worker was fenced out of its generation.
    */
   'stop': (boolean);
   'reason': (string);
+  /**
+   * The coordinator does not know this worker (it was dropped): join again.
+   */
+  'unknown': (boolean);
+  /**
+   * Committed steps of the worker's job whose records the coordinator holds (0 for none).
+   */
+  'recordedStep': (number);
 }

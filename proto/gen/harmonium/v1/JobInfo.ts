@@ -21,6 +21,22 @@ export interface JobInfo {
    */
   'submittedAtMs'?: (number | string);
   'endedAtMs'?: (number | string);
+  /**
+   * Members of the current generation.
+   */
+  'worldSize'?: (number);
+  /**
+   * Fewest workers the job trains with.
+   */
+  'minWorkers'?: (number);
+  /**
+   * Workers the job lost so far (a graceful leave is not counted).
+   */
+  'failures'?: (number);
+  /**
+   * The last loss or leave, e.g. "worker w1 (rank 1) hung at step 40"; empty when none.
+   */
+  'lastFailure'?: (string);
 }
 
 export interface JobInfo__Output {
@@ -42,4 +58,20 @@ export interface JobInfo__Output {
    */
   'submittedAtMs': (number);
   'endedAtMs': (number);
+  /**
+   * Members of the current generation.
+   */
+  'worldSize': (number);
+  /**
+   * Fewest workers the job trains with.
+   */
+  'minWorkers': (number);
+  /**
+   * Workers the job lost so far (a graceful leave is not counted).
+   */
+  'failures': (number);
+  /**
+   * The last loss or leave, e.g. "worker w1 (rank 1) hung at step 40"; empty when none.
+   */
+  'lastFailure': (string);
 }

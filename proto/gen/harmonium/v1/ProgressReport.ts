@@ -16,9 +16,9 @@ export interface ProgressReport {
    */
   'loss'?: (number | string);
   /**
-   * One line of metrics.jsonl (JSON object), from rank 0 only; empty otherwise.
+   * Rank 0 only: JSON array of committed steps' records, {step, record?, samples?}, in step order.
    */
-  'metricsRecordJson'?: (string);
+  'logJson'?: (string);
 }
 
 export interface ProgressReport__Output {
@@ -35,7 +35,7 @@ export interface ProgressReport__Output {
    */
   'loss': (number);
   /**
-   * One line of metrics.jsonl (JSON object), from rank 0 only; empty otherwise.
+   * Rank 0 only: JSON array of committed steps' records, {step, record?, samples?}, in step order.
    */
-  'metricsRecordJson': (string);
+  'logJson': (string);
 }
