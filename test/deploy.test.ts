@@ -2,7 +2,8 @@
  * Checks the deployment files against the code they deploy, so that a renamed metric or a changed
  * port, flag or name breaks a test instead of a cluster: every metric the Grafana dashboard queries
  * is defined in core/metrics, and the Kubernetes manifests wire the roles together (the coordinator's
- * address, ports and volume, the workers' advertised address, the ports Prometheus scrapes).
+ * address, ports and volume, the workers' advertised address, the ports Prometheus scrapes) and keep
+ * the elastic pool training through Kubernetes' disruptions (the leave grace, rollouts, evictions).
  *
  * The kustomize base is rendered with kubectl where kubectl is installed; elsewhere its resource
  * files are checked as written, which is what kustomize renders less the namespace, the labels on
@@ -23,6 +24,8 @@ import { parse, parseAllDocuments } from 'yaml';
 const ROOT = resolve(import.meta.dirname, '..');
 const K8S = join(ROOT, 'deploy', 'k8s');
 const NAMESPACE = 'harmonium';
+/** terminationGracePeriodSeconds where a pod sets none. */
+const DEFAULT_GRACE_S = 30;
 
 interface Meta {
   readonly name: string;
@@ -47,6 +50,7 @@ interface Container {
 interface PodTemplate {
   readonly metadata: Meta;
   readonly spec: {
+    readonly terminationGracePeriodSeconds?: number;
     readonly containers: readonly Container[];
     readonly volumes?: readonly { name: string; persistentVolumeClaim?: { claimName: string } }[];
   };
@@ -59,7 +63,27 @@ interface K8sObject {
 
 /** A Deployment or a Job: the kinds here that run pods. */
 interface Workload extends K8sObject {
-  readonly spec: { readonly replicas?: number; readonly template: PodTemplate };
+  readonly spec: {
+    readonly replicas?: number;
+    readonly minReadySeconds?: number;
+    readonly strategy?: {
+      readonly type?: string;
+      readonly rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string };
+    };
+    readonly template: PodTemplate;
+  };
+}
+
+interface PodDisruptionBudget extends K8sObject {
+  readonly spec: {
+    readonly minAvailable?: number | string;
+    readonly maxUnavailable?: number | string;
+    readonly selector: {
+      readonly matchLabels?: Readonly<Record<string, string>>;
+      readonly matchExpressions?: readonly unknown[];
+    };
+    readonly unhealthyPodEvictionPolicy?: string;
+  };
 }
 
 interface Service extends K8sObject {
@@ -199,6 +223,31 @@ function coordinatorAddresses(objects: readonly K8sObject[]): string[] {
     `${name}.${NAMESPACE}.svc`,
     `${name}.${NAMESPACE}.svc.cluster.local`,
   ].map((host) => `${host}:${grpc.port}`);
+}
+
+/** The submit example's Job (deploy/k8s/examples, not in the base). */
+function submitExample(): Workload {
+  const example = parseYamlDocuments(
+    readFileSync(join(K8S, 'examples', 'submit-deep-ae.yaml'), 'utf8'),
+    'examples/submit-deep-ae.yaml',
+  ) as K8sObject[];
+  return find<Workload>(example, 'Job', 'submit-deep-ae');
+}
+
+/** Seconds after the first SIGTERM at which a leaving worker exits anyway (cli/main.ts). */
+function leaveGraceSeconds(): number {
+  const source = readFileSync(join(ROOT, 'cli', 'main.ts'), 'utf8');
+  const m = /const LEAVE_GRACE_MS = ([\d_]+);/.exec(source);
+  assert.ok(m, 'cli/main.ts no longer defines LEAVE_GRACE_MS');
+  return Number(m[1]!.replaceAll('_', '')) / 1000;
+}
+
+/** The default of a training option, as core/config/job-config.ts declares it. */
+function optionDefault(name: string): number {
+  const source = readFileSync(join(ROOT, 'core', 'config', 'job-config.ts'), 'utf8');
+  const m = new RegExp(`name: '${name}',[^}]*?default: (\\d+)`).exec(source);
+  assert.ok(m, `core/config/job-config.ts declares no numeric default for ${name}`);
+  return Number(m[1]);
 }
 
 /** Metric names defined in core/metrics, with their prom-client kind (Counter, Gauge, Histogram). */
@@ -354,6 +403,55 @@ describe('deploy/', () => {
     assert.equal(env?.valueFrom?.fieldRef?.fieldPath, 'status.podIP');
   });
 
+  it('a rollout replaces one worker at a time, and each has the whole leave grace', () => {
+    const workers = find<Workload>(baseObjects(), 'Deployment', 'harmonium-worker');
+    // The kubelet's SIGKILL at the end of the grace period would cut short a leave still draining.
+    const grace = workers.spec.template.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S;
+    assert.ok(grace > leaveGraceSeconds(), `terminationGracePeriodSeconds ${grace}: a leave may take longer`);
+
+    const { strategy, replicas = 1, minReadySeconds = 0 } = workers.spec;
+    assert.equal(strategy?.type, 'RollingUpdate');
+    // Counts, not percentages, so that the floor checked below is replicas - maxUnavailable.
+    const maxUnavailable = strategy?.rollingUpdate?.maxUnavailable;
+    const maxSurge = strategy?.rollingUpdate?.maxSurge;
+    assert.equal(maxUnavailable, 1, 'one worker away at a time');
+    assert.ok(typeof maxSurge === 'number' && maxSurge >= 1, `maxSurge ${maxSurge}`);
+    // Without a readiness probe a new pod is available at once, before it has joined the pool.
+    assert.ok(minReadySeconds > 0, 'no minReadySeconds: the rollout would outrun the joins');
+
+    const submit = onlyContainer(submitExample());
+    const minWorkers = Number(flag(submit.args, 'min-workers') ?? optionDefault('min-workers'));
+    assert.ok(
+      minWorkers <= replicas - maxUnavailable,
+      `the example's --min-workers ${minWorkers} would stop it during a rollout of ${replicas} workers`,
+    );
+  });
+
+  it('the disruption budget evicts one worker at a time, and covers the workers only', () => {
+    const objects = baseObjects();
+    const pods = [...objects.filter((o): o is Workload => o.kind === 'Deployment'), submitExample()];
+
+    const budgets = objects.filter((o): o is PodDisruptionBudget => o.kind === 'PodDisruptionBudget');
+    const budget = find<PodDisruptionBudget>(budgets, 'PodDisruptionBudget', 'harmonium-worker');
+    assert.equal(budget.spec.maxUnavailable, 1);
+    assert.equal(budget.spec.minAvailable, undefined, 'minAvailable would not follow the replicas');
+    // A worker that is not running holds no job state and must not stall a drain.
+    assert.equal(budget.spec.unhealthyPodEvictionPolicy, 'AlwaysAllow');
+    for (const b of budgets) {
+      assert.equal(b.spec.selector.matchExpressions, undefined, `${b.metadata.name}: matchExpressions`);
+      const covered = pods
+        .filter((w) => selects(b.spec.selector.matchLabels ?? {}, w.spec.template.metadata.labels))
+        .map((w) => w.metadata.name);
+      // The eviction API refuses a pod that two budgets select, and a budget on the single
+      // coordinator would block every drain of its node.
+      assert.deepEqual(
+        covered,
+        b === budget ? ['harmonium-worker'] : [],
+        `${b.metadata.name} covers ${covered.join(', ')}`,
+      );
+    }
+  });
+
   it("Prometheus keeps the pods' metrics ports, and the submit example fits them", () => {
     const objects = baseObjects();
     const coordinator = onlyContainer(find<Workload>(objects, 'Deployment', 'harmonium-coordinator'));
@@ -391,11 +489,7 @@ describe('deploy/', () => {
     for (const p of metricsPorts) assert.match(p.name!, kept);
     assert.doesNotMatch('grpc', kept);
 
-    const example = parseYamlDocuments(
-      readFileSync(join(K8S, 'examples', 'submit-deep-ae.yaml'), 'utf8'),
-      'examples/submit-deep-ae.yaml',
-    ) as K8sObject[];
-    const submit = onlyContainer(find<Workload>(example, 'Job', 'submit-deep-ae'));
+    const submit = onlyContainer(submitExample());
     assert.equal(submit.args?.[0], 'submit');
     assert.ok(
       coordinatorAddresses(objects).includes(flag(submit.args, 'coordinator') ?? ''),
@@ -515,13 +609,19 @@ describe('deploy/gpu/', () => {
 
   it('the overlay puts the workers, and only them, on the GPU image with one GPU each', () => {
     const base = baseObjects();
-    const baseWorker = onlyContainer(find<Workload>(base, 'Deployment', 'harmonium-worker'));
+    const baseWorkers = find<Workload>(base, 'Deployment', 'harmonium-worker');
+    const baseWorker = onlyContainer(baseWorkers);
     let worker: Container;
+    // The GPU workers' grace period: the patch must not shorten the base's.
+    let grace: number | undefined;
     if (!kubectlMissing) {
       const r = spawnSync('kubectl', ['kustomize', GPU], { encoding: 'utf8' });
       assert.equal(r.status, 0, `kubectl kustomize ${GPU} failed:\n${r.stderr}`);
       const objects = parseYamlDocuments(r.stdout, 'kubectl kustomize deploy/gpu') as K8sObject[];
-      worker = onlyContainer(find<Workload>(objects, 'Deployment', 'harmonium-worker'));
+      const workers = find<Workload>(objects, 'Deployment', 'harmonium-worker');
+      worker = onlyContainer(workers);
+      grace = workers.spec.template.spec.terminationGracePeriodSeconds;
+      assert.deepEqual(workers.spec.strategy, baseWorkers.spec.strategy);
       const coordinator = onlyContainer(find<Workload>(objects, 'Deployment', 'harmonium-coordinator'));
       assert.match(worker.image, /^harmonium-gpu:.+/);
       assert.match(coordinator.image, /^harmonium:.+/);
@@ -542,6 +642,9 @@ describe('deploy/gpu/', () => {
       );
       const patched = find<Workload>(patches, 'Deployment', 'harmonium-worker');
       worker = onlyContainer(patched);
+      grace =
+        patched.spec.template.spec.terminationGracePeriodSeconds ??
+        baseWorkers.spec.template.spec.terminationGracePeriodSeconds;
       assert.equal(worker.name, baseWorker.name, 'the patch names another container than the base worker');
       assert.ok(
         kustomization.images?.some((i) => i.name === worker.image),
@@ -553,6 +656,10 @@ describe('deploy/gpu/', () => {
       );
     }
     assert.equal(Number(worker.resources?.limits?.['nvidia.com/gpu']), 1);
+    assert.ok(
+      (grace ?? DEFAULT_GRACE_S) > leaveGraceSeconds(),
+      `the GPU workers' grace period is ${grace} s`,
+    );
     // --backend is a job option (submit); `harmonium worker` rejects it.
     assert.equal(flag(baseWorker.args, 'backend'), undefined);
   });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { readMetricsLog } from '../core/train/metrics-log.js';
 import { readSamplesLog } from '../core/train/samples-log.js';
 import { harmonium, readJson, readJsonLines } from './cli-helpers.js';
@@ -280,5 +280,28 @@ describe('elastic training (real processes, loopback gRPC)', () => {
     }
   });
 
-  after(() => undefined);
+  it('rank 0 lost while it evaluates: another worker evaluates the final checkpoint', async () => {
+    const cluster = await Cluster.start();
+    try {
+      await Promise.all([0, 1].map(() => cluster.addWorker()));
+      const out = join(tmp, 'evaluator');
+      const args = job(2).map((a) => (a === '100' ? '0' : a)); // the whole test set: an evaluation of seconds
+      const id = await cluster.submit([...args, '--workers', '2', '--out', out]);
+      await until('the evaluation', 120_000, () =>
+        /training finished; .* evaluates/.test(cluster.coordinator.output()) ? true : null,
+      );
+      const evaluator = Number(
+        /training finished; worker \S+ \(rank 0, \S+ pid (\d+)/.exec(cluster.coordinator.output())![1],
+      );
+      process.kill(evaluator, 'SIGKILL');
+      const info = await cluster.ended(id, 120_000);
+      assert.equal(info.state, 'SUCCEEDED', info.message);
+      assert.match(cluster.coordinator.output(), /evaluates the final checkpoint/);
+      const s = readJson(join(out, 'summary.json'));
+      assert.ok((s['test'] as Record<string, number>)['sse_per_image']! > 0);
+      assert.equal(s['steps'], 2 * STEPS_PER_EPOCH);
+    } finally {
+      await cluster.stop();
+    }
+  });
 });

@@ -45,7 +45,7 @@ function sources(dir: string): string[] {
     .map((f) => join(ROOT, dir, f));
 }
 
-for (const dir of ['coordinator', 'core/collective', 'core/metrics', 'core/report']) {
+for (const dir of ['coordinator', 'core/collective', 'core/elastic', 'core/metrics', 'core/report']) {
   it(`${dir} never loads TensorFlow.js`, () => {
     for (const entry of sources(dir)) {
       const bad = [...reachable(entry)].filter(([mod]) => mod.startsWith('@tensorflow/'));
