@@ -98,6 +98,14 @@ function membersOf(output: string, g: number): number[] {
   return [...line.matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
 }
 
+/** The members of generation `g` but `gone` are members of generation `g + 1`: nobody was restarted. */
+function assertKept(output: string, g: number, gone: readonly number[]): void {
+  const next = membersOf(output, g + 1);
+  for (const pid of membersOf(output, g).filter((p) => !gone.includes(p))) {
+    assert.ok(next.includes(pid), `pid ${pid} of generation ${g} continues in generation ${g + 1}`);
+  }
+}
+
 describe('elastic training (real processes, loopback gRPC)', () => {
   before(() => {
     for (const epochs of [4, 6]) {
@@ -175,6 +183,8 @@ describe('elastic training (real processes, loopback gRPC)', () => {
         ['hung'],
       );
       assert.equal(stopped.child.exitCode, null, 'the fenced worker stays in the pool');
+      assertKept(cluster.coordinator.output(), 1, [victim]);
+      for (const w of cluster.workers) assert.equal(w.child.exitCode, null, 'no worker process ended');
     } finally {
       await cluster.stop();
     }
@@ -204,6 +214,7 @@ describe('elastic training (real processes, loopback gRPC)', () => {
       const leaver = cluster.workers.find(
         (w) => w.child.pid === membersOf(cluster.coordinator.output(), 2)[0],
       )!;
+      const generation = (await cluster.job(id)).generation!;
       leaver.child.kill('SIGTERM');
       assert.equal(await leaver.exit, 0, leaver.output());
       const info = await cluster.ended(id, 120_000);
@@ -219,6 +230,7 @@ describe('elastic training (real processes, loopback gRPC)', () => {
         (s['failures'] as Array<Record<string, unknown>>).map((f) => f['reason']),
         ['left'],
       );
+      assertKept(cluster.coordinator.output(), generation, [leaver.child.pid!]);
     } finally {
       await cluster.stop();
     }
@@ -233,10 +245,12 @@ describe('elastic training (real processes, loopback gRPC)', () => {
       await until('the rendezvous', 30_000, async () =>
         (await cluster.job(id)).generation! >= 1 ? true : null,
       );
-      process.kill(await cluster.pidOfRank(id, 3), 'SIGKILL');
+      const first = await cluster.pidOfRank(id, 3);
+      process.kill(first, 'SIGKILL');
       await until('step 20', 120_000, () => (loggedStep(out) >= 20 ? true : null));
       const g = (await cluster.job(id)).generation!;
-      process.kill(await cluster.pidOfRank(id, 0), 'SIGKILL');
+      const second = await cluster.pidOfRank(id, 0);
+      process.kill(second, 'SIGKILL');
       const info = await cluster.ended(id, 120_000);
       assert.equal(info.state, 'SUCCEEDED', info.message + cluster.coordinator.output());
       const s = checkRun(out, 4);
@@ -245,6 +259,8 @@ describe('elastic training (real processes, loopback gRPC)', () => {
       assert.equal(failures[0]!['generation'], 1);
       assert.equal(failures[1]!['generation'], g);
       assert.equal(failures[1]!['rank'], 0, 'rank 0 itself; the next rank 0 wrote the rest of the logs');
+      assertKept(cluster.coordinator.output(), 1, [first]);
+      assertKept(cluster.coordinator.output(), g, [second]);
     } finally {
       await cluster.stop();
     }

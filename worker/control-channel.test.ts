@@ -26,9 +26,10 @@ describe('ControlChannel', () => {
     );
     try {
       control.setJob('', 0, 200);
-      const joined = async (): Promise<number | null> =>
-        (await client.status()).workers?.find((w) => w.workerId === 'busy-worker')?.lastHeartbeatAgeSeconds ??
-        null;
+      const joined = async (): Promise<number | null> => {
+        const w = (await client.status()).workers?.find((x) => x.workerId === 'busy-worker');
+        return w ? Number(w.lastHeartbeatAgeSeconds) : null;
+      };
       for (let i = 0; i < 100 && (await joined()) === null; i++) await new Promise((r) => setTimeout(r, 100));
       const blockedUntil = Date.now() + 3000;
       let spin = 0;

@@ -294,7 +294,11 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
       if (err instanceof HarmoniumError && err.code === 'FENCED') {
         return { state, outcome: { ended: 'aborted', reason: `fenced: ${err.message}` } };
       }
-      const broken = sig !== null || err instanceof CollectiveError;
+      // A broken group, or the coordinator out of reach for a call: the generation ends, the job lives.
+      const broken =
+        sig !== null ||
+        err instanceof CollectiveError ||
+        (err instanceof HarmoniumError && err.code === 'RPC_FAILED');
       if (!broken) return { state, outcome: await failJob(ctx, jobId, a.generation, a.rank, err) };
       const step = state ? state.cursor.step : -1;
       if (state) state.restore(share);
