@@ -27,6 +27,12 @@ export interface CoordinatorOptions {
   readonly log?: (line: string) => void;
   /** Heartbeat timeout of workers without a job, in ms; default 10 s. */
   readonly idleHeartbeatTimeoutMs?: number;
+  /**
+   * How long a closed Join stream waits for a launcher's word that the process exited, so that the
+   * loss is recorded as `exited` rather than `lost`; default 0 (a standalone coordinator has no
+   * launcher: it acts at once).
+   */
+  readonly disconnectGraceMs?: number;
   /** Called after every progress report of a job's rank 0. */
   readonly onProgress?: (job: Job) => void;
   /** Receives every change of a job's state and rank 0's progress (e.g. NATS). */
@@ -72,9 +78,6 @@ export interface GenerationDoneInfo extends GenerationEnd {
   readonly generation: number;
 }
 
-/** How long a closed Join stream waits for its launcher's word that the process exited. */
-const DISCONNECT_GRACE_MS = 200;
-
 /** A heartbeat's answer. */
 export interface HeartbeatAnswer {
   readonly stop: boolean;
@@ -98,6 +101,7 @@ export class Coordinator {
   /** When the oldest pending job first had --min-workers idle workers. */
   private gatheringSince: number | null = null;
   private readonly context: JobContext;
+  private readonly disconnectGraceMs: number;
   /** Workers whose Join stream ended, and when. */
   private readonly disconnected = new Map<WorkerRecord, number>();
 
@@ -105,6 +109,7 @@ export class Coordinator {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? ((line) => console.error(line));
     this.idleTimeoutMs = opts.idleHeartbeatTimeoutMs ?? 10_000;
+    this.disconnectGraceMs = opts.disconnectGraceMs ?? 0;
     this.onProgress = opts.onProgress ?? null;
     this.events = opts.events ?? null;
     this.context = {
@@ -218,12 +223,15 @@ export class Coordinator {
   }
 
   /**
-   * A worker's Join call ended: the worker left, cleanly or not. It is acted on at the next tick
-   * (within DISCONNECT_GRACE_MS), so that a launcher that saw the process exit can say so first.
+   * A worker's Join call ended: the worker left, cleanly or not. With a disconnect grace it is acted
+   * on once that has passed (a launcher that saw the process exit says so first); else at once.
    */
   leave(workerId: string): void {
     const w = this.workers.get(workerId);
-    if (w) this.disconnected.set(w, this.now());
+    if (!w) return;
+    this.disconnected.set(w, this.now());
+    if (this.disconnectGraceMs === 0) this.tick();
+    else setTimeout(() => this.tick(), this.disconnectGraceMs).unref();
   }
 
   /** The process of a worker exited (seen by its launcher): act now, without waiting for its stream. */
@@ -377,7 +385,7 @@ export class Coordinator {
   tick(): void {
     const now = this.now();
     for (const [w, at] of [...this.disconnected]) {
-      if (now - at < DISCONNECT_GRACE_MS) continue;
+      if (now - at < this.disconnectGraceMs) continue;
       this.disconnected.delete(w);
       if (this.workers.get(w.id) !== w) continue;
       this.workers.remove(w.id);

@@ -351,6 +351,11 @@ export class ElasticJob {
   }
 
   private endGeneration(why: string): void {
+    if (this.phase === 'collecting') {
+      // Already ending: every member was told; only the set that must answer shrank.
+      this.maybeComplete();
+      return;
+    }
     this.phase = 'collecting';
     this.deadline = this.ctx.now() + this.config.collectiveTimeout * 1000;
     this.closeRecord(why);

@@ -69,6 +69,8 @@ export async function runLocalCluster(
   const events = config.nats === '' ? null : await NatsJobEvents.connect(config.nats, log);
   const coordinator = new Coordinator({
     log,
+    // The launcher sees its children exit; a closed stream waits that long for its word.
+    disconnectGraceMs: 200,
     ...(events ? { events } : {}),
     onProgress: (job) => {
       // The first report of each rank says where it starts, without a loss yet.

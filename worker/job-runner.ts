@@ -327,7 +327,9 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
       return { state, ...(reason === 'leaving' ? { outcome: await released(ctx, jobId) } : {}) };
     } finally {
       control.onEvent(null);
-      await group?.close();
+      // Not awaited: saying goodbye to a stopped or dead neighbour waits out a grace period, and the
+      // next generation must not wait for it.
+      void group?.close();
     }
   }
 }
@@ -353,7 +355,9 @@ async function nextAssignment(
   generation: number,
 ): Promise<Assignment | JobOutcome> {
   for (;;) {
-    const e = await ctx.control.next();
+    // A worker told to leave between generations leaves now; the coordinator re-forms without it.
+    const e = await Promise.race([ctx.control.next(), ctx.leaving$.then(() => null)]);
+    if (e === null) return { ended: 'left', reason: `left job ${jobId} between generations` };
     if (e.assignment && e.assignment.jobId === jobId && e.assignment.generation > generation)
       return e.assignment;
     if (e.abort?.jobId === jobId) return { ended: 'aborted', reason: e.abort.reason };
