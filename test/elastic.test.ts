@@ -144,6 +144,7 @@ describe('elastic training (real processes, loopback gRPC)', () => {
     );
     assert.equal((s['world_sizes'] as Array<{ workers: number }>)[1]!.workers, 2);
     assert.ok((s['steps_redone'] as number) <= 1);
+    assert.match(run.output(), /exited with SIGKILL; starting a replacement/, 'the launcher replaces it');
     assert.deepEqual(childPids(run.child.pid!), [], 'no worker left running');
   });
 

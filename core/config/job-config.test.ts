@@ -119,4 +119,38 @@ describe('compileJobConfig', () => {
       /true or false/,
     );
   });
+
+  it('validates the elastic options: 1 <= --min-workers <= --workers <= --batch-size', () => {
+    const c = compileJobConfig(sources(['--model', 'ae', '--workers', '4', '--batch-size', '10']));
+    assert.deepEqual(
+      [c.workers, c.minWorkers, c.rendezvousTimeout, c.maxFailures, c.heartbeatTimeout, c.auditSamples],
+      [4, 1, 30, 10, 5, false],
+      'defaults; 10 images split 3/2/3/2 over 4 workers is fine',
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--workers', '2', '--min-workers', '3'])),
+      /min-workers/,
+      /3 is more than --workers 2/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--min-workers', '0'])),
+      /min-workers/,
+      />= 1/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--workers', '8', '--batch-size', '5'])),
+      /batch-size/,
+      /smaller than --workers 8/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--max-failures', '-1'])),
+      /max-failures/,
+      />= 0/,
+    );
+    configError(
+      () => compileJobConfig(sources(['--model', 'ae', '--rendezvous-timeout', 'soon'])),
+      /rendezvous-timeout/,
+      /number/,
+    );
+  });
 });
