@@ -334,6 +334,15 @@ describe('Coordinator', () => {
     assert.ok(existsSync(join(tmp, 'eval', 'reconstructions.png')));
   });
 
+  it('an evaluator that cannot send its results hands the evaluation over instead of hanging', () => {
+    const h = running(2);
+    h.done('w1', h.job.id, { reason: 'finished', step: 100 });
+    h.done('w0', h.job.id, { reason: 'finished', step: 100 });
+    h.done('w0', h.job.id, { reason: 'broken', step: 100, detail: 'Finish failed: Connection dropped' });
+    assert.ok(h.last('w1').evaluate, 'an idle worker evaluates the final checkpoint');
+    assert.equal(h.job.state, 'RUNNING');
+  });
+
   it('keeps its workers in the pool between jobs, and starts the next queued job', async () => {
     const h = harness();
     const first = h.c.submit(jobConfig('d', 1));

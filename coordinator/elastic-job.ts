@@ -227,6 +227,17 @@ export class ElasticJob {
 
   /** A member said where its generation ended for it. */
   generationDone(w: WorkerRecord, end: GenerationEnd): void {
+    if (this.phase === 'finishing') {
+      // Training is over; only the evaluator still works for the job. If it gives up, another
+      // worker (perhaps itself, once free) evaluates the final checkpoint.
+      if (w === this.evaluator && end.reason !== 'finished') {
+        this.ctx.log(`job ${this.job.id}: ${describeWorker(w)} could not send the results: ${end.detail}`);
+        this.release(w);
+        this.members = [];
+        this.assignEvaluation(w);
+      }
+      return;
+    }
     this.ends.set(w.id, end);
     if (end.step >= 0) this.committed = Math.max(this.committed, end.step);
     if (end.totals !== '') this.totals = end.totals;
@@ -239,7 +250,12 @@ export class ElasticJob {
       this.endGeneration(`rank ${w.rank} reported: ${end.detail}`);
       return;
     }
-    if (end.reason === 'drained' && this.phase === 'training') {
+    // A drain vote can beat the coordinator's word that the generation trains (a member leaving in
+    // its first step): either way the others stop after the same step and will answer too.
+    if (
+      (end.reason === 'drained' || end.reason === 'leaving') &&
+      (this.phase === 'training' || this.phase === 'forming')
+    ) {
       this.phase = 'draining';
       this.deadline = this.ctx.now() + this.config.collectiveTimeout * 1000;
     }
@@ -401,10 +417,11 @@ export class ElasticJob {
     this.ctx.log(`job ${this.job.id}: training finished; ${describeWorker(rank0)} evaluates`);
   }
 
-  /** Rank 0 was lost after training: an idle worker evaluates the final checkpoint. */
-  private assignEvaluation(): void {
+  /** Rank 0 was lost after training: an idle worker (another than `failed`, if any) evaluates the final checkpoint. */
+  private assignEvaluation(failed: WorkerRecord | null = null): void {
     this.evaluator = null;
-    const w = this.ctx.idle()[0];
+    const idle = this.ctx.idle();
+    const w = idle.find((x) => x !== failed) ?? idle[0];
     if (!w) return;
     w.jobId = this.job.id;
     w.generation = this.job.generation;

@@ -34,6 +34,9 @@ import type { CoordinatorClient } from './coordinator-client.js';
 import { CoordinatorHost } from './coordinator-host.js';
 import type { ControlChannel } from './control-channel.js';
 
+/** Tries at sending a job's results over a connection that may drop. */
+const FINISH_ATTEMPTS = 4;
+
 /** What a job runner uses of its worker. */
 export interface WorkerContext {
   readonly workerId: string;
@@ -276,13 +279,33 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
         ...(a.rank === 0 ? { totals: JSON.stringify(runTotals) } : {}),
       });
       if (a.rank === 0) {
-        await sendResults(ctx, setup, training.params, runTotals, host.pictures, {
-          jobId,
-          workers: a.worldSize,
-          started,
-          startImages: startImages ?? 0,
-          resumedFrom,
-        });
+        try {
+          await sendResults(ctx, setup, training.params, runTotals, host.pictures, {
+            jobId,
+            workers: a.worldSize,
+            started,
+            startImages: startImages ?? 0,
+            resumedFrom,
+          });
+        } catch (err) {
+          // Training is over: there is no generation to re-form. Say so, and the coordinator hands the
+          // evaluation to another worker; waiting here for an assignment would wait forever.
+          const message = err instanceof Error ? err.message : String(err);
+          await client
+            .generationDone({
+              jobId,
+              generation: a.generation,
+              reason: 'broken',
+              step: training.cursor.step,
+              inProgress: false,
+              message,
+            })
+            .catch(() => undefined);
+          return {
+            state: training,
+            outcome: { ended: 'aborted', reason: `could not send the results: ${message}` },
+          };
+        }
       }
       ctx.log(`worker ${ctx.workerId}: rank ${a.rank} done with job ${jobId}`);
       return { state: training, outcome: { ended: 'done', reason: 'training finished' } };
@@ -414,7 +437,18 @@ async function sendResults(
           .map(async (name) => ({ name, data: await readFile(join(dir, name)) })),
       )),
     ];
-    await ctx.client.finish(run.jobId, JSON.stringify(summary), files);
+    // A dropped connection must not cost a trained job its results: the upload is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ctx.client.finish(run.jobId, JSON.stringify(summary), files);
+        break;
+      } catch (err) {
+        const transient = err instanceof HarmoniumError && err.code === 'RPC_FAILED';
+        if (!transient || attempt === FINISH_ATTEMPTS) throw err;
+        ctx.log(`worker ${ctx.workerId}: sending the results failed (${err.message}); trying again`);
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
