@@ -1,7 +1,8 @@
 /**
  * The control thread keeps a worker's heartbeats going while its training thread is blocked: a
  * real coordinator process sees heartbeats less than half a second old right after this process
- * spent 3 s in one synchronous computation, where a main-thread timer could not have fired.
+ * spent 3 s in one synchronous computation, where a main-thread timer could not have fired; and
+ * closed, it leaves the coordinator's pool and exits by itself.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -37,6 +38,10 @@ describe('ControlChannel', () => {
       const age = await joined();
       assert.ok(spin > 0);
       assert.ok(age !== null && age < 0.5, `the last heartbeat was ${age} s old after a 3 s block`);
+      // Told to close, the thread ends its stream and exits by itself: nobody waits out the fallback.
+      assert.equal(await control.close(), 'exited');
+      for (let i = 0; i < 50 && (await joined()) !== null; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await joined(), null, 'the coordinator still lists the closed worker');
     } finally {
       await control.close();
       client.close();

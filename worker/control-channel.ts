@@ -94,16 +94,23 @@ export class ControlChannel {
     this.listener = listener;
   }
 
-  /** Stops the thread (its Join stream ends, which the coordinator takes as the worker leaving). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /**
+   * Stops the thread (its Join stream ends, which the coordinator takes as the worker leaving).
+   * Resolves with how it ended: 'exited' on its own, or 'terminated' after 1 s.
+   */
+  async close(): Promise<'exited' | 'terminated' | 'closed before'> {
+    if (this.closed) return 'closed before';
     this.send({ type: 'close' });
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => void this.thread.terminate().then(() => resolve()), 1000);
+    this.closed = true;
+    return new Promise((resolve) => {
+      let how: 'exited' | 'terminated' = 'exited';
+      const t = setTimeout(() => {
+        how = 'terminated';
+        void this.thread.terminate();
+      }, 1000);
       this.thread.once('exit', () => {
         clearTimeout(t);
-        resolve();
+        resolve(how);
       });
     });
   }
