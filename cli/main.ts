@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { JobConfig } from '../core/config/job-config.js';
+import type { JobConfig, OptionSources } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
 import type { PackOptions } from './pack-command.js';
 
@@ -33,20 +33,26 @@ function readJobFile(path: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** Compiles `train`/`submit` words (flags, --config FILE, HARMONIUM_* environment) into a job. */
-async function compileArgs(args: string[]): Promise<JobConfig> {
-  const { compileJobConfig, parseFlags } = await import('../core/config/job-config.js');
+/** The option sources of `train`/`submit` words: flags, --config FILE, HARMONIUM_* environment. */
+async function argSources(args: string[]): Promise<OptionSources> {
+  const { parseFlags } = await import('../core/config/job-config.js');
   const flags = parseFlags(args);
   const configPath = flags.get('config');
   flags.delete('config');
   if (configPath === true) throw new ConfigError('config (flag --config)', 'needs a file path');
   const jobFile = configPath === undefined ? null : readJobFile(configPath);
-  return compileJobConfig({
+  return {
     flags,
     env: process.env,
     jobFile,
     ...(configPath === undefined ? {} : { jobFilePath: configPath }),
-  });
+  };
+}
+
+/** Compiles `train` words into a job. */
+async function compileArgs(args: string[]): Promise<JobConfig> {
+  const { compileJobConfig } = await import('../core/config/job-config.js');
+  return compileJobConfig(await argSources(args));
 }
 
 async function printTrainingHelp(usage: string): Promise<void> {
@@ -116,7 +122,12 @@ program
   .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
   .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
   .option('--nats <servers>', 'publish job events to NATS, e.g. nats://127.0.0.1:4222', '')
-  .action(async (opts: { listen: string; metricsPort: string; nats: string }) => {
+  .option(
+    '--runs-dir <dir>',
+    "directory every submitted job's output goes under (a job's out is relative to it)",
+    'runs',
+  )
+  .action(async (opts: { listen: string; metricsPort: string; nats: string; runsDir: string }) => {
     const { host, port } = parseHostPort(opts.listen, 'listen');
     const { serveCoordinator } = await import('../coordinator/serve.js');
     const metricsPort = Number(opts.metricsPort);
@@ -126,7 +137,7 @@ program
         `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
       );
     }
-    await serveCoordinator({ host, port, metricsPort, nats: opts.nats });
+    await serveCoordinator({ host, port, metricsPort, nats: opts.nats, runsDir: opts.runsDir });
   });
 
 /** Seconds a leaving worker gets to finish its step and be released before it exits anyway. */
@@ -202,9 +213,17 @@ program
     parseHostPort(address, 'coordinator');
     const rest = args.filter((_, i) => i !== at && i !== at + 1);
     const detach = rest.includes('--detach');
-    const config = await compileArgs(rest.filter((a) => a !== '--detach'));
+    const { compileJobConfig, findOption, TRAINING_OPTIONS } = await import('../core/config/job-config.js');
+    const sources = await argSources(rest.filter((a) => a !== '--detach'));
+    const config = compileJobConfig(sources);
+    // Without --out the coordinator picks the directory (the model's name under its runs directory).
+    const outGiven =
+      findOption(
+        sources,
+        TRAINING_OPTIONS.find((s) => s.name === 'out')!,
+      ) !== null;
     const { submitJob } = await import('./submit-command.js');
-    process.exitCode = await submitJob(address, config, { detach });
+    process.exitCode = await submitJob(address, { ...config, out: outGiven ? config.out : '' }, { detach });
   });
 
 program

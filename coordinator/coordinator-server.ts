@@ -16,7 +16,11 @@ import {
 import type { JobConfig } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
 import {
+  COORDINATOR_SERVICE,
+  coordinatorPackageDefinition,
   coordinatorServiceDefinition,
   GENERATION_KEY,
   JOB_ID_KEY,
@@ -30,6 +34,7 @@ import { ResultAssembler } from '../proto/result-codec.js';
 import { encodeState, StateAssembler } from '../proto/state-codec.js';
 import type { Coordinator } from './coordinator.js';
 import type { Job } from './job.js';
+import { resolveRunOut } from './runs-dir.js';
 
 /** A running coordinator server. */
 export interface CoordinatorServer {
@@ -70,7 +75,10 @@ function metadataValue(md: Metadata, key: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** The JSON of a job config from a client; the client compiled it, this checks its shape. */
+/**
+ * The JSON of a job config from a client; the client compiled it, this checks its shape. An empty
+ * `out` asks the coordinator to pick the directory.
+ */
 function parseJobConfig(json: string, workers: number): JobConfig {
   let c: unknown;
   try {
@@ -192,7 +200,7 @@ function collect<Part>(
   });
 }
 
-function handlers(coordinator: Coordinator): CoordinatorHandlers {
+function handlers(coordinator: Coordinator, runsDir: string): CoordinatorHandlers {
   return {
     Join(call) {
       const r = call.request;
@@ -307,7 +315,11 @@ function handlers(coordinator: Coordinator): CoordinatorHandlers {
         return coordinator.finish(workerId, jobId, summary, files);
       });
     },
-    SubmitJob: unary((r) => jobInfo(coordinator.submit(parseJobConfig(r.configJson, r.workers)))),
+    SubmitJob: unary((r) => {
+      const config = parseJobConfig(r.configJson, r.workers);
+      const out = resolveRunOut(runsDir, config.out === '' ? null : config.out, config.model);
+      return jobInfo(coordinator.submit({ ...config, out }));
+    }),
     GetStatus: unary(() => {
       const { jobs, workers } = coordinator.status();
       const now = Date.now();
@@ -333,7 +345,7 @@ function handlers(coordinator: Coordinator): CoordinatorHandlers {
 /** Starts serving `coordinator` on host:port (port 0: any free port) and runs its control loop. */
 export async function startCoordinatorServer(
   coordinator: Coordinator,
-  opts: { host: string; port: number; tickMs?: number },
+  opts: { host: string; port: number; tickMs?: number; runsDir?: string },
 ): Promise<CoordinatorServer> {
   const server = new Server({
     'grpc.max_receive_message_length': 8 << 20,
@@ -343,7 +355,12 @@ export async function startCoordinatorServer(
     'grpc.keepalive_timeout_ms': 30_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(coordinatorServiceDefinition(), handlers(coordinator));
+  server.addService(coordinatorServiceDefinition(), handlers(coordinator, opts.runsDir ?? 'runs'));
+  // Standard grpc.health.v1 and server reflection: grpc_health_probe, Kubernetes gRPC probes and
+  // grpcurl work against the coordinator with no Harmonium code.
+  const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(coordinatorPackageDefinition()).addToServer(server);
   const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(where, ServerCredentials.createInsecure(), (err, p) =>
@@ -361,6 +378,8 @@ export async function startCoordinatorServer(
     port,
     close: async () => {
       clearInterval(timer);
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(COORDINATOR_SERVICE, 'NOT_SERVING');
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         // Join streams stay open for a worker's lifetime: do not wait for them.

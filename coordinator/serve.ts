@@ -2,6 +2,7 @@
  * `harmonium coordinator`: a long-running coordinator that workers join and clients submit jobs
  * to; it runs until SIGINT or SIGTERM, cancelling the job in flight on the way out.
  */
+import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { Coordinator } from './coordinator.js';
@@ -16,6 +17,8 @@ export interface ServeOptions {
   readonly metricsPort: number;
   /** NATS servers to publish job events to; '' for none. */
   readonly nats: string;
+  /** Directory every submitted job's output goes under; default `runs`. */
+  readonly runsDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -24,7 +27,8 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const events = opts.nats === '' ? null : await NatsJobEvents.connect(opts.nats, log);
   const coordinator = new Coordinator({ log, ...(events ? { events } : {}) });
-  const server = await startCoordinatorServer(coordinator, { host: opts.host, port: opts.port });
+  const runsDir = resolve(opts.runsDir ?? 'runs');
+  const server = await startCoordinatorServer(coordinator, { host: opts.host, port: opts.port, runsDir });
   let metrics: MetricsServer | null = null;
   const empty = new Registry();
   if (opts.metricsPort > 0) {
@@ -33,6 +37,10 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
       port: opts.metricsPort,
     });
   }
+  log(
+    `coordinator: jobs and workers are kept in this process's memory only: ` +
+      `queued and running jobs are lost when it stops; job outputs go under ${runsDir}`,
+  );
   log(`coordinator listening on ${server.address}${metrics ? `; metrics on port ${metrics.port}` : ''}`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

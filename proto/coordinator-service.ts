@@ -4,7 +4,7 @@
  * regenerates them after a change to the .proto; they are committed).
  */
 import { loadPackageDefinition, type ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './gen/coordinator.js';
 import type { CoordinatorHandlers } from './gen/harmonium/v1/Coordinator.js';
@@ -18,14 +18,24 @@ export const JOB_ID_KEY = 'harmonium-job-id';
 /** Metadata key of the caller's generation on SaveState: a fenced worker's save is refused. */
 export const GENERATION_KEY = 'harmonium-generation';
 
+/** The coordinator's fully qualified service name (for health checks and reflection). */
+export const COORDINATOR_SERVICE = 'harmonium.v1.Coordinator';
+
+let definition: PackageDefinition | null = null;
 let loaded: ProtoGrpcType | null = null;
+
+/** coordinator.proto as proto-loader reads it (loaded once): what server reflection describes. */
+export function coordinatorPackageDefinition(): PackageDefinition {
+  definition ??= loadSync(
+    fileURLToPath(new URL('./harmonium/v1/coordinator.proto', import.meta.url)),
+    LOADER_OPTIONS,
+  );
+  return definition;
+}
 
 /** The harmonium.v1 package of coordinator.proto (loaded once). */
 export function coordinatorPackage(): ProtoGrpcType['harmonium']['v1'] {
-  if (loaded === null) {
-    const file = fileURLToPath(new URL('./harmonium/v1/coordinator.proto', import.meta.url));
-    loaded = loadPackageDefinition(loadSync(file, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
-  }
+  loaded ??= loadPackageDefinition(coordinatorPackageDefinition()) as unknown as ProtoGrpcType;
   return loaded.harmonium.v1;
 }
 

@@ -177,7 +177,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
   it('a standalone coordinator runs a job submitted by `harmonium submit` on `harmonium worker`s', async () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const coordinator = start(['coordinator', '--listen', address]);
+    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp]);
     try {
       await until('the coordinator', 30_000, () =>
         coordinator.output().includes('listening') ? true : null,
@@ -222,7 +222,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
 
   it('workers stop within seconds when their coordinator dies', async () => {
     const address = `127.0.0.1:${await freePort()}`;
-    const coordinator = start(['coordinator', '--listen', address]);
+    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp]);
     await until('the coordinator', 30_000, () => (coordinator.output().includes('listening') ? true : null));
     const workers = [0, 1].map(() => start(['worker', '--coordinator', address]));
     await until('two joined workers', 30_000, () =>

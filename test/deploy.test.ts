@@ -41,6 +41,8 @@ interface Container {
   readonly env?: readonly { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   readonly ports?: readonly { name?: string; containerPort: number }[];
   readonly volumeMounts?: readonly { name: string; mountPath: string }[];
+  readonly readinessProbe?: { readonly grpc?: { readonly port: number } };
+  readonly livenessProbe?: { readonly grpc?: { readonly port: number } };
   readonly resources?: {
     readonly requests?: Readonly<Record<string, string | number>>;
     readonly limits?: Readonly<Record<string, string | number>>;
@@ -364,6 +366,14 @@ describe('deploy/', () => {
     const claim = volume?.persistentVolumeClaim?.claimName;
     assert.ok(claim, `volume ${mount.name} at /runs is not a PersistentVolumeClaim`);
     find(objects, 'PersistentVolumeClaim', claim);
+    assert.equal(flag(c.args, 'runs-dir'), '/runs', "jobs' outputs must go to the claim");
+    for (const probe of [c.readinessProbe, c.livenessProbe]) {
+      assert.equal(
+        probe?.grpc?.port,
+        containerPort(c, 'grpc'),
+        'the probes ask grpc.health.v1 on the gRPC port',
+      );
+    }
   });
 
   it('the coordinator Service routes to the coordinator pods, not the workers', () => {

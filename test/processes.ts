@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobInfo } from '../proto/coordinator-service.js';
 import { CoordinatorClient } from '../worker/coordinator-client.js';
@@ -93,9 +94,10 @@ export class Cluster {
     this.client = new CoordinatorClient(address);
   }
 
-  static async start(): Promise<Cluster> {
+  /** A coordinator whose jobs write under `runsDir` (default: the system's temporary directory). */
+  static async start(runsDir: string = tmpdir()): Promise<Cluster> {
     const address = `127.0.0.1:${await freePort()}`;
-    const coordinator = start(['coordinator', '--listen', address]);
+    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', runsDir]);
     const cluster = new Cluster(address, coordinator);
     await until('the coordinator', 30_000, () => (coordinator.output().includes('listening') ? true : null));
     return cluster;

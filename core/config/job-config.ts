@@ -254,6 +254,34 @@ export interface OptionSources {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly jobFile: Readonly<Record<string, unknown>> | null;
   readonly jobFilePath?: string;
+  /** How errors name the job file's source; default `job file PATH`. */
+  readonly jobFileLabel?: string;
+}
+
+/** Where an option's raw value comes from, or null when no source sets it (its default applies). */
+export interface FoundOption {
+  readonly raw: unknown;
+  readonly where: string;
+}
+
+function jobFileWhere(src: OptionSources): string {
+  return src.jobFileLabel ?? (src.jobFilePath ? `job file ${src.jobFilePath}` : 'job file');
+}
+
+/** The raw value of `spec` by precedence: flag > environment > job file; null when none sets it. */
+export function findOption(src: OptionSources, spec: OptionSpec): FoundOption | null {
+  const flag = src.flags.get(spec.name);
+  if (flag !== undefined) {
+    if (flag === true && spec.type !== 'bool') {
+      throw new ConfigError(`${spec.name} (flag --${spec.name})`, 'needs a value');
+    }
+    return { raw: flag, where: `flag --${spec.name}` };
+  }
+  const env = src.env[envName(spec.name)];
+  if (env !== undefined && env !== '') return { raw: env, where: `environment ${envName(spec.name)}` };
+  if (src.jobFile && spec.name in src.jobFile)
+    return { raw: src.jobFile[spec.name], where: jobFileWhere(src) };
+  return null;
 }
 
 export function envName(option: string): string {
@@ -266,22 +294,9 @@ export function envName(option: string): string {
  * fails with a ConfigError naming the option, its source and what was expected.
  */
 export function compileJobConfig(src: OptionSources): JobConfig {
-  const jobWhere = src.jobFilePath ? `job file ${src.jobFilePath}` : 'job file';
-  const lookup = (spec: OptionSpec): { raw: unknown; where: string } | null => {
-    const flag = src.flags.get(spec.name);
-    if (flag !== undefined) {
-      if (flag === true && spec.type !== 'bool') {
-        throw new ConfigError(`${spec.name} (flag --${spec.name})`, 'needs a value');
-      }
-      return { raw: flag, where: `flag --${spec.name}` };
-    }
-    const env = src.env[envName(spec.name)];
-    if (env !== undefined && env !== '') return { raw: env, where: `environment ${envName(spec.name)}` };
-    if (src.jobFile && spec.name in src.jobFile) return { raw: src.jobFile[spec.name], where: jobWhere };
-    return null;
-  };
+  const jobWhere = jobFileWhere(src);
   const value = (spec: OptionSpec): OptionValue => {
-    const found = lookup(spec);
+    const found = findOption(src, spec);
     return found === null ? spec.default : parseOptionValue(spec, found.raw, found.where);
   };
 
