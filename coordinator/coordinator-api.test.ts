@@ -98,17 +98,15 @@ describe('the coordinator API, from a plain gRPC client', () => {
   });
 
   it('answers a bad body, or an out that leaves the runs directory, with INVALID_ARGUMENT', async () => {
-    const cases: Array<[string, RegExp]> = [
-      [compiled(['--model', 'ae'], '../escape'), /\[CONFIG_INVALID\].*out.*runs directory/],
-      [compiled(['--model', 'ae'], '/etc/harmonium'), /out.*runs directory/],
-      ['model: ae', /config_json.*not JSON/],
-      ['{"epochs": 2}', /config_json.*model and out are required/],
-      [compiled(['--model', 'ae', '--batch-size', '2'], 'x'), /batch-size/],
+    const cases: Array<[string, number, RegExp]> = [
+      [compiled(['--model', 'ae'], '../escape'), 0, /\[CONFIG_INVALID\].*out.*runs directory/],
+      [compiled(['--model', 'ae'], '/etc/harmonium'), 0, /out.*runs directory/],
+      ['model: ae', 0, /config_json.*not JSON/],
+      ['{"epochs": 2}', 0, /config_json.*model and out are required/],
+      [compiled(['--model', 'ae', '--batch-size', '2'], 'x'), 4, /batch-size/],
     ];
-    for (const [configJson, message] of cases) {
-      const err = await rejected(
-        call(api, 'SubmitJob', { configJson, workers: configJson.includes('"batchSize":2') ? 4 : 0 }),
-      );
+    for (const [configJson, workers, message] of cases) {
+      const err = await rejected(call(api, 'SubmitJob', { configJson, workers }));
       assert.equal(err.code, grpc.status.INVALID_ARGUMENT, configJson.slice(0, 80));
       assert.match(err.details, message);
     }
