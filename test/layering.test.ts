@@ -1,6 +1,7 @@
 /**
- * Layering rules that the import graph must keep: the coordinator and the collectives never load
- * TensorFlow.js (a coordinator runs on machines without it; collectives work on Float32Array).
+ * Layering rules that the import graph must keep: the coordinator, the collectives and the job-config
+ * compiler never load TensorFlow.js (a coordinator runs on machines without it and compiles the jobs
+ * submitted to it; collectives work on Float32Array).
  * Follows value imports only: `import type` is erased and loads nothing.
  */
 import assert from 'node:assert/strict';
@@ -45,7 +46,14 @@ function sources(dir: string): string[] {
     .map((f) => join(ROOT, dir, f));
 }
 
-for (const dir of ['coordinator', 'core/collective', 'core/elastic', 'core/metrics', 'core/report']) {
+for (const dir of [
+  'coordinator',
+  'core/collective',
+  'core/config',
+  'core/elastic',
+  'core/metrics',
+  'core/report',
+]) {
   it(`${dir} never loads TensorFlow.js`, () => {
     for (const entry of sources(dir)) {
       const bad = [...reachable(entry)].filter(([mod]) => mod.startsWith('@tensorflow/'));

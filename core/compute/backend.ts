@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { BackendError, ConfigError } from '../errors.js';
+import type { BackendChoice } from './backend-choice.js';
 import { initNativeBackend } from './native-backend.js';
 import { tf } from './tf.js';
 import { installWasmTransposedMatMul } from './wasm-transposed-matmul.js';
 
-export const BACKEND_CHOICES = ['auto', 'native', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js';
 
 /** The backend in use, as recorded in summary.json. */
 export interface BackendInfo {

@@ -1,7 +1,7 @@
-import { BACKEND_CHOICES, type BackendChoice } from '../compute/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../compute/backend-choice.js';
 import { ConfigError } from '../errors.js';
-import type { HyperValues, ModelEntry } from '../models/hyper.js';
-import { findModel } from '../models/registry.js';
+import type { HyperValues, ModelDescription } from '../models/hyper.js';
+import { describeModel } from '../models/model-catalogue.js';
 import { parseOptionValue, suggest, type OptionSpec, type OptionValue } from './option-spec.js';
 
 /** A complete, validated training job: everything the trainer reads, nothing else. */
@@ -68,7 +68,7 @@ export interface JobConfig {
   readonly nats: string;
 }
 
-/** Training options shared by every model; a model's own hyperparameters come from its entry. */
+/** Training options shared by every model; a model's own hyperparameters come from its description. */
 export const TRAINING_OPTIONS: readonly OptionSpec[] = [
   { name: 'model', type: 'string', default: '', doc: 'model to train (see `harmonium models`)' },
   {
@@ -303,7 +303,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
   const modelSpec = TRAINING_OPTIONS[0]!;
   const modelName = value(modelSpec) as string;
   if (modelName === '') throw new ConfigError('model', 'required: give --model or `model:` in the job file');
-  const entry: ModelEntry = findModel(modelName);
+  const entry: ModelDescription = describeModel(modelName);
 
   const known = [...TRAINING_OPTIONS, ...entry.hypers];
   const knownNames = known.map((s) => s.name);

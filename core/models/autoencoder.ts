@@ -7,12 +7,18 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
 import { ConfigError } from '../errors.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, dense, denseTransposed, glorotInit, matrix, reconstructionLoss } from './layers.js';
 import type { Activation, ReconstructionLoss } from './layers.js';
 import { denseLayerValues } from './model.js';
 import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
+import {
+  AE_HYPERS,
+  CONTRACTIVE_AE_HYPERS,
+  DENOISING_AE_HYPERS,
+  SPARSE_AE_HYPERS,
+} from './model-catalogue.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
 /** Denoising corruption: zero pixels independently with probability rate, or add N(0, rate^2). */
@@ -215,108 +221,6 @@ export class Autoencoder implements Model {
     });
   }
 }
-
-const MAX_UNITS = 65536;
-
-function layersSpec(defaultLayers: readonly number[], doc: string): HyperSpec {
-  return { name: 'layers', type: 'int-list', default: defaultLayers, min: 1, max: MAX_UNITS, doc };
-}
-
-const TIED: HyperSpec = {
-  name: 'tied',
-  type: 'bool',
-  default: false,
-  doc: 'decoder weights are the transposed encoder weights (the decoder learns only biases)',
-};
-
-const LOSS: HyperSpec = {
-  name: 'loss',
-  type: 'enum',
-  default: 'cross-entropy',
-  values: ['cross-entropy', 'mse'],
-  doc: 'reconstruction loss per image, summed over pixels: sigmoid output with Bernoulli cross-entropy, or squared error',
-};
-
-function activationSpecs(codeDefault: Activation): HyperSpec[] {
-  return [
-    {
-      name: 'activation',
-      type: 'enum',
-      default: 'sigmoid',
-      values: ['sigmoid', 'relu', 'tanh'],
-      doc: 'nonlinearity of the hidden layers (not the code, not the sigmoid output)',
-    },
-    {
-      name: 'code-activation',
-      type: 'enum',
-      default: codeDefault,
-      values: ['linear', 'sigmoid', 'relu', 'tanh'],
-      doc: "nonlinearity of the code layer (linear: Hinton and Salakhutdinov's Gaussian-linear code)",
-    },
-  ];
-}
-
-/** Hyperparameters of `ae`. */
-export const AE_HYPERS: readonly HyperSpec[] = [
-  layersSpec(
-    [256, 64],
-    'encoder layer sizes, the last is the code; the decoder mirrors them (e.g. 1000,500,250,30)',
-  ),
-  ...activationSpecs('linear'),
-  TIED,
-  LOSS,
-];
-
-/** Hyperparameters of `sparse-ae`: an overcomplete ReLU code by default. */
-export const SPARSE_AE_HYPERS: readonly HyperSpec[] = [
-  layersSpec([1000], 'encoder layer sizes, the last is the code (may be larger than the input)'),
-  ...activationSpecs('relu'),
-  TIED,
-  LOSS,
-  {
-    name: 'sparsity',
-    type: 'float',
-    default: 1e-3,
-    min: 0,
-    max: 100,
-    doc: 'lambda of the L1 penalty lambda * sum_j |h_j| on the code',
-  },
-];
-
-/** Hyperparameters of `denoising-ae`. */
-export const DENOISING_AE_HYPERS: readonly HyperSpec[] = [
-  ...AE_HYPERS,
-  {
-    name: 'noise',
-    type: 'enum',
-    default: 'masking',
-    values: ['masking', 'gaussian'],
-    doc: 'input corruption: zero a random fraction of pixels, or add Gaussian noise; the target stays clean',
-  },
-  {
-    name: 'noise-rate',
-    type: 'float',
-    default: 0.25,
-    min: 0,
-    max: 1,
-    doc: 'masking: fraction of pixels zeroed; gaussian: noise standard deviation',
-  },
-];
-
-/** Hyperparameters of `contractive-ae`: one sigmoid encoder layer. */
-export const CONTRACTIVE_AE_HYPERS: readonly HyperSpec[] = [
-  layersSpec([1000], 'size of the single sigmoid encoder layer (one value)'),
-  TIED,
-  LOSS,
-  {
-    name: 'contraction',
-    type: 'float',
-    default: 0.1,
-    min: 0,
-    max: 100,
-    doc: 'lambda of the penalty lambda * ||J_h(x)||_F^2 on the encoder Jacobian',
-  },
-];
 
 const CODE_ACTIVATIONS: readonly Activation[] = ['linear', 'sigmoid', 'relu', 'tanh'];
 const HIDDEN_ACTIVATIONS: readonly Activation[] = ['sigmoid', 'relu', 'tanh'];

@@ -16,11 +16,12 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
 import { ConfigError } from '../errors.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { glorotUniform, matrix, reconstructionLoss, type ReconstructionLoss } from './layers.js';
 import { flatLength, paramOffsets } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
+import { CONV_AE_HYPERS } from './model-catalogue.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
 /** Nonlinearity after every encoder convolution and every decoder layer but the last. */
@@ -224,48 +225,6 @@ export class ConvAutoencoder implements Model {
     });
   }
 }
-
-/** Hyperparameters of `conv-ae`; the defaults are the PyTorch reference above. */
-export const CONV_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'filters',
-    type: 'int-list',
-    default: [16, 8],
-    min: 1,
-    max: 1024,
-    doc: 'channels of each encoder convolution, each followed by a 2x2 max-pool; the last sets the code (side/2^n)^2 * last',
-  },
-  {
-    name: 'kernel',
-    type: 'int',
-    default: 3,
-    min: 1,
-    max: 15,
-    doc: "side of the encoder convolution kernels (odd; 'same' padding); the decoder uses 2x2 stride-2 transposed convolutions",
-  },
-  {
-    name: 'channels',
-    type: 'int',
-    default: 1,
-    min: 1,
-    max: 4,
-    doc: 'image channels (3 for RGB); the image must be square: side * side * channels values',
-  },
-  {
-    name: 'activation',
-    type: 'enum',
-    default: 'relu',
-    values: ['relu', 'sigmoid', 'tanh'],
-    doc: 'nonlinearity after each encoder convolution and each decoder layer but the sigmoid output',
-  },
-  {
-    name: 'loss',
-    type: 'enum',
-    default: 'mse',
-    values: ['mse', 'cross-entropy'],
-    doc: 'reconstruction loss per image, summed over pixels: squared error of the sigmoid output, or Bernoulli cross-entropy',
-  },
-];
 
 const ACTIVATIONS: readonly ConvActivation[] = ['relu', 'sigmoid', 'tanh'];
 const LOSSES: readonly ReconstructionLoss[] = ['mse', 'cross-entropy'];

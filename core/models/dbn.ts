@@ -17,9 +17,10 @@ import { dbnBoundTerms } from '../eval/dbn-likelihood.js';
 import { aisLogPartition } from '../eval/rbm-ais.js';
 import { EXACT_HIDDEN_LIMIT, exactLogPartition } from '../eval/rbm-likelihood.js';
 import type { RbmWeights } from '../eval/rbm-likelihood.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { matrix } from './layers.js';
+import { DBN_HYPERS } from './model-catalogue.js';
 import { flatLength } from './model.js';
 import type { DenseLayerValues, Model, ParamSpec, StepResult, TrainingPhase } from './model.js';
 import { bernoulli, hiddenProbs, visibleProbs } from './rbm-energy.js';
@@ -45,13 +46,6 @@ export interface DbnConfig {
 
 /** Standard deviation of the initial weights (Hinton's guide, section 8). */
 const INIT_STD = 0.01;
-
-/**
- * Default `ais-betas`, as the RBM's. Measured on the top RBM (500-500) of the default net after one
- * epoch of CD-1 per phase on Fashion-MNIST, native backend at 1 thread, 100 runs: 18 s of CPU per
- * estimate (3.6 ms per beta), sd 0.38 nats, 0.3 nats below the 20,000-beta estimate (sd 0.24).
- */
-const AIS_BETAS_DEFAULT = 5000;
 
 /** Where RBM i's parameters sit in the flat buffer: one block laid out as the `rbm` model's. */
 interface RbmBlock {
@@ -303,44 +297,6 @@ export class Dbn implements Model {
     return out;
   }
 }
-
-/** Hyperparameters of `dbn`. */
-export const DBN_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [500, 500],
-    min: 1,
-    max: 65536,
-    doc: 'hidden units per layer, bottom first; one RBM and one training phase per layer',
-  },
-  { name: 'k', type: 'int', default: 1, min: 1, max: 1000, doc: 'Gibbs steps per update (CD-k)' },
-  {
-    name: 'weight-decay',
-    type: 'float',
-    default: 0.0002,
-    min: 0,
-    max: 1,
-    doc: 'L2 coefficient on the weights of the RBM in training',
-  },
-  {
-    name: 'sample-steps',
-    type: 'int',
-    default: 1000,
-    min: 1,
-    max: 1_000_000,
-    doc: 'alternating Gibbs steps of the top RBM per sample',
-  },
-  {
-    name: 'ais-betas',
-    type: 'int',
-    default: AIS_BETAS_DEFAULT,
-    min: 0,
-    max: 1_000_000,
-    doc: "inverse temperatures of the AIS estimate of the top RBM's log Z at evaluation (0 skips it; else >= 2)",
-  },
-  { name: 'ais-runs', type: 'int', default: 100, min: 1, max: 100_000, doc: 'AIS chains at evaluation' },
-];
 
 /** Builds a DBN from (validated) hyperparameters; missing ones take their defaults. */
 export function createDbn(inputSize: number, values: HyperValues): Dbn {

@@ -22,9 +22,10 @@ import type { Rng } from '../data/rng.js';
 import { ConfigError } from '../errors.js';
 import { batchNorm } from './batch-norm.js';
 import { GanModel } from './gan-loss.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, leakyRelu } from './layers.js';
+import { DCGAN_HYPERS } from './model-catalogue.js';
 import { flatLength, paramOffsets } from './model.js';
 
 /** Everything that defines a DCGAN, after hyperparameters have been read. */
@@ -155,42 +156,6 @@ export class Dcgan extends GanModel {
     return tf.reshape(dense(flat, fc, fcb), [n]);
   }
 }
-
-/** Hyperparameters of `dcgan`; the defaults are the PyTorch DCGAN example's scaled to 28x28. */
-export const DCGAN_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'latent',
-    type: 'int',
-    default: 100,
-    min: 1,
-    max: 4096,
-    doc: "dimensions of G's input z ~ N(0, I)",
-  },
-  {
-    name: 'filters',
-    type: 'int',
-    default: 64,
-    min: 1,
-    max: 1024,
-    doc: "f: channels of D's first convolution and G's last hidden layer; the middle layers have 2f",
-  },
-  {
-    name: 'kernel',
-    type: 'int',
-    default: 4,
-    min: 2,
-    max: 8,
-    doc: "side of every (transposed) convolution kernel, stride 2, 'same' padding (4: PyTorch's DCGAN, 5: the paper's)",
-  },
-  {
-    name: 'channels',
-    type: 'int',
-    default: 1,
-    min: 1,
-    max: 4,
-    doc: 'image channels (3 for RGB); the image must be square with a side divisible by 4',
-  },
-];
 
 /** Builds `dcgan` from (validated) hyperparameters; missing ones take their defaults. */
 export function createDcgan(inputSize: number, values: HyperValues): Dcgan {

@@ -11,10 +11,11 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
 import { HarmoniumError } from '../errors.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, denseTransposed, glorotInit, matrix, reconstructionLoss, sumSquares } from './layers.js';
 import type { ReconstructionLoss } from './layers.js';
+import { DEEP_AE_HYPERS } from './model-catalogue.js';
 import { denseLayerValues, flatLength, paramOffsets } from './model.js';
 import type {
   DenseLayerValues,
@@ -366,74 +367,6 @@ export class DeepAutoencoder implements Model {
     );
   }
 }
-
-const MAX_UNITS = 65536;
-
-/** Hyperparameters of `deep-ae`. */
-export const DEEP_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [1000, 500, 250],
-    min: 1,
-    max: MAX_UNITS,
-    doc: 'sigmoid hidden layers between the pixels and the code (one RBM each); the decoder mirrors them',
-  },
-  {
-    name: 'code',
-    type: 'int',
-    default: 30,
-    min: 1,
-    max: MAX_UNITS,
-    doc: 'linear code units (2 for the 2-D maps)',
-  },
-  {
-    name: 'pretrain',
-    type: 'enum',
-    default: 'rbm',
-    values: ['rbm', 'none'],
-    doc: 'rbm: greedy CD-1 pretraining, one phase per RBM, before fine-tuning; none: Glorot-uniform init, fine-tuning only',
-  },
-  {
-    name: 'pretrain-epochs',
-    type: 'int',
-    default: 10,
-    min: 1,
-    max: 100_000,
-    doc: 'epochs of each RBM phase',
-  },
-  {
-    name: 'pretrain-lr',
-    type: 'float',
-    default: 0.1,
-    min: 0,
-    max: 100,
-    doc: 'CD learning rate of the sigmoid-hidden RBMs (momentum 0.5, then 0.9 from epoch 5)',
-  },
-  {
-    name: 'code-lr',
-    type: 'float',
-    default: 0.001,
-    min: 0,
-    max: 100,
-    doc: 'CD learning rate of the top RBM, whose hidden units are linear with unit-variance Gaussian noise',
-  },
-  {
-    name: 'weight-decay',
-    type: 'float',
-    default: 0.0002,
-    min: 0,
-    max: 1,
-    doc: 'L2 coefficient on the RBM weights during pretraining',
-  },
-  {
-    name: 'loss',
-    type: 'enum',
-    default: 'cross-entropy',
-    values: ['cross-entropy', 'mse'],
-    doc: 'fine-tuning loss per image, summed over pixels: Bernoulli cross-entropy of the logistic outputs, or squared error',
-  },
-];
 
 /** Builds a deep autoencoder from (validated) hyperparameters; missing ones take their defaults. */
 export function createDeepAutoencoder(inputSize: number, values: HyperValues): DeepAutoencoder {

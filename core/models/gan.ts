@@ -10,9 +10,10 @@
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import { GanModel } from './gan-loss.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { dense, glorotInit, LEAKY_SLOPE, leakyRelu } from './layers.js';
+import { dense, glorotInit, leakyRelu } from './layers.js';
+import { GAN_HYPERS } from './model-catalogue.js';
 import type { ParamSpec } from './model.js';
 
 /** Everything that defines an MLP GAN, after hyperparameters have been read. */
@@ -75,34 +76,6 @@ export class Gan extends GanModel {
     return tf.reshape(h, [x.shape[0]]);
   }
 }
-
-/** Hyperparameters of `gan`. */
-export const GAN_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'latent',
-    type: 'int',
-    default: 100,
-    min: 1,
-    max: 4096,
-    doc: "dimensions of G's input z ~ N(0, I)",
-  },
-  {
-    name: 'g-layers',
-    type: 'int-list',
-    default: [256, 512],
-    min: 1,
-    max: 65536,
-    doc: 'generator hidden layer sizes from z towards the image (ReLU; sigmoid output)',
-  },
-  {
-    name: 'd-layers',
-    type: 'int-list',
-    default: [512, 256],
-    min: 1,
-    max: 65536,
-    doc: `discriminator hidden layer sizes from the image towards its logit (LeakyReLU ${LEAKY_SLOPE})`,
-  },
-];
 
 /** Builds `gan` from (validated) hyperparameters; missing ones take their defaults. */
 export function createGan(inputSize: number, values: HyperValues): Gan {

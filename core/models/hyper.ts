@@ -20,12 +20,16 @@ export interface HyperSpec {
 /** Validated hyperparameter values, keyed by HyperSpec.name. */
 export type HyperValues = Readonly<Record<string, number | boolean | string | readonly number[]>>;
 
-/** A model the CLI can name. */
-export interface ModelEntry {
+/** A model kind as the config layer sees it: what it is, its hyperparameters, its training defaults. */
+export interface ModelDescription {
   readonly kind: string;
   /** One line: what it is and its loss. */
   readonly summary: string;
   readonly hypers: readonly HyperSpec[];
   readonly training: TrainingDefaults;
+}
+
+/** A model the CLI can name: its description and how to build it. */
+export interface ModelEntry extends ModelDescription {
   create(inputSize: number, hyper: HyperValues): Model;
 }

@@ -1,6 +1,7 @@
 /** Dense layers, activations and weight initialisation shared by the autoencoders and the VAE. */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
+import { LEAKY_SLOPE } from './model-catalogue.js';
 import { flatLength, paramOffsets, type ParamSpec } from './model.js';
 
 /** Layer nonlinearities; `linear` is only offered for code layers. */
@@ -88,9 +89,6 @@ export function glorotInit(specs: readonly ParamSpec[], rng: Rng): Float32Array 
   }
   return flat;
 }
-
-/** Slope of D's LeakyReLU for negative inputs (DCGAN's 0.2, used for the MLP too). */
-export const LEAKY_SLOPE = 0.2;
 
 /**
  * LeakyReLU(0.2) written as max(x, 0.2 x): the same values, but its gradient runs on the native

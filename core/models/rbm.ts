@@ -11,9 +11,10 @@ import { CheckpointError, ConfigError } from '../errors.js';
 import { aisLogPartition, baseRateBias } from '../eval/rbm-ais.js';
 import { EXACT_HIDDEN_LIMIT, binaryFreeEnergies, exactLogPartition } from '../eval/rbm-likelihood.js';
 import type { RbmWeights } from '../eval/rbm-likelihood.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { matrix } from './layers.js';
+import { RBM_HYPERS } from './model-catalogue.js';
 import { denseLayerValues, flatLength } from './model.js';
 import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
 import { flattenTensors, paramTensors } from './params.js';
@@ -41,13 +42,6 @@ export interface RbmConfig {
 
 /** Standard deviation of the initial weights (Hinton's guide, section 8). */
 const INIT_STD = 0.01;
-
-/**
- * Default `ais-betas`. Measured on a 784-500 RBM after one epoch of CD-1 on Fashion-MNIST, native
- * backend at 1 thread, 100 runs: 19 s per estimate here (3.8 ms per beta; 10,000 take 37 s), sd
- * 0.12-0.18 nats, within 0.15 nats of the 30,000-beta estimate.
- */
-const AIS_BETAS_DEFAULT = 5000;
 
 /**
  * Flat parameters: `w` (visible x hidden), `visible.b`, `hidden.b`.
@@ -309,43 +303,6 @@ export class Rbm implements Model {
     this.particles = Float32Array.from(state);
   }
 }
-
-/** Hyperparameters of `rbm`. */
-export const RBM_HYPERS: readonly HyperSpec[] = [
-  { name: 'hidden', type: 'int', default: 500, min: 1, max: 65536, doc: 'hidden units' },
-  { name: 'k', type: 'int', default: 1, min: 1, max: 1000, doc: 'Gibbs steps per update (CD-k)' },
-  {
-    name: 'persistent',
-    type: 'bool',
-    default: false,
-    doc: 'persistent CD: fantasy particles carried across updates (and checkpoints)',
-  },
-  {
-    name: 'weight-decay',
-    type: 'float',
-    default: 0.0002,
-    min: 0,
-    max: 1,
-    doc: 'L2 coefficient on the weights only',
-  },
-  {
-    name: 'sample-steps',
-    type: 'int',
-    default: 1000,
-    min: 1,
-    max: 1_000_000,
-    doc: 'Gibbs steps per chain when drawing samples',
-  },
-  {
-    name: 'ais-betas',
-    type: 'int',
-    default: AIS_BETAS_DEFAULT,
-    min: 0,
-    max: 1_000_000,
-    doc: 'inverse temperatures of the AIS estimate of log Z at evaluation (0 skips it; else >= 2)',
-  },
-  { name: 'ais-runs', type: 'int', default: 100, min: 1, max: 100_000, doc: 'AIS chains at evaluation' },
-];
 
 /** Builds an RBM from (validated) hyperparameters; missing ones take their defaults. */
 export function createRbm(inputSize: number, values: HyperValues): Rbm {

@@ -28,9 +28,10 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
 import { ConfigError } from '../errors.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { dense, glorotInit, matrix, reconstructionLoss, type ReconstructionLoss } from './layers.js';
+import { SEQ2SEQ_AE_HYPERS } from './model-catalogue.js';
 import { paramOffsets } from './model.js';
 import type { Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
@@ -250,41 +251,6 @@ export class Seq2SeqAutoencoder implements Model {
     });
   }
 }
-
-/** Hyperparameters of `seq2seq-ae`. */
-export const SEQ2SEQ_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'hidden',
-    type: 'int',
-    default: 128,
-    min: 1,
-    max: 4096,
-    doc: 'LSTM units of the encoder and of the decoder',
-  },
-  {
-    name: 'code',
-    type: 'int',
-    default: 32,
-    min: 1,
-    max: 4096,
-    doc: "size of the linear code (a dense map of the encoder's last hidden state); the decoder reads it at every step",
-  },
-  {
-    name: 'channels',
-    type: 'int',
-    default: 1,
-    min: 1,
-    max: 4,
-    doc: 'image channels (3 for RGB); the image must be square, read as side rows of side * channels values',
-  },
-  {
-    name: 'loss',
-    type: 'enum',
-    default: 'cross-entropy',
-    values: ['cross-entropy', 'mse'],
-    doc: 'reconstruction loss per image, summed over pixels: sigmoid output with Bernoulli cross-entropy, or squared error',
-  },
-];
 
 const LOSSES: readonly ReconstructionLoss[] = ['cross-entropy', 'mse'];
 

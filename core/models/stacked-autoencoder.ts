@@ -10,10 +10,11 @@ import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
 import { HarmoniumError } from '../errors.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, dense, glorotInit, matrix, reconstructionLoss } from './layers.js';
 import type { Activation, ReconstructionLoss } from './layers.js';
+import { STACKED_AE_HYPERS } from './model-catalogue.js';
 import { flatLength, paramOffsets } from './model.js';
 import type { DenseLayerValues, Model, ParamSpec, StepResult, TrainingPhase } from './model.js';
 
@@ -283,56 +284,6 @@ export class StackedAutoencoder implements Model {
     });
   }
 }
-
-const MAX_UNITS = 65536;
-
-/**
- * Hyperparameters of `stacked-ae`. Default sizes and code measured on Fashion-MNIST (2 epochs per
- * phase, Adam lr 1e-3, batch 100; linear probe on 100 labels per class, 10k test images):
- * 784-500-250-30 with a linear code, squared error 12.1 per test image and probe 79.5%; with a
- * sigmoid code 18.3 and 78.5%; 784-1000-500-250-30 (linear code) 12.2 and 79.9% for 2.7x the
- * pretraining time (native, 1 thread: 40 against 15 ms of steps summed over the phases). The
- * probe on raw pixels reaches 80.0%.
- */
-export const STACKED_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [500, 250, 30],
-    min: 1,
-    max: MAX_UNITS,
-    doc: 'hidden layer sizes, the last is the code; one greedy pretraining phase per layer',
-  },
-  {
-    name: 'activation',
-    type: 'enum',
-    default: 'sigmoid',
-    values: ['sigmoid', 'relu', 'tanh'],
-    doc: 'nonlinearity of the layers below the code (Bengio et al. 2007: sigmoid)',
-  },
-  {
-    name: 'code-activation',
-    type: 'enum',
-    default: 'linear',
-    values: ['linear', 'sigmoid', 'relu', 'tanh'],
-    doc: 'nonlinearity of the code layer (linear: Hinton and Salakhutdinov 2006)',
-  },
-  {
-    name: 'loss',
-    type: 'enum',
-    default: 'cross-entropy',
-    values: ['cross-entropy', 'mse'],
-    doc: 'reconstruction loss of the pixels and of sigmoid codes: Bernoulli cross-entropy or squared error (tanh and relu codes: squared error)',
-  },
-  {
-    name: 'noise',
-    type: 'float',
-    default: 0,
-    min: 0,
-    max: 0.95,
-    doc: "masking noise: fraction of each layer's input zeroed while that layer trains (stacked denoising autoencoder; 0: none)",
-  },
-];
 
 const HIDDEN_ACTIVATIONS: readonly HiddenActivation[] = ['sigmoid', 'relu', 'tanh'];
 const CODE_ACTIVATIONS: readonly Activation[] = ['linear', 'sigmoid', 'relu', 'tanh'];

@@ -5,7 +5,8 @@ import { tf } from '../compute/tf.js';
 import { Rng } from '../data/rng.js';
 import { paramOffsets } from './model.js';
 import { barsImages, checkGradient, train } from './testing.js';
-import { GAUSSIAN_DECODER_STD, createVae } from './vae.js';
+import { GAUSSIAN_DECODER_STD } from './model-catalogue.js';
+import { createVae } from './vae.js';
 import type { Vae } from './vae.js';
 
 const INPUT = 6;

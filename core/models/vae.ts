@@ -7,23 +7,17 @@
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
 import type { Noise } from '../data/sample-noise.js';
-import type { HyperSpec, HyperValues } from './hyper.js';
+import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, bernoulliNll, dense, glorotInit, matrix, sumSquares } from './layers.js';
 import type { Activation } from './layers.js';
+import { GAUSSIAN_DECODER_STD, VAE_HYPERS } from './model-catalogue.js';
 import { denseLayerValues } from './model.js';
 import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
 import { lossAndGrads, paramTensors, withParams } from './params.js';
 
 /** p(x|z): Bernoulli with sigmoid means, or Gaussian with sigmoid mean and fixed std. */
 export type VaeDecoder = 'bernoulli' | 'gaussian';
-
-/**
- * Standard deviation of the Gaussian decoder, fixed rather than learned: 0.1 weighs a pixel error
- * of 0.1 (on data in [0, 1]) like half a nat, strong enough that the code is used. Its mean is
- * sigmoid(logits), so reconstructions stay in the data range.
- */
-export const GAUSSIAN_DECODER_STD = 0.1;
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -220,40 +214,6 @@ export class Vae implements Model {
     });
   }
 }
-
-/** Hyperparameters of `vae`. */
-export const VAE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [512],
-    min: 1,
-    max: 65536,
-    doc: 'encoder hidden layer sizes before (mu, log sigma^2); the decoder mirrors them',
-  },
-  {
-    name: 'latent',
-    type: 'int',
-    default: 20,
-    min: 1,
-    max: 4096,
-    doc: 'latent dimensions (2 for a plottable latent space)',
-  },
-  {
-    name: 'activation',
-    type: 'enum',
-    default: 'relu',
-    values: ['relu', 'tanh', 'sigmoid'],
-    doc: 'nonlinearity of the hidden layers',
-  },
-  {
-    name: 'decoder',
-    type: 'enum',
-    default: 'bernoulli',
-    values: ['bernoulli', 'gaussian'],
-    doc: `p(x|z): Bernoulli with sigmoid means, or Gaussian with sigmoid mean and fixed std ${GAUSSIAN_DECODER_STD}`,
-  },
-];
 
 /** Builds a VAE from (validated) hyperparameters; missing ones take their defaults. */
 export function createVae(inputSize: number, values: HyperValues): Vae {
