@@ -121,24 +121,55 @@ program
   .description('run a coordinator that workers join and clients submit jobs to (one job at a time)')
   .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
   .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
-  .option('--nats <servers>', 'publish job events to NATS, e.g. nats://127.0.0.1:4222', '')
+  .option(
+    '--nats <servers>',
+    'keep jobs, the queue and job events in NATS JetStream (e.g. nats://127.0.0.1:4222), so that a restarted coordinator takes them up',
+    '',
+  )
+  .option(
+    '--adopt-grace <seconds>',
+    'how long the workers of a running job taken up from NATS have to join again',
+    '30',
+  )
   .option(
     '--runs-dir <dir>',
     "directory every submitted job's output goes under (a job's out is relative to it)",
     'runs',
   )
-  .action(async (opts: { listen: string; metricsPort: string; nats: string; runsDir: string }) => {
-    const { host, port } = parseHostPort(opts.listen, 'listen');
-    const { serveCoordinator } = await import('../coordinator/serve.js');
-    const metricsPort = Number(opts.metricsPort);
-    if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
-      throw new ConfigError(
-        'metrics-port',
-        `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
-      );
-    }
-    await serveCoordinator({ host, port, metricsPort, nats: opts.nats, runsDir: opts.runsDir });
-  });
+  .action(
+    async (opts: {
+      listen: string;
+      metricsPort: string;
+      nats: string;
+      runsDir: string;
+      adoptGrace: string;
+    }) => {
+      const { host, port } = parseHostPort(opts.listen, 'listen');
+      const { serveCoordinator } = await import('../coordinator/serve.js');
+      const metricsPort = Number(opts.metricsPort);
+      if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+        throw new ConfigError(
+          'metrics-port',
+          `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
+        );
+      }
+      const grace = Number(opts.adoptGrace);
+      if (!(Number.isFinite(grace) && grace >= 0 && grace <= 3600)) {
+        throw new ConfigError(
+          'adopt-grace',
+          `must be a number of seconds in [0, 3600], got "${opts.adoptGrace}"`,
+        );
+      }
+      await serveCoordinator({
+        host,
+        port,
+        metricsPort,
+        nats: opts.nats,
+        runsDir: opts.runsDir,
+        adoptGraceMs: grace * 1000,
+      });
+    },
+  );
 
 /** Seconds a leaving worker gets to finish its step and be released before it exits anyway. */
 const LEAVE_GRACE_MS = 30_000;
@@ -156,6 +187,11 @@ program
     "compute threads of this worker, overriding the job's threads (default: the job's)",
   )
   .option('--once', 'serve one job, then exit with its outcome')
+  .option(
+    '--coordinator-timeout <seconds>',
+    'how long to train on without a coordinator (one restarting, or a standby taking over) before exiting',
+    '60',
+  )
   .action(
     async (opts: {
       coordinator: string;
@@ -163,8 +199,16 @@ program
       advertiseHost?: string;
       threads?: string;
       once?: boolean;
+      coordinatorTimeout: string;
     }) => {
       parseHostPort(opts.coordinator, 'coordinator');
+      const timeout = Number(opts.coordinatorTimeout);
+      if (!(Number.isFinite(timeout) && timeout >= 1 && timeout <= 86_400)) {
+        throw new ConfigError(
+          'coordinator-timeout',
+          `must be a number of seconds in [1, 86400], got "${opts.coordinatorTimeout}"`,
+        );
+      }
       const threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
         throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
@@ -188,6 +232,7 @@ program
         ...(threads ? { threads } : {}),
         once: opts.once === true,
         leave: leave$,
+        coordinatorTimeoutMs: timeout * 1000,
       });
       await releaseBackend();
       // Handles the event loop may still hold (a keepalive timer) must not delay a worker that is done.
@@ -204,26 +249,31 @@ program
   .argument('[options...]')
   .action(async (args: string[]) => {
     if (args.includes('--help') || args.includes('-h')) {
-      await printTrainingHelp('harmonium submit --coordinator HOST:PORT [--detach] --model KIND [options]');
+      await printTrainingHelp(
+        'harmonium submit --coordinator HOST:PORT [--detach] [--job-id ID] --model KIND [options]',
+      );
       return;
     }
     const at = args.indexOf('--coordinator');
     const address = at >= 0 ? args[at + 1] : undefined;
     if (address === undefined) throw new ConfigError('coordinator', 'required: --coordinator HOST:PORT');
     parseHostPort(address, 'coordinator');
-    const rest = args.filter((_, i) => i !== at && i !== at + 1);
+    let rest = args.filter((_, i) => i !== at && i !== at + 1);
     const detach = rest.includes('--detach');
-    const { compileJobConfig, findOption, TRAINING_OPTIONS } = await import('../core/config/job-config.js');
-    const sources = await argSources(rest.filter((a) => a !== '--detach'));
+    rest = rest.filter((a) => a !== '--detach');
+    const idAt = rest.indexOf('--job-id');
+    const jobId = idAt >= 0 ? (rest[idAt + 1] ?? '') : '';
+    if (idAt >= 0) {
+      if (jobId === '') throw new ConfigError('job-id', 'needs a job id');
+      rest = rest.filter((_, i) => i !== idAt && i !== idAt + 1);
+    }
+    const { compileJobConfig } = await import('../core/config/job-config.js');
+    const { submissionOptions } = await import('../core/config/job-submission.js');
+    const sources = await argSources(rest);
+    // Compiled here for errors that name flags and files; the coordinator compiles the options again.
     const config = compileJobConfig(sources);
-    // Without --out the coordinator picks the directory (the model's name under its runs directory).
-    const outGiven =
-      findOption(
-        sources,
-        TRAINING_OPTIONS.find((s) => s.name === 'out')!,
-      ) !== null;
     const { submitJob } = await import('./submit-command.js');
-    process.exitCode = await submitJob(address, { ...config, out: outGiven ? config.out : '' }, { detach });
+    process.exitCode = await submitJob(address, submissionOptions(sources, config), { detach, jobId });
   });
 
 program
@@ -235,6 +285,25 @@ program
     parseHostPort(opts.coordinator, 'coordinator');
     const { showStatus } = await import('./submit-command.js');
     await showStatus(opts.coordinator, opts.json === true);
+  });
+
+program
+  .command('logs')
+  .description("print a job's events (state changes, progress, failures) from NATS JetStream, from the first")
+  .argument('<job>', 'job id, as `harmonium submit` or `harmonium status` shows it')
+  .option(
+    '--nats <servers>',
+    "the coordinator's NATS (default: $HARMONIUM_NATS or nats://127.0.0.1:4222)",
+    process.env['HARMONIUM_NATS'] ?? 'nats://127.0.0.1:4222',
+  )
+  .option('-f, --follow', 'keep printing new events until the job ends')
+  .option('--json', 'print each event as its JSON body')
+  .action(async (jobId: string, opts: { nats: string; follow?: boolean; json?: boolean }) => {
+    const { showLogs } = await import('./logs-command.js');
+    process.exitCode = await showLogs(opts.nats, jobId, {
+      follow: opts.follow === true,
+      json: opts.json === true,
+    });
   });
 
 program

@@ -1,24 +1,25 @@
 /**
  * Client commands against a running coordinator: submit (and follow) a job, show status, cancel.
  */
-import type { JobConfig } from '../core/config/job-config.js';
 import { CoordinatorClient } from '../worker/coordinator-client.js';
 
 const POLL_MS = 2000;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /**
- * Submits `config`; unless `detach`, follows it until it ends, printing progress. Returns the
- * process exit code: 0 when it succeeded (or was submitted, detached), 1 otherwise.
+ * Submits a job's `options` (job-file names and values); unless `detach`, follows it until it
+ * ends, printing progress. `jobId` names it ('' lets the coordinator): submitting the same id again
+ * starts nothing new. Returns the process exit code: 0 when it succeeded (or was submitted,
+ * detached), 1 otherwise.
  */
 export async function submitJob(
   address: string,
-  config: JobConfig,
-  opts: { detach: boolean },
+  options: Record<string, unknown>,
+  opts: { detach: boolean; jobId: string },
 ): Promise<number> {
   const client = new CoordinatorClient(address);
   try {
-    const info = await client.submitJob(JSON.stringify(config), config.workers);
+    const info = await client.submitJob(JSON.stringify(options), 0, opts.jobId);
     console.log(`submitted job ${info.jobId} (${info.state}) to ${address}`);
     if (opts.detach) return 0;
     let last = '';

@@ -1,10 +1,11 @@
 /**
  * The coordinator's API as a client outside Harmonium sees it: the client here is plain grpc-js
  * with proto-loader reading the .proto files (ours, and the standard health and reflection protos
- * that ship with their npm packages); only the job's JSON is compiled with Harmonium's config code,
- * since SubmitJob takes a compiled config. It submits jobs whose output lands under the runs
- * directory, gets INVALID_ARGUMENT for a bad body or an `out` that leaves it, and finds the
- * service healthy and listed by reflection.
+ * that ship with their npm packages), and the job is a JSON object written by hand, as a client in
+ * any language would send it. It submits jobs whose output lands under the runs directory with
+ * every default filled in, gets the CLI's own errors as INVALID_ARGUMENT for bad options or an
+ * `out` that leaves it, finds that the same job id twice is one job, and finds the service healthy
+ * and listed by reflection.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -15,7 +16,6 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { compileJobConfig, parseFlags } from '../core/config/job-config.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer, type CoordinatorServer } from './coordinator-server.js';
 
@@ -77,33 +77,50 @@ describe('the coordinator API, from a plain gRPC client', () => {
     await server.close();
   });
 
-  const compiled = (args: string[], out?: string): string => {
-    const config = compileJobConfig({ flags: parseFlags(args), env: {}, jobFile: null });
-    return JSON.stringify(out === undefined ? config : { ...config, out });
-  };
-
-  it('SubmitJob puts every job under the runs directory', async () => {
+  it('SubmitJob takes the options of a job file, fills in the defaults and puts the job under the runs directory', async () => {
     const info = await call(api, 'SubmitJob', {
-      configJson: compiled(['--model', 'ae', '--epochs', '2', '--out', 'ae']),
+      configJson: JSON.stringify({ model: 'ae', epochs: 2, data: 'fashion-mnist', out: 'ae' }),
     });
     assert.equal(info['model'], 'ae');
     assert.equal(info['state'], 'PENDING');
     assert.equal(info['out'], join(runsDir, 'ae'));
+    assert.equal(info['workers'], 1);
+    assert.equal(info['minWorkers'], 1);
     const status = await call(api, 'GetStatus', {});
     const jobs = status['jobs'] as Array<Record<string, unknown>>;
     assert.ok(jobs.some((j) => j['jobId'] === info['jobId']));
-    const other = await call(api, 'SubmitJob', { configJson: compiled(['--model', 'rbm'], ''), workers: 3 });
+    const other = await call(api, 'SubmitJob', { configJson: '{"model": "rbm"}', workers: 3 });
     assert.equal(other['out'], join(runsDir, 'rbm'));
     assert.equal(other['workers'], 3);
   });
 
-  it('answers a bad body, or an out that leaves the runs directory, with INVALID_ARGUMENT', async () => {
+  it('the same job id twice is one job', async () => {
+    const req = { configJson: '{"model": "vae", "epochs": 1}', jobId: 'nightly-vae' };
+    const first = await call(api, 'SubmitJob', req);
+    const again = await call(api, 'SubmitJob', { ...req, configJson: '{"model": "vae", "epochs": 9}' });
+    assert.equal(first['jobId'], 'nightly-vae');
+    assert.equal(again['jobId'], 'nightly-vae');
+    assert.equal(again['submittedAtMs'], first['submittedAtMs']);
+    const jobs = (await call(api, 'GetStatus', {}))['jobs'] as Array<Record<string, unknown>>;
+    assert.equal(jobs.filter((j) => j['jobId'] === 'nightly-vae').length, 1);
+    const bad = await rejected(call(api, 'SubmitJob', { ...req, jobId: 'a.b' }));
+    assert.equal(bad.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(bad.details, /job_id/);
+  });
+
+  it("answers bad options, or an out that leaves the runs directory, with the CLI's errors as INVALID_ARGUMENT", async () => {
     const cases: Array<[string, number, RegExp]> = [
-      [compiled(['--model', 'ae'], '../escape'), 0, /\[CONFIG_INVALID\].*out.*runs directory/],
-      [compiled(['--model', 'ae'], '/etc/harmonium'), 0, /out.*runs directory/],
-      ['model: ae', 0, /config_json.*not JSON/],
-      ['{"epochs": 2}', 0, /config_json.*model and out are required/],
-      [compiled(['--model', 'ae', '--batch-size', '2'], 'x'), 4, /batch-size/],
+      ['{"model": "ae", "out": "../escape"}', 0, /\[CONFIG_INVALID\].*out.*runs directory/],
+      ['{"model": "ae", "out": "/etc/harmonium"}', 0, /out.*runs directory/],
+      ['model: ae', 0, /config_json.*not valid JSON/],
+      ['[1, 2]', 0, /config_json.*JSON object/],
+      ['{"epochs": 2}', 0, /model.*required/],
+      ['{"model": "ae", "epocs": 2}', 0, /epocs.*did you mean epochs/],
+      ['{"model": "ae", "epochs": "two"}', 0, /epochs.*expected an integer/],
+      ['{"model": "ae", "lr": -1}', 0, /lr/],
+      ['{"model": "ae", "activation": "softmax"}', 0, /activation.*one of/],
+      ['{"model": "ae", "batch-size": 2}', 4, /batch-size/],
+      [`{"model": "ae", "data": "${'x'.repeat(70_000)}"}`, 0, /config_json.*bytes/],
     ];
     for (const [configJson, workers, message] of cases) {
       const err = await rejected(call(api, 'SubmitJob', { configJson, workers }));

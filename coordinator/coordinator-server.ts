@@ -13,7 +13,6 @@ import {
   type ServerReadableStream,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import type { JobConfig } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
 import { ReflectionService } from '@grpc/reflection';
@@ -32,9 +31,10 @@ import {
 } from '../proto/coordinator-service.js';
 import { ResultAssembler } from '../proto/result-codec.js';
 import { encodeState, StateAssembler } from '../proto/state-codec.js';
+import { MemoryControlStore } from '../core/control-plane/memory-control-store.js';
 import type { Coordinator } from './coordinator.js';
 import type { Job } from './job.js';
-import { resolveRunOut } from './runs-dir.js';
+import { JobIntake } from './job-intake.js';
 
 /** A running coordinator server. */
 export interface CoordinatorServer {
@@ -73,33 +73,6 @@ export function toServiceError(err: unknown): Partial<ServerErrorResponse> {
 function metadataValue(md: Metadata, key: string): string {
   const v = md.get(key)[0];
   return typeof v === 'string' ? v : '';
-}
-
-/**
- * The JSON of a job config from a client; the client compiled it, this checks its shape. An empty
- * `out` asks the coordinator to pick the directory.
- */
-function parseJobConfig(json: string, workers: number): JobConfig {
-  let c: unknown;
-  try {
-    c = JSON.parse(json);
-  } catch (err) {
-    throw new ConfigError('config_json', `not JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const o = c as Partial<JobConfig> | null;
-  if (o === null || typeof o !== 'object' || typeof o.model !== 'string' || typeof o.out !== 'string') {
-    throw new ConfigError('config_json', 'not a compiled job config (model and out are required)');
-  }
-  const n = workers > 0 ? workers : (o.workers ?? 1);
-  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('workers', `must be >= 1, got ${n}`);
-  const min = o.minWorkers ?? 1;
-  if (!Number.isSafeInteger(min) || min < 1 || min > n) {
-    throw new ConfigError('min-workers', `must be between 1 and --workers ${n}, got ${min}`);
-  }
-  if (typeof o.batchSize !== 'number' || o.batchSize < n) {
-    throw new ConfigError('batch-size', `the global batch ${o.batchSize} is smaller than --workers ${n}`);
-  }
-  return { ...(o as JobConfig), workers: n, minWorkers: min };
 }
 
 /** The committed steps' records of a Report, checked for shape (the coordinator checks their order). */
@@ -200,7 +173,7 @@ function collect<Part>(
   });
 }
 
-function handlers(coordinator: Coordinator, runsDir: string): CoordinatorHandlers {
+function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandlers {
   return {
     Join(call) {
       const r = call.request;
@@ -219,6 +192,9 @@ function handlers(coordinator: Coordinator, runsDir: string): CoordinatorHandler
           pid: r.pid,
           collectiveAddress: r.collectiveAddress,
           metricsAddress: r.metricsAddress,
+          ...(r.jobId !== '' || r.generation > 0
+            ? { placement: { jobId: r.jobId, generation: r.generation, rank: r.rank, step: r.step } }
+            : {}),
         },
         (event) => {
           if (!call.cancelled && call.writable) call.write(event);
@@ -315,10 +291,10 @@ function handlers(coordinator: Coordinator, runsDir: string): CoordinatorHandler
         return coordinator.finish(workerId, jobId, summary, files);
       });
     },
-    SubmitJob: unary((r) => {
-      const config = parseJobConfig(r.configJson, r.workers);
-      const out = resolveRunOut(runsDir, config.out === '' ? null : config.out, config.model);
-      return jobInfo(coordinator.submit({ ...config, out }));
+    SubmitJob: unary(async (r) => {
+      const submitted = await intake.submit(r.configJson, r.workers, r.jobId);
+      if ('job' in submitted) return jobInfo(submitted.job);
+      return { jobId: submitted.queued, state: 'PENDING', message: 'queued; not recorded yet' };
     }),
     GetStatus: unary(() => {
       const { jobs, workers } = coordinator.status();
@@ -342,11 +318,24 @@ function handlers(coordinator: Coordinator, runsDir: string): CoordinatorHandler
   };
 }
 
-/** Starts serving `coordinator` on host:port (port 0: any free port) and runs its control loop. */
+/**
+ * Starts serving `coordinator` on host:port (port 0: any free port) and runs its control loop.
+ * Submissions go through `intake` (default: a queue in memory, jobs under `runsDir`).
+ */
 export async function startCoordinatorServer(
   coordinator: Coordinator,
-  opts: { host: string; port: number; tickMs?: number; runsDir?: string },
+  opts: { host: string; port: number; tickMs?: number; runsDir?: string; intake?: JobIntake },
 ): Promise<CoordinatorServer> {
+  const intake =
+    opts.intake ??
+    new JobIntake({
+      coordinator,
+      store: new MemoryControlStore(),
+      journal: null,
+      runsDir: opts.runsDir ?? 'runs',
+      log: () => undefined,
+    });
+  intake.start();
   const server = new Server({
     'grpc.max_receive_message_length': 8 << 20,
     // Generous: a peer busy in a long synchronous computation cannot answer pings; dead
@@ -355,7 +344,7 @@ export async function startCoordinatorServer(
     'grpc.keepalive_timeout_ms': 30_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(coordinatorServiceDefinition(), handlers(coordinator, opts.runsDir ?? 'runs'));
+  server.addService(coordinatorServiceDefinition(), handlers(coordinator, intake));
   // Standard grpc.health.v1 and server reflection: grpc_health_probe, Kubernetes gRPC probes and
   // grpcurl work against the coordinator with no Harmonium code.
   const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE]: 'SERVING' });

@@ -13,10 +13,13 @@ import { createCoordinatorMetrics, type CoordinatorMetrics } from '../core/metri
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import type { FailureReason } from '../core/train/run-results.js';
 import type { ResultFile } from '../proto/result-codec.js';
+import type { WorkerEvent } from '../proto/coordinator-service.js';
 import { ElasticJob, type GenerationEnd, type JobContext } from './elastic-job.js';
 import { Job, JOB_STATES, type JobState } from './job.js';
 import type { JobEventSink } from './job-events.js';
+import type { JobJournal } from './job-journal.js';
 import { JobOutputs } from './job-outputs.js';
+import type { JobRecord, StoredWorker } from './job-record.js';
 import { describeWorker, WorkerRegistry, type WorkerRecord } from './worker-registry.js';
 
 /** Options of a {@link Coordinator}. */
@@ -37,6 +40,22 @@ export interface CoordinatorOptions {
   readonly onProgress?: (job: Job) => void;
   /** Receives every change of a job's state and rank 0's progress (e.g. NATS). */
   readonly events?: JobEventSink;
+  /** Takes every job's record after each decision (the control store); none: memory only. */
+  readonly journal?: JobJournal;
+  /**
+   * How long a worker of a job restored from the store has to join again before it counts as
+   * lost; default 30 s.
+   */
+  readonly adoptGraceMs?: number;
+}
+
+/** Where a worker that joins again says it stands. */
+export interface Placement {
+  /** '' when idle. */
+  readonly jobId: string;
+  readonly generation: number;
+  readonly rank: number;
+  readonly step: number;
 }
 
 /** What a joining worker says about itself. */
@@ -46,6 +65,8 @@ export interface JoinInfo {
   readonly pid: number;
   readonly collectiveAddress: string;
   readonly metricsAddress: string;
+  /** Given when it joins again; absent for a first Join. */
+  readonly placement?: Placement;
 }
 
 /** A member's progress report. */
@@ -102,8 +123,15 @@ export class Coordinator {
   private gatheringSince: number | null = null;
   private readonly context: JobContext;
   private readonly disconnectGraceMs: number;
-  /** Workers whose Join stream ended, and when. */
+  /** Workers without a Join stream, and when they count as gone unless they join again. */
   private readonly disconnected = new Map<WorkerRecord, number>();
+  /** Events sent to workers without a stream, sent once they join again. */
+  private readonly held = new Map<WorkerRecord, WorkerEvent[]>();
+  private readonly journal: JobJournal | null;
+  private readonly adoptGraceMs: number;
+  /** Ended jobs whose final record has been handed to the journal. */
+  private readonly recorded = new Set<string>();
+  private sequence = 0;
 
   constructor(opts: CoordinatorOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -112,6 +140,8 @@ export class Coordinator {
     this.disconnectGraceMs = opts.disconnectGraceMs ?? 0;
     this.onProgress = opts.onProgress ?? null;
     this.events = opts.events ?? null;
+    this.journal = opts.journal ?? null;
+    this.adoptGraceMs = opts.adoptGraceMs ?? 30_000;
     this.context = {
       now: () => this.now(),
       log: (line) => this.log(line),
@@ -171,10 +201,18 @@ export class Coordinator {
    * Queues a job; it starts when enough workers are idle and the jobs before it have ended. A
    * resumed job must find its checkpoint now, not after workers have been gathered.
    */
-  submit(config: JobConfig): Job {
+  submit(config: JobConfig, id = ''): Job {
+    const known = id === '' ? undefined : this.jobs.find((j) => j.id === id);
+    if (known) return known;
     const outputs = new JobOutputs(config.out);
     const resumeStep = config.resume ? outputs.checkpointStep() : null;
-    const job = new Job(`${config.model}-${randomBytes(4).toString('hex')}`, config, this.now());
+    this.sequence += 1;
+    const job = new Job(
+      id || `${config.model}-${randomBytes(4).toString('hex')}`,
+      config,
+      this.now(),
+      this.sequence,
+    );
     this.resumeSteps.set(job.id, resumeStep);
     this.jobs.push(job);
     this.log(
@@ -185,6 +223,56 @@ export class Coordinator {
     return job;
   }
 
+  /** Whether this coordinator has a job `id` (queued, running or ended). */
+  has(id: string): boolean {
+    return this.jobs.some((j) => j.id === id);
+  }
+
+  /**
+   * Takes up the jobs a stopped coordinator left in the store: queued ones stay queued, running
+   * ones go on with the workers their records name, which have {@link adoptGraceMs} to join again
+   * (they keep training meanwhile); one that does not is lost, as a worker whose stream broke.
+   */
+  restore(records: readonly JobRecord[]): void {
+    const now = this.now();
+    for (const r of [...records].sort((a, b) => a.job.sequence - b.job.sequence)) {
+      if (this.has(r.job.id)) continue;
+      const job = Job.restore(r.job);
+      this.jobs.push(job);
+      this.sequence = Math.max(this.sequence, job.sequence);
+      this.resumeSteps.set(job.id, r.resumeStep);
+      if (job.terminal) {
+        this.recorded.add(job.id);
+        continue;
+      }
+      if (job.state === 'PENDING') continue;
+      if (r.membership === null) {
+        this.end(job, 'FAILED', `its record says ${job.state} but holds no membership`);
+        continue;
+      }
+      const byId = new Map<string, WorkerRecord>();
+      for (const sw of r.workers) {
+        const w: WorkerRecord = {
+          ...sw,
+          send: (e) => this.hold(w, e),
+          lastHeartbeat: now,
+          jobId: job.id,
+          step: 0,
+          fenced: false,
+        };
+        this.workers.restore(w);
+        this.disconnected.set(w, now + this.adoptGraceMs);
+        byId.set(w.id, w);
+      }
+      const run = this.launch(job, true);
+      run.restore(r.membership, byId);
+      this.log(
+        `job ${job.id}: taken up ${job.state} at generation ${job.generation}, step ${job.step}; ` +
+          `waiting up to ${(this.adoptGraceMs / 1000).toFixed(0)} s for ${byId.size} worker(s) to join again`,
+      );
+    }
+    this.tick();
+  }
   /** Resolves when `jobId` has ended (SUCCEEDED, FAILED or CANCELLED). */
   waitFor(jobId: string): Promise<Job> {
     const job = this.job(jobId);
@@ -216,7 +304,21 @@ export class Coordinator {
    * by a live stream.
    */
   join(info: JoinInfo, send: WorkerRecord['send']): boolean {
-    const ok = this.workers.add({ ...info, joinedAt: this.now(), send });
+    const known = this.workers.get(info.id);
+    if (known && this.disconnected.has(known)) {
+      if (known.hostname !== info.hostname || known.pid !== info.pid) return false;
+      this.rejoin(known, info.placement, send);
+      return true;
+    }
+    const ok = this.workers.add({
+      id: info.id,
+      hostname: info.hostname,
+      pid: info.pid,
+      collectiveAddress: info.collectiveAddress,
+      metricsAddress: info.metricsAddress,
+      joinedAt: this.now(),
+      send,
+    });
     if (ok) this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`);
     this.tick();
     return ok;
@@ -228,8 +330,9 @@ export class Coordinator {
    */
   leave(workerId: string): void {
     const w = this.workers.get(workerId);
-    if (!w) return;
-    this.disconnected.set(w, this.now());
+    if (!w || this.disconnected.has(w)) return;
+    this.disconnected.set(w, this.now() + this.disconnectGraceMs);
+    w.send = (e) => this.hold(w, e);
     if (this.disconnectGraceMs === 0) this.tick();
     else setTimeout(() => this.tick(), this.disconnectGraceMs).unref();
   }
@@ -239,6 +342,7 @@ export class Coordinator {
     const w = this.workers.byProcess(hostname, pid);
     if (!w) return;
     this.disconnected.delete(w);
+    this.held.delete(w);
     // Out of the pool first, so that the generation formed without it cannot pick it.
     this.workers.remove(w.id);
     this.lose(w, w.leaving ? 'left' : 'exited', `exited with ${how}`);
@@ -315,6 +419,7 @@ export class Coordinator {
       if (p.log.some((e) => e.record)) this.emit(job, 'progress');
     }
     this.onProgress?.(job);
+    this.persist();
     return run.recordedStep;
   }
 
@@ -356,6 +461,7 @@ export class Coordinator {
     await run.outputs.writeCheckpoint(data);
     run.checkpointed(data.cursor.step);
     run.metrics.recordCheckpoint();
+    this.persist();
   }
 
   /** Writes the results of the worker that evaluated the job; the job has succeeded. */
@@ -384,9 +490,10 @@ export class Coordinator {
    */
   tick(): void {
     const now = this.now();
-    for (const [w, at] of [...this.disconnected]) {
-      if (now - at < this.disconnectGraceMs) continue;
+    for (const [w, gone] of [...this.disconnected]) {
+      if (now < gone) continue;
       this.disconnected.delete(w);
+      this.held.delete(w);
       if (this.workers.get(w.id) !== w) continue;
       this.workers.remove(w.id);
       this.lose(
@@ -412,6 +519,7 @@ export class Coordinator {
     }
     for (const run of [...this.running.values()]) if (!run.job.terminal) run.tick(now);
     this.startNext(now);
+    this.persist();
   }
 
   /** Jobs and workers, for `harmonium status`. */
@@ -438,15 +546,83 @@ export class Coordinator {
   }
 
   private start(job: Job): void {
+    this.launch(job, false).begin();
+  }
+
+  /** The job's metrics, outputs and membership; `adopt`: its outputs hold what ran before. */
+  private launch(job: Job, adopt: boolean): ElasticJob {
     const metrics = createCoordinatorMetrics({ job: job.id, model: job.config.model, states: JOB_STATES });
     this.lastMetrics = metrics;
     const outputs = new JobOutputs(job.config.out);
     const resumeStep = this.resumeSteps.get(job.id) ?? null;
-    outputs.open(resumeStep, job.config.auditSamples);
+    if (adopt) outputs.adopt(job.config.auditSamples);
+    else outputs.open(resumeStep, job.config.auditSamples);
     const run = new ElasticJob(job, this.context, { outputs, metrics, checkpointStep: resumeStep });
     this.running.set(job.id, run);
     metrics.setJobState(job.state);
-    run.begin();
+    return run;
+  }
+
+  /** The worker of record `w` joined again: its stream is back, and so is what waited for it. */
+  private rejoin(w: WorkerRecord, p: Placement | undefined, send: WorkerRecord['send']): void {
+    this.disconnected.delete(w);
+    w.send = send;
+    w.lastHeartbeat = Math.max(w.lastHeartbeat, this.now());
+    for (const e of this.held.get(w) ?? []) send(e);
+    this.held.delete(w);
+    const run = w.jobId === null ? undefined : this.running.get(w.jobId);
+    this.log(`${describeWorker(w)} joined again${run ? ` (job ${run.job.id})` : ''}`);
+    if (run && !run.job.terminal && p) {
+      if (p.jobId !== w.jobId) {
+        this.lose(w, 'lost', `came back without job ${run.job.id}`);
+      } else if (p.generation !== w.generation && p.generation > 0) {
+        run.resync(w, p.generation);
+      }
+    }
+    this.tick();
+  }
+
+  private hold(w: WorkerRecord, e: WorkerEvent): void {
+    const list = this.held.get(w) ?? [];
+    list.push(e);
+    this.held.set(w, list);
+  }
+
+  /** Hands the journal every job whose record changed (ended jobs once more, then never). */
+  private persist(): void {
+    if (!this.journal) return;
+    for (const job of this.jobs) {
+      if (this.recorded.has(job.id)) continue;
+      this.journal.record(job.id, JSON.stringify(this.recordOf(job)));
+      if (job.terminal) this.recorded.add(job.id);
+    }
+  }
+
+  private recordOf(job: Job): JobRecord {
+    const run = job.terminal ? undefined : this.running.get(job.id);
+    const stored = (w: WorkerRecord): StoredWorker => ({
+      id: w.id,
+      hostname: w.hostname,
+      pid: w.pid,
+      collectiveAddress: w.collectiveAddress,
+      metricsAddress: w.metricsAddress,
+      joinedAt: w.joinedAt,
+      generation: w.generation,
+      rank: w.rank,
+      leaving: w.leaving,
+    });
+    return {
+      version: 1,
+      job: job.snapshot(),
+      resumeStep: this.resumeSteps.get(job.id) ?? null,
+      membership: run ? run.snapshot() : null,
+      workers: run
+        ? this.workers
+            .all()
+            .filter((w) => w.jobId === job.id)
+            .map(stored)
+        : [],
+    };
   }
 
   private lose(w: WorkerRecord, reason: FailureReason, detail: string): void {

@@ -55,6 +55,32 @@ export interface GenerationRecord {
   ended_because: string;
 }
 
+/**
+ * An elastic job's membership as the control store keeps it: the workers by id (their records are
+ * stored beside it), the phase, what each member said, and the history summary.json reports.
+ */
+export interface MembershipSnapshot {
+  readonly phase: MembershipPhase;
+  /** The current generation's members by rank (the survivors while waiting). */
+  readonly members: readonly string[];
+  readonly evaluator: string | null;
+  readonly ends: Readonly<Record<string, GenerationEnd>>;
+  readonly ready: readonly string[];
+  readonly survivors: readonly SurvivorReport[];
+  readonly failures: readonly WorkerFailure[];
+  readonly worldSizes: readonly WorldSizeChange[];
+  readonly generations: readonly GenerationRecord[];
+  readonly stepsRedone: number;
+  readonly committed: number;
+  readonly startStep: number;
+  readonly checkpointStep: number | null;
+  readonly deadline: number | null;
+  readonly recoveryFrom: number | null;
+  readonly totals: string;
+  readonly imagesReported: number;
+  readonly startedAt: number;
+}
+
 /** What an elastic job needs from the coordinator around it. */
 export interface JobContext {
   now(): number;
@@ -114,6 +140,75 @@ export class ElasticJob {
   /** The current generation's members, by rank. */
   get memberList(): readonly WorkerRecord[] {
     return this.members;
+  }
+
+  /** What the control store keeps of this membership. */
+  snapshot(): MembershipSnapshot {
+    return {
+      phase: this.phase,
+      members: this.members.map((w) => w.id),
+      evaluator: this.evaluator?.id ?? null,
+      ends: Object.fromEntries(this.ends),
+      ready: [...this.ready],
+      survivors: this.survivors,
+      failures: this.failures,
+      worldSizes: this.worldSizes,
+      generations: this.generations,
+      stepsRedone: this.stepsRedone,
+      committed: this.committed,
+      startStep: this.startStep,
+      checkpointStep: this.checkpointStep,
+      deadline: this.deadline,
+      recoveryFrom: this.recoveryFrom,
+      totals: this.totals,
+      imagesReported: this.imagesReported,
+      startedAt: this.startedAt,
+    };
+  }
+
+  /**
+   * Takes up a membership a stopped coordinator left (`snapshot`), with the workers it names
+   * (`workers`: records restored from the store, whose Join streams are still to come back).
+   */
+  restore(snapshot: MembershipSnapshot, workers: ReadonlyMap<string, WorkerRecord>): void {
+    const worker = (id: string): WorkerRecord => {
+      const w = workers.get(id);
+      if (!w) throw new ClusterError('STATE_INVALID', `job ${this.job.id}: its record names no worker ${id}`);
+      return w;
+    };
+    this.phase = snapshot.phase;
+    this.members = snapshot.members.map(worker);
+    this.evaluator = snapshot.evaluator === null ? null : worker(snapshot.evaluator);
+    this.ends.clear();
+    for (const [id, end] of Object.entries(snapshot.ends)) this.ends.set(id, end);
+    this.ready.clear();
+    for (const id of snapshot.ready) this.ready.add(id);
+    this.survivors = [...snapshot.survivors];
+    this.failures.push(...snapshot.failures);
+    this.worldSizes.push(...snapshot.worldSizes);
+    this.generations.push(...snapshot.generations.map((g) => ({ ...g })));
+    this.stepsRedone = snapshot.stepsRedone;
+    this.committed = snapshot.committed;
+    this.startStep = snapshot.startStep;
+    this.checkpointStep = snapshot.checkpointStep;
+    this.deadline = snapshot.deadline;
+    this.recoveryFrom = snapshot.recoveryFrom;
+    this.totals = snapshot.totals;
+    this.imagesReported = snapshot.imagesReported;
+    this.startedAt = snapshot.startedAt;
+    this.metrics.setGeneration(this.job.generation);
+    this.metrics.setLiveWorkers(this.members.length);
+  }
+
+  /**
+   * A member came back under another generation than the one recorded (the coordinator stopped
+   * between forming a generation and storing it): the generation it is in ends, and the next one
+   * is formed from what every member reports, as after any loss.
+   */
+  resync(w: WorkerRecord, generation: number): void {
+    if (generation > this.job.generation) this.job.generation = generation;
+    w.generation = this.job.generation;
+    this.endGeneration(`${describeWorker(w)} came back in generation ${generation}`);
   }
 
   /** The first generation: the idle workers the rendezvous gathered (at least --min-workers). */

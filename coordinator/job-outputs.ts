@@ -3,8 +3,13 @@
  * the committed steps' records that rank 0 sends (each step once, whichever rank 0 sent it, however
  * often it was sent), the checkpoint from rank 0's state, summary.json and the pictures from the
  * results. The layout is the single-process trainer's, so every tool reads both the same way.
+ *
+ * `.recorded-step` says through which committed step the logs are complete; it is written after
+ * every append, before the coordinator tells rank 0 so. A coordinator that adopts the job after a
+ * crash cuts the logs back to it, and rank 0 (which drops nothing it was not told is recorded)
+ * sends the rest again: no step is missing and none is written twice.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CheckpointError, ConfigError } from '../core/errors.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/data/atomic-write.js';
@@ -70,6 +75,24 @@ export class JobOutputs {
     this.reopen(resumeStep ?? -1);
   }
 
+  /**
+   * Opens the directory of a job that was running when a coordinator stopped: the logs are cut back
+   * to the step `.recorded-step` names (what may have been written after it was never confirmed).
+   */
+  adopt(audit: boolean): void {
+    mkdirSync(this.dir, { recursive: true });
+    this.audit = audit;
+    let step = 0;
+    if (existsSync(this.markerPath)) {
+      const text = readFileSync(this.markerPath, 'utf8').trim();
+      step = Number(text);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(step)) {
+        throw new CheckpointError('CHECKPOINT_INVALID', `${this.markerPath}: not a step number: "${text}"`);
+      }
+    }
+    this.reopen(step);
+  }
+
   /** The last committed step whose records are written; -1 before any. */
   get recordedStep(): number {
     return this.recordedThrough;
@@ -86,6 +109,7 @@ export class JobOutputs {
       if (e.samples && this.samples) this.samples.append(e.samples);
       this.recordedThrough = e.step;
     }
+    this.writeMarker();
     return this.recordedThrough;
   }
 
@@ -97,6 +121,14 @@ export class JobOutputs {
 
   private get metricsPath(): string {
     return join(this.dir, 'metrics.jsonl');
+  }
+
+  private get markerPath(): string {
+    return join(this.dir, '.recorded-step');
+  }
+
+  private writeMarker(): void {
+    writeFileSync(this.markerPath, `${Math.max(this.recordedThrough, 0)}\n`);
   }
 
   private get samplesPath(): string {
@@ -111,6 +143,7 @@ export class JobOutputs {
     this.metrics = new MetricsLog(this.metricsPath);
     this.samples = this.audit ? new SamplesLog(this.samplesPath) : null;
     this.recordedThrough = Math.max(step, 0);
+    this.writeMarker();
   }
 
   private closeLogs(): void {

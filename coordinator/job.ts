@@ -38,6 +38,26 @@ export interface JobEvent {
   readonly reason: string;
 }
 
+/** A job as the control store keeps it (its membership is stored beside it). */
+export interface JobSnapshot {
+  readonly id: string;
+  readonly config: JobConfig;
+  readonly submittedAt: number;
+  /** Queue order: jobs start oldest first. */
+  readonly sequence: number;
+  readonly history: readonly JobEvent[];
+  readonly generation: number;
+  readonly worldSize: number;
+  readonly failures: number;
+  readonly lastFailure: string;
+  readonly step: number;
+  readonly totalSteps: number;
+  /** null for NaN (JSON has none). */
+  readonly loss: number | null;
+  readonly message: string;
+  readonly endedAt: number | null;
+}
+
 /** A training job as the coordinator tracks it. */
 export class Job {
   readonly id: string;
@@ -61,11 +81,52 @@ export class Job {
   message = '';
   endedAt: number | null = null;
 
-  constructor(id: string, config: JobConfig, now: number) {
+  /** Queue order: jobs start oldest first. */
+  readonly sequence: number;
+
+  constructor(id: string, config: JobConfig, now: number, sequence = 0) {
     this.id = id;
     this.config = config;
     this.submittedAt = now;
+    this.sequence = sequence;
     this.log = [{ state: 'PENDING', at: now, reason: 'submitted' }];
+  }
+
+  /** The job a stopped coordinator stored, in the state it had. */
+  static restore(s: JobSnapshot): Job {
+    const job = new Job(s.id, s.config, s.submittedAt, s.sequence);
+    job.log.splice(0, job.log.length, ...s.history);
+    job.current = s.history[s.history.length - 1]?.state ?? 'PENDING';
+    job.generation = s.generation;
+    job.worldSize = s.worldSize;
+    job.failures = s.failures;
+    job.lastFailure = s.lastFailure;
+    job.step = s.step;
+    job.totalSteps = s.totalSteps;
+    job.loss = s.loss ?? NaN;
+    job.message = s.message;
+    job.endedAt = s.endedAt;
+    return job;
+  }
+
+  /** What the control store keeps of it. */
+  snapshot(): JobSnapshot {
+    return {
+      id: this.id,
+      config: this.config,
+      submittedAt: this.submittedAt,
+      sequence: this.sequence,
+      history: this.log,
+      generation: this.generation,
+      worldSize: this.worldSize,
+      failures: this.failures,
+      lastFailure: this.lastFailure,
+      step: this.step,
+      totalSteps: this.totalSteps,
+      loss: Number.isFinite(this.loss) ? this.loss : null,
+      message: this.message,
+      endedAt: this.endedAt,
+    };
   }
 
   get state(): JobState {

@@ -13,8 +13,11 @@ export interface WorkerRecord {
   readonly collectiveAddress: string;
   readonly metricsAddress: string;
   readonly joinedAt: number;
-  /** Sends an event down the worker's Join stream. */
-  readonly send: (event: WorkerEvent) => void;
+  /**
+   * Sends an event down the worker's Join stream. A worker restored from the control store has no
+   * stream until it joins again: what is sent meanwhile is kept and sent then.
+   */
+  send: (event: WorkerEvent) => void;
   lastHeartbeat: number;
   /** The job it serves (a member, a survivor waiting for the next generation, or its evaluator). */
   jobId: string | null;
@@ -27,6 +30,12 @@ export interface WorkerRecord {
   leaving: boolean;
   /** It was declared hung: no work until a heartbeat shows it alive again. */
   fenced: boolean;
+}
+
+/** A worker record restored from the store: what is sent to it waits for its next Join. */
+export function detachedSender(): { send: (event: WorkerEvent) => void; held: WorkerEvent[] } {
+  const held: WorkerEvent[] = [];
+  return { send: (event) => held.push(event), held };
 }
 
 /** How a worker is named in messages: id, rank and host:pid. */
@@ -57,6 +66,11 @@ export class WorkerRegistry {
       fenced: false,
     });
     return true;
+  }
+
+  /** Puts back a record restored from the control store (its Join stream is still to come). */
+  restore(record: WorkerRecord): void {
+    this.workers.set(record.id, record);
   }
 
   get(id: string): WorkerRecord | undefined {

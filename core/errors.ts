@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'JOB_FAILED'
   | 'JOB_CANCELLED'
   | 'STATE_INVALID'
-  | 'FENCED';
+  | 'FENCED'
+  | 'STALE_REVISION'
+  | 'STORE_FAILED';
 
 export class HarmoniumError extends Error {
   readonly code: ErrorCode;

@@ -85,28 +85,59 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 /** A standalone coordinator on a free port and the worker processes a test starts for it. */
 export class Cluster {
   readonly workers: Running[] = [];
+  /** Every coordinator process started, the live one last. */
+  readonly coordinators: Running[] = [];
   private readonly client: CoordinatorClient;
 
   private constructor(
     readonly address: string,
-    readonly coordinator: Running,
+    private readonly args: readonly string[],
   ) {
     this.client = new CoordinatorClient(address);
   }
 
-  /** A coordinator whose jobs write under `runsDir` (default: the system's temporary directory). */
-  static async start(runsDir: string = tmpdir()): Promise<Cluster> {
+  /** The coordinator process serving now. */
+  get coordinator(): Running {
+    return this.coordinators[this.coordinators.length - 1]!;
+  }
+
+  /**
+   * A coordinator whose jobs write under `runsDir` (default: the system's temporary directory),
+   * with `extra` arguments (e.g. --nats URL).
+   */
+  static async start(runsDir: string = tmpdir(), extra: readonly string[] = []): Promise<Cluster> {
     const address = `127.0.0.1:${await freePort()}`;
-    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', runsDir]);
-    const cluster = new Cluster(address, coordinator);
-    await until('the coordinator', 30_000, () => (coordinator.output().includes('listening') ? true : null));
+    const cluster = new Cluster(address, [
+      'coordinator',
+      '--listen',
+      address,
+      '--runs-dir',
+      runsDir,
+      ...extra,
+    ]);
+    await cluster.startCoordinator();
     return cluster;
   }
 
-  /** Starts a worker process and waits until it has joined. */
-  async addWorker(): Promise<Running> {
+  /** Starts a coordinator process (again) on the cluster's address and waits until it listens. */
+  async startCoordinator(): Promise<Running> {
+    const c = start(this.args);
+    this.coordinators.push(c);
+    await until('the coordinator', 30_000, () => (c.output().includes('listening') ? true : null)).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${c.output()}`);
+      },
+    );
+    return c;
+  }
+
+  /** Starts a worker process (with `extra` arguments) and waits until it has joined. */
+  async addWorker(extra: readonly string[] = []): Promise<Running> {
     const joined = this.joinedCount();
-    const w = start(['worker', '--coordinator', this.address, '--threads', '1'], ['--single-threaded-gc']);
+    const w = start(
+      ['worker', '--coordinator', this.address, '--threads', '1', ...extra],
+      ['--single-threaded-gc'],
+    );
     this.workers.push(w);
     await until('a worker to join', 60_000, () => (this.joinedCount() > joined ? true : null));
     return w;
@@ -157,9 +188,9 @@ export class Cluster {
   /** SIGKILLs what is still running. */
   async stop(): Promise<void> {
     this.client.close();
-    for (const p of [...this.workers, this.coordinator]) {
+    for (const p of [...this.workers, ...this.coordinators]) {
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     }
-    await Promise.all([...this.workers, this.coordinator].map((p) => p.exit));
+    await Promise.all([...this.workers, ...this.coordinators].map((p) => p.exit));
   }
 }

@@ -26,7 +26,7 @@ describe('ControlChannel', () => {
       { heartbeat: () => undefined, lost: () => undefined, streamEnded: () => undefined },
     );
     try {
-      control.setJob('', 0, 200);
+      control.setJob('', 0, -1, 200);
       const joined = async (): Promise<number | null> => {
         const w = (await client.status()).workers?.find((x) => x.workerId === 'busy-worker');
         return w ? Number(w.lastHeartbeatAgeSeconds) : null;

@@ -10,8 +10,11 @@ import type { ControlData, FromControl, ToControl } from './control-messages.js'
 
 /** Heartbeat interval before a job tells a shorter one. */
 const IDLE_HEARTBEAT_MS = 2000;
-/** Silence from the coordinator after which the worker gives up on it. */
-const LOST_AFTER_MS = 8000;
+/**
+ * Default silence from the coordinator after which the worker gives up on it. Until then a job
+ * trains on (its data plane is peer to peer) while a restarted or standby coordinator takes over.
+ */
+export const COORDINATOR_TIMEOUT_MS = 60_000;
 
 /** What the control thread reports besides events. */
 export interface ControlHandlers {
@@ -37,7 +40,12 @@ export class ControlChannel {
   private listener: ((e: WorkerEvent__Output) => boolean) | null = null;
   private closed = false;
 
-  constructor(coordinator: string, details: JoinDetails, handlers: ControlHandlers) {
+  constructor(
+    coordinator: string,
+    details: JoinDetails,
+    handlers: ControlHandlers,
+    coordinatorTimeoutMs = COORDINATOR_TIMEOUT_MS,
+  ) {
     const step = new SharedArrayBuffer(8);
     this.step = new Float64Array(step);
     const data: ControlData = {
@@ -45,7 +53,7 @@ export class ControlChannel {
       details,
       step,
       idleIntervalMs: IDLE_HEARTBEAT_MS,
-      lostAfterMs: LOST_AFTER_MS,
+      lostAfterMs: coordinatorTimeoutMs,
     };
     this.thread = new Worker(new URL('./control-thread.mjs', import.meta.url), { workerData: data });
     this.thread.on('message', (m: FromControl) => {
@@ -62,9 +70,12 @@ export class ControlChannel {
     this.thread.unref();
   }
 
-  /** Sends heartbeats for `jobId` generation `generation` ('' and 0 when idle) every `intervalMs`. */
-  setJob(jobId: string, generation: number, intervalMs = IDLE_HEARTBEAT_MS): void {
-    this.send({ type: 'job', jobId, generation, intervalMs });
+  /**
+   * Sends heartbeats for `jobId` generation `generation` as `rank` ('', 0 and -1 when idle) every
+   * `intervalMs`.
+   */
+  setJob(jobId: string, generation: number, rank = -1, intervalMs = IDLE_HEARTBEAT_MS): void {
+    this.send({ type: 'job', jobId, generation, rank, intervalMs });
   }
 
   /** The last step this worker committed, for its heartbeats. */

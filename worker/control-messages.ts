@@ -15,7 +15,13 @@ export interface ControlData {
 
 /** Training thread -> control thread. */
 export type ToControl =
-  | { readonly type: 'job'; readonly jobId: string; readonly generation: number; readonly intervalMs: number }
+  | {
+      readonly type: 'job';
+      readonly jobId: string;
+      readonly generation: number;
+      readonly rank: number;
+      readonly intervalMs: number;
+    }
   | { readonly type: 'close' };
 
 /** Control thread -> training thread. */

@@ -19,7 +19,7 @@ const step = new Float64Array(data.step);
 const client = new CoordinatorClient(data.coordinator);
 const details: JoinDetails = data.details;
 
-let job = { id: '', generation: 0 };
+let job = { id: '', generation: 0, rank: -1 };
 let intervalMs = data.idleIntervalMs;
 let timer: NodeJS.Timeout | null = null;
 let leaveStream: (() => void) | null = null;
@@ -31,11 +31,15 @@ let rejoinDelay = 100;
 /** Whether the stream's end has been told since the coordinator last answered. */
 let endTold = false;
 
-/** Opens the Join stream; a stream that ends while this thread runs is opened again, with backoff. */
+/**
+ * Opens the Join stream; a stream that ends while this thread runs is opened again, with backoff.
+ * Joining again says where the worker stands, so that a coordinator that took over its job from
+ * the store takes it back as the member it is.
+ */
 function join(): void {
   leaveStream?.();
   leaveStream = client.join(
-    details,
+    { ...details, placement: { jobId: job.id, generation: job.generation, rank: job.rank, step: step[0]! } },
     (event: WorkerEvent__Output) => {
       lastAnswer = Date.now();
       rejoinDelay = 100;
@@ -98,7 +102,7 @@ function schedule(ms: number): void {
 
 port.on('message', (m: ToControl) => {
   if (m.type === 'job') {
-    job = { id: m.jobId, generation: m.generation };
+    job = { id: m.jobId, generation: m.generation, rank: m.rank };
     schedule(m.intervalMs);
     beat();
   } else if (m.type === 'close') {

@@ -5,6 +5,7 @@
 import {
   credentials,
   Metadata,
+  status as Status,
   type ClientReadableStream,
   type ClientWritableStream,
   type ServiceError,
@@ -38,6 +39,8 @@ export interface JoinDetails {
   readonly hostname: string;
   readonly pid: number;
   readonly metricsAddress: string;
+  /** Where it stands when it joins again: job ('' idle), generation, rank, committed steps. */
+  readonly placement?: { jobId: string; generation: number; rank: number; step: number };
 }
 
 /** A rank's progress report. */
@@ -76,10 +79,27 @@ function detailsOf(err: ServiceError): string {
   return err.details || err.message;
 }
 
+/** First pause before a call the coordinator could not take is tried again; doubled up to 2 s. */
+const RETRY_FIRST_MS = 100;
+
+/**
+ * Whether `err` may pass once a coordinator is back: it was unreachable, did not answer in time,
+ * or (a coordinator that took over) does not know this worker until its Join stream is back.
+ */
+function transient(err: unknown): boolean {
+  if (!(err instanceof ClusterError)) return false;
+  if (err.code === 'WORKER_LOST') return true;
+  const grpcCode = (err.cause as Partial<ServiceError> | undefined)?.code;
+  return (
+    err.code === 'RPC_FAILED' && (grpcCode === Status.UNAVAILABLE || grpcCode === Status.DEADLINE_EXCEEDED)
+  );
+}
+
 export class CoordinatorClient {
   readonly address: string;
   private readonly client: GrpcCoordinatorClient;
   private workerId = '';
+  private patienceMs = 0;
 
   constructor(address: string) {
     this.address = address;
@@ -134,7 +154,8 @@ export class CoordinatorClient {
     onEnd: (err: HarmoniumError | null) => void,
   ): () => void {
     this.workerId = details.workerId;
-    const call = this.client.Join(details);
+    const { placement, ...worker } = details;
+    const call = this.client.Join({ ...worker, ...placement });
     let ended = false;
     const end = (err: HarmoniumError | null): void => {
       if (ended) return;
@@ -156,6 +177,31 @@ export class CoordinatorClient {
     return this;
   }
 
+  /**
+   * A worker's calls about its job (reports, generation ends, state, results) are tried again for
+   * up to `ms` while the coordinator is out of reach, so that a coordinator restarted or replaced
+   * meanwhile receives them; 0 (the default): no second try.
+   */
+  patient(ms: number): this {
+    this.patienceMs = ms;
+    return this;
+  }
+
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    let since: number | null = null;
+    let pause = RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (err) {
+        since ??= Date.now();
+        if (!transient(err) || Date.now() - since + pause > this.patienceMs) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(2000, pause * 2);
+      }
+    }
+  }
+
   heartbeat(
     jobId: string,
     generation: number,
@@ -171,7 +217,12 @@ export class CoordinatorClient {
 
   /** Resolves with the committed steps whose records the coordinator holds. */
   async report(d: ReportDetails): Promise<number> {
-    const reply = await this.unary<{ recordedStep: number }>('Report', (o, cb) =>
+    const reply = await this.retrying(() => this.reportOnce(d));
+    return reply.recordedStep;
+  }
+
+  private reportOnce(d: ReportDetails): Promise<{ recordedStep: number }> {
+    return this.unary<{ recordedStep: number }>('Report', (o, cb) =>
       this.client.Report(
         {
           workerId: this.workerId,
@@ -189,10 +240,13 @@ export class CoordinatorClient {
         cb,
       ),
     );
-    return reply.recordedStep;
   }
 
   async generationDone(d: GenerationDoneDetails): Promise<void> {
+    await this.retrying(() => this.generationDoneOnce(d));
+  }
+
+  private async generationDoneOnce(d: GenerationDoneDetails): Promise<void> {
     await this.unary('GenerationDone', (o, cb) =>
       this.client.GenerationDone(
         {
@@ -225,13 +279,19 @@ export class CoordinatorClient {
     message: string,
     peer: number,
   ): Promise<void> {
-    await this.unary('Fail', (o, cb) =>
-      this.client.Fail({ workerId: this.workerId, jobId, generation, rank, code, message, peer }, o, cb),
+    await this.retrying(() =>
+      this.unary('Fail', (o, cb) =>
+        this.client.Fail({ workerId: this.workerId, jobId, generation, rank, code, message, peer }, o, cb),
+      ),
     );
   }
 
   /** The checkpoint the job resumes from. */
   fetchState(jobId: string, rank: number, worldSize: number): Promise<CheckpointData> {
+    return this.retrying(() => this.fetchStateOnce(jobId, rank, worldSize));
+  }
+
+  private fetchStateOnce(jobId: string, rank: number, worldSize: number): Promise<CheckpointData> {
     return new Promise((resolve, reject) => {
       const call: ClientReadableStream<never> = this.client.FetchState(
         { workerId: this.workerId, jobId, rank, worldSize },
@@ -264,19 +324,23 @@ export class CoordinatorClient {
 
   /** Sends rank 0's state; resolves once the coordinator has written the checkpoint. */
   saveState(jobId: string, generation: number, data: CheckpointData): Promise<void> {
-    return this.upload('SaveState', encodeState(data, jobId), (cb) =>
-      this.client.SaveState(
-        this.metadata(jobId, generation),
-        { deadline: deadline(TRANSFER_TIMEOUT_MS) },
-        cb,
+    return this.retrying(() =>
+      this.upload('SaveState', encodeState(data, jobId), (cb) =>
+        this.client.SaveState(
+          this.metadata(jobId, generation),
+          { deadline: deadline(TRANSFER_TIMEOUT_MS) },
+          cb,
+        ),
       ),
     );
   }
 
   /** Sends rank 0's summary and pictures; resolves once the coordinator has written them. */
   finish(jobId: string, summaryJson: string, files: readonly ResultFile[]): Promise<void> {
-    return this.upload('Finish', encodeResults(summaryJson, files), (cb) =>
-      this.client.Finish(this.metadata(jobId), { deadline: deadline(TRANSFER_TIMEOUT_MS) }, cb),
+    return this.retrying(() =>
+      this.upload('Finish', encodeResults(summaryJson, files), (cb) =>
+        this.client.Finish(this.metadata(jobId), { deadline: deadline(TRANSFER_TIMEOUT_MS) }, cb),
+      ),
     );
   }
 
@@ -297,8 +361,9 @@ export class CoordinatorClient {
     });
   }
 
-  submitJob(configJson: string, workers: number): Promise<JobInfo__Output> {
-    return this.unary('SubmitJob', (o, cb) => this.client.SubmitJob({ configJson, workers }, o, cb));
+  /** Submits a job's options (job-file names, JSON); `jobId` '' lets the coordinator name it. */
+  submitJob(configJson: string, workers: number, jobId = ''): Promise<JobInfo__Output> {
+    return this.unary('SubmitJob', (o, cb) => this.client.SubmitJob({ configJson, workers, jobId }, o, cb));
   }
 
   status(): Promise<StatusReply> {

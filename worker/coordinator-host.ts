@@ -1,9 +1,11 @@
 /**
  * The {@link TrainingHost} of a cluster worker, for one job across its generations: every member
  * keeps the committed steps' records in a {@link StepLog} until the coordinator holds them; rank 0
- * sends them (with each metrics record, awaited) and its checkpoints; every rank's steps feed its
+ * sends them (with each metrics record) and its checkpoints; every rank's steps feed its
  * Prometheus metrics, and the other ranks report their progress every few seconds and right after
- * their first step of a generation (which tells the coordinator the generation trains).
+ * their first step of a generation (which tells the coordinator the generation trains). Reports
+ * never hold up a step: while the coordinator is out of reach (restarted, or replaced by a
+ * standby) the records wait in the log, and the next report that gets through carries them.
  */
 import { StepLog } from '../core/elastic/step-log.js';
 import type { WorkerMetrics } from '../core/metrics/worker-metrics.js';
@@ -31,6 +33,8 @@ export class CoordinatorHost implements TrainingHost {
   private lastReport = 0;
   private reportError: unknown = null;
   private firstStepReported = false;
+  private sending: Promise<void> | null = null;
+  private sendAgain = false;
   /** The committed steps' records the coordinator may not hold yet. */
   readonly log = new StepLog();
   /** Pictures made during training, sent with the results. */
@@ -61,9 +65,10 @@ export class CoordinatorHost implements TrainingHost {
     await this.client.saveState(this.placementNow.jobId, this.placementNow.generation, data);
   }
 
-  async appendMetrics(record: MetricsRecord): Promise<void> {
+  appendMetrics(record: MetricsRecord): Promise<void> {
     this.log.addRecord(record);
-    if (this.placementNow.rank === 0) await this.report();
+    if (this.placementNow.rank === 0) this.reportSoon();
+    return Promise.resolve();
   }
 
   async appendSamples(line: SamplesLine): Promise<void> {
@@ -95,9 +100,30 @@ export class CoordinatorHost implements TrainingHost {
     ) {
       this.firstStepReported = true;
       this.lastReport = now;
-      // Not awaited: a slow coordinator must not stall the step; a failure surfaces next step.
-      this.report().catch((err: unknown) => (this.reportError = err));
+      this.reportSoon();
     }
+  }
+
+  /**
+   * Reports in the background, one report at a time (the one after carries what came meanwhile);
+   * a report that failed for good surfaces at the next step.
+   */
+  private reportSoon(): void {
+    if (this.sending) {
+      this.sendAgain = true;
+      return;
+    }
+    this.sending = this.report()
+      .catch((err: unknown) => {
+        this.reportError = err;
+      })
+      .finally(() => {
+        this.sending = null;
+        if (this.sendAgain) {
+          this.sendAgain = false;
+          this.reportSoon();
+        }
+      });
   }
 
   digestChecked(matched: boolean): void {

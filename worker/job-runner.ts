@@ -130,7 +130,7 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
     for (;;) {
       registry = createWorkerMetrics({ job: jobId, rank: a.rank, model: config.model });
       host.enter({ jobId, generation: a.generation, rank: a.rank }, registry);
-      control.setJob(jobId, a.generation, a.heartbeatIntervalMs);
+      control.setJob(jobId, a.generation, a.rank, a.heartbeatIntervalMs);
       const result = await runGeneration(ctx, setup, host, state, a, totals);
       state = result.state;
       if (result.outcome) return result.outcome;
@@ -457,7 +457,7 @@ async function sendResults(
 /** Evaluates a job's final checkpoint for the coordinator (its rank 0 was lost after training). */
 export async function runEvaluation(ctx: WorkerContext, task: EvaluateTask): Promise<JobOutcome> {
   const config = jobConfig(ctx, task);
-  ctx.control.setJob(task.jobId, 0);
+  ctx.control.setJob(task.jobId, 0, 0);
   try {
     const setup = await setUpRun(config);
     const data = await ctx.client.fetchState(task.jobId, 0, 1);

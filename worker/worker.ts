@@ -7,7 +7,12 @@
  * Leaving: the first SIGTERM (an eviction, a scale-down, Ctrl-C of one worker) is a graceful
  * leave: the worker tells the coordinator, its generation drains at the next step boundary, and it
  * exits once released; a second SIGTERM, or 30 s, ends it at once. `once` serves one job and
- * exits with its outcome, as a Kubernetes Job's pod would. Losing the coordinator ends the process.
+ * exits with its outcome, as a Kubernetes Job's pod would.
+ *
+ * Losing the coordinator: the job trains on, its reports wait, the Join stream is opened again
+ * with backoff, and a coordinator that comes back (restarted, or a standby taking over, with the
+ * job in its store) takes this worker back where it stands. Silence for longer than
+ * `coordinatorTimeoutMs` ends the process.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +20,7 @@ import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
 import type { HarmoniumError } from '../core/errors.js';
 import { ClusterError } from '../core/errors.js';
 import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
-import { ControlChannel } from './control-channel.js';
+import { ControlChannel, COORDINATOR_TIMEOUT_MS } from './control-channel.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { runEvaluation, runJob, type JobOutcome, type WorkerContext } from './job-runner.js';
 
@@ -35,6 +40,8 @@ export interface WorkerOptions {
   readonly log?: (line: string) => void;
   /** Resolves when the worker should leave (SIGTERM); default: never. */
   readonly leave?: Promise<string>;
+  /** How long the worker carries on without hearing from a coordinator; default 60 s. */
+  readonly coordinatorTimeoutMs?: number;
 }
 
 /** Runs a worker until it leaves (or, with `once`, until its first job is over for it). */
@@ -47,7 +54,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     ...(opts.advertiseHost ? { advertisedHost: opts.advertiseHost } : {}),
   });
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const client = new CoordinatorClient(opts.coordinator).as(workerId);
+  const patience = opts.coordinatorTimeoutMs ?? COORDINATOR_TIMEOUT_MS;
+  const client = new CoordinatorClient(opts.coordinator).as(workerId).patient(patience);
 
   let failure: HarmoniumError | null = null;
   let onFailure: (err: HarmoniumError) => void = () => undefined;
@@ -76,6 +84,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       lost: (message) => die(new ClusterError('RPC_FAILED', message)),
       streamEnded: (message) => log(`worker ${workerId}: Join stream ended (${message}); joining again`),
     },
+    patience,
   );
   void opts.leave?.then((why) => {
     leaving = true;

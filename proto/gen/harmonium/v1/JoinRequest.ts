@@ -1,5 +1,6 @@
 // Original file: proto/harmonium/v1/coordinator.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface JoinRequest {
   /**
@@ -16,6 +17,16 @@ export interface JoinRequest {
    * host:port of the worker's /metrics, empty when it serves none.
    */
   'metricsAddress'?: (string);
+  /**
+   * Where the worker stands when it joins again (its Join stream broke, or the coordinator was
+   * restarted or replaced): the job ("" when idle), generation and rank it is a member of, and the
+   * steps it has committed. A coordinator that restored that job from its store takes the worker
+   * back as that member, and the job goes on without restarting it.
+   */
+  'jobId'?: (string);
+  'generation'?: (number);
+  'rank'?: (number);
+  'step'?: (number | string | Long);
 }
 
 export interface JoinRequest__Output {
@@ -33,4 +44,14 @@ export interface JoinRequest__Output {
    * host:port of the worker's /metrics, empty when it serves none.
    */
   'metricsAddress': (string);
+  /**
+   * Where the worker stands when it joins again (its Join stream broke, or the coordinator was
+   * restarted or replaced): the job ("" when idle), generation and rank it is a member of, and the
+   * steps it has committed. A coordinator that restored that job from its store takes the worker
+   * back as that member, and the job goes on without restarting it.
+   */
+  'jobId': (string);
+  'generation': (number);
+  'rank': (number);
+  'step': (number);
 }

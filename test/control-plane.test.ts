@@ -1,0 +1,247 @@
+/**
+ * The control plane on a real nats-server with JetStream (each test's own, on a free port and a
+ * temporary store), with real coordinator and worker processes and real signals: a coordinator
+ * killed (-9) mid-job and started again takes the running job up without restarting a worker and
+ * the job's records go on without a gap or a step twice; jobs queued before a kill all run after
+ * the restart; the same job id twice is one job; NATS itself restarted mid-job costs nothing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readMetricsLog } from '../core/train/metrics-log.js';
+import { readSamplesLog } from '../core/train/samples-log.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { harmonium, readJson } from './cli-helpers.js';
+import { NatsServer, natsSkip } from './nats-server.js';
+import { Cluster, until } from './processes.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'harmonium-control-'));
+const BATCH = 60;
+const LIMIT = 3000;
+const STEPS_PER_EPOCH = LIMIT / BATCH;
+const LOG_EVERY = 5;
+
+function job(epochs: number): string[] {
+  return [
+    '--model',
+    'ae',
+    '--layers',
+    '64,16',
+    '--limit',
+    String(LIMIT),
+    '--batch-size',
+    String(BATCH),
+    '--epochs',
+    String(epochs),
+    '--test-limit',
+    '100',
+    '--no-pictures',
+    '--log-every',
+    String(LOG_EVERY),
+    '--audit-samples',
+  ];
+}
+
+/** Every step committed once, and metrics.jsonl with every logged step once, in order. */
+function checkRecords(out: string, epochs: number): void {
+  const steps = epochs * STEPS_PER_EPOCH;
+  assert.deepEqual(
+    readSamplesLog(join(out, 'samples.jsonl')).map((l) => l.step),
+    Array.from({ length: steps }, (_, i) => i),
+    'samples.jsonl: every step once',
+  );
+  assert.deepEqual(
+    readMetricsLog(join(out, 'metrics.jsonl')).map((r) => r.step),
+    Array.from({ length: steps / LOG_EVERY }, (_, i) => (i + 1) * LOG_EVERY),
+    'metrics.jsonl: every logged step once, in order',
+  );
+}
+
+/** A job of a few steps. */
+function tiny(out: string): string[] {
+  return [
+    '--model',
+    'ae',
+    '--layers',
+    '16,4',
+    '--limit',
+    '300',
+    '--batch-size',
+    '60',
+    '--epochs',
+    '1',
+    '--test-limit',
+    '50',
+    '--no-pictures',
+    '--out',
+    out,
+  ];
+}
+
+function loggedStep(out: string): number {
+  const records = readMetricsLog(join(out, 'metrics.jsonl'));
+  return records.length > 0 ? records[records.length - 1]!.step : 0;
+}
+
+describe('control plane on NATS JetStream (real processes)', { skip: natsSkip }, () => {
+  let nats: NatsServer;
+  before(async () => {
+    nats = await NatsServer.start();
+  });
+  after(async () => {
+    await nats.stop();
+  });
+
+  it('coordinator kill -9 mid-job: the restarted coordinator takes the job up; no worker restarted, no step lost or twice', async () => {
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    try {
+      const workers = await Promise.all([0, 1].map(() => cluster.addWorker()));
+      const out = join(tmp, 'adopted');
+      const id = await cluster.submit([...job(4), '--workers', '2', '--out', out]);
+      await until('step 30', 120_000, () => (loggedStep(out) >= 30 ? true : null));
+      const old = cluster.coordinator;
+      old.child.kill('SIGKILL');
+      await old.exit;
+      const killedAt = loggedStep(out);
+      // The workers train on without a coordinator for a while.
+      await new Promise((r) => setTimeout(r, 1500));
+      const restarted = await cluster.startCoordinator();
+      assert.match(restarted.output(), /state in JetStream at nats:\/\/127\.0\.0\.1/);
+      await until('a step after the restart', 60_000, () => (loggedStep(out) > killedAt ? true : null));
+      const info = await cluster.ended(id, 180_000);
+      assert.equal(info.state, 'SUCCEEDED', info.message + restarted.output());
+      checkRecords(out, 4);
+      const s = readJson(join(out, 'summary.json'));
+      assert.equal(s['steps'], 4 * STEPS_PER_EPOCH);
+      assert.deepEqual(s['failures'], [], 'no worker was lost');
+      assert.equal(info.generation, 1, 'the generation went on: nobody re-formed it');
+      for (const w of workers) assert.equal(w.child.exitCode, null, 'every worker process lives on');
+      assert.match(restarted.output(), /taken up RUNNING at generation 1/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('jobs queued when the coordinator is killed all run after its restart; the same job id twice is one job', async () => {
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    try {
+      const ids = ['queued-a', 'queued-b', 'queued-c'];
+      for (const id of ids) await cluster.submit([...tiny(id), '--job-id', id]);
+      assert.equal(await cluster.submit([...tiny('queued-a'), '--job-id', 'queued-a']), 'queued-a');
+      const old = cluster.coordinator;
+      old.child.kill('SIGKILL');
+      await old.exit;
+      await cluster.startCoordinator();
+      assert.equal(await cluster.submit([...tiny('queued-b'), '--job-id', 'queued-b']), 'queued-b');
+      await cluster.addWorker();
+      for (const id of ids) {
+        const info = await cluster.ended(id, 120_000);
+        assert.equal(info.state, 'SUCCEEDED', `${id}: ${info.message}`);
+        assert.equal(readJson(join(tmp, id, 'summary.json'))['steps'], 5);
+      }
+      const status = JSON.parse(harmonium(['status', '--coordinator', cluster.address, '--json']).stdout) as {
+        jobs: Array<{ jobId: string; submittedAtMs: number }>;
+      };
+      // (The store also holds the other tests' jobs.)
+      const mine = status.jobs.filter((j) => j.jobId.startsWith('queued-'));
+      assert.deepEqual(mine.map((j) => j.jobId).sort(), ids, 'three jobs, each once');
+      const order = [...mine].sort((a, b) => a.submittedAtMs - b.submittedAtMs).map((j) => j.jobId);
+      assert.deepEqual(order, ids);
+      // Its events, from before and after the restart, from the start.
+      const logs = harmonium(['logs', 'queued-a', '--nats', nats.url]);
+      assert.equal(logs.status, 0, logs.stderr);
+      const states = logs.stdout
+        .split('\n')
+        .filter((l) => / state /.test(l))
+        .map((l) => l.split(/\s+/)[2]);
+      assert.deepEqual(states, ['PENDING', 'RENDEZVOUS', 'RUNNING', 'SUCCEEDED'], logs.stdout);
+      const followed = harmonium(['logs', 'queued-c', '--nats', nats.url, '--follow', '--json']);
+      assert.equal(followed.status, 0, followed.stderr);
+      assert.equal(JSON.parse(followed.stdout.trim().split('\n').pop()!).state, 'SUCCEEDED');
+      assert.equal(harmonium(['logs', 'no-such-job', '--nats', nats.url]).status, 1);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('a malformed message on the submissions subject is dead-lettered with its reason; a job published there by any NATS client runs', async () => {
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    const nc = await connect({ servers: nats.url });
+    try {
+      const js = jetstream(nc);
+      await js.publish('harmonium.submit', 'this is not json');
+      await js.publish(
+        'harmonium.submit',
+        JSON.stringify({ id: 'bad-option', options: { model: 'ae', epocs: 1 } }),
+      );
+      const good = {
+        id: 'from-nats',
+        options: {
+          model: 'ae',
+          layers: [16, 4],
+          limit: 300,
+          'batch-size': 60,
+          epochs: 1,
+          'test-limit': 50,
+          pictures: false,
+          out: 'from-nats',
+        },
+        workers: 1,
+      };
+      await js.publish('harmonium.submit', JSON.stringify(good));
+      await cluster.addWorker();
+      const info = await cluster.ended('from-nats', 120_000);
+      assert.equal(info.state, 'SUCCEEDED', info.message);
+      const jsm = await jetstreamManager(nc);
+      const dead = await until('two dead letters', 10_000, async () => {
+        const s = await jsm.streams.info('HARMONIUM_DEAD_LETTERS');
+        return s.state.messages >= 2 ? s.state : null;
+      });
+      const reasons: string[] = [];
+      for (let seq = dead.first_seq; seq <= dead.last_seq; seq++) {
+        const m = await jsm.streams.getMessage('HARMONIUM_DEAD_LETTERS', { seq });
+        reasons.push(`${m!.string()} => ${m!.header.get('Harmonium-Reason')}`);
+      }
+      assert.match(reasons.join('\n'), /this is not json => submission: not JSON/);
+      assert.match(reasons.join('\n'), /bad-option.*=> .*epocs.*did you mean epochs/);
+      assert.equal((await jsm.streams.info('HARMONIUM_SUBMISSIONS')).state.messages, 0, 'the queue is empty');
+    } finally {
+      await nc.close();
+      await cluster.stop();
+    }
+  });
+
+  it('NATS restarted mid-job: the job goes on and its events resume', async () => {
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    try {
+      await Promise.all([0, 1].map(() => cluster.addWorker()));
+      const out = join(tmp, 'nats-restart');
+      const id = await cluster.submit([
+        ...job(2),
+        '--workers',
+        '2',
+        '--out',
+        out,
+        '--job-id',
+        'nats-restart',
+      ]);
+      await until('step 20', 120_000, () => (loggedStep(out) >= 20 ? true : null));
+      await nats.kill();
+      await new Promise((r) => setTimeout(r, 1000));
+      await nats.restart();
+      const info = await cluster.ended(id, 180_000);
+      assert.equal(info.state, 'SUCCEEDED', info.message);
+      checkRecords(out, 2);
+      const logs = await until('the SUCCEEDED event', 15_000, () => {
+        const r = harmonium(['logs', id, '--nats', nats.url]);
+        return r.stdout.includes('SUCCEEDED') ? r.stdout : null;
+      });
+      assert.match(logs, /RUNNING/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
