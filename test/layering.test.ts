@@ -50,6 +50,7 @@ for (const dir of [
   'coordinator',
   'core/collective',
   'core/config',
+  'core/control-plane',
   'core/elastic',
   'core/metrics',
   'core/report',
