@@ -118,7 +118,9 @@ program
 
 program
   .command('coordinator')
-  .description('run a coordinator that workers join and clients submit jobs to (one job at a time)')
+  .description(
+    'run a coordinator that workers join and clients submit jobs to (jobs run side by side on disjoint workers)',
+  )
   .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
   .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
   .option(

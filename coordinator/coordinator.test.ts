@@ -360,6 +360,33 @@ describe('Coordinator', () => {
     assert.equal(h.assignment('w-a').jobId, second.id);
   });
 
+  it('runs jobs side by side on disjoint workers; a running job does not grow into workers a queued one waits for', () => {
+    const h = harness();
+    const a = h.c.submit(jobConfig('side-a', 3, { minWorkers: 2, rendezvousTimeout: 0 }));
+    h.join('s0');
+    h.join('s1');
+    for (const id of ['s0', 's1']) h.ready(id, a.id);
+    assert.equal(a.state, 'RUNNING');
+    const b = h.c.submit(jobConfig('side-b', 2));
+    h.join('s2');
+    h.join('s3');
+    assert.equal(b.state, 'RENDEZVOUS', 'b starts on the two newcomers');
+    assert.deepEqual(
+      ['s2', 's3'].map((id) => h.assignment(id).jobId),
+      [b.id, b.id],
+    );
+    assert.equal(h.last('s0').drain, undefined, 'a did not grow into them');
+    const c = h.c.submit(jobConfig('side-c', 3, { minWorkers: 3 }));
+    h.join('s4');
+    h.advance(1000);
+    assert.equal(c.state, 'PENDING');
+    assert.equal(h.inbox.get('s4')!.length, 0, 's4 stays idle for job c');
+    assert.equal(h.last('s0').drain, undefined);
+    h.c.cancel(c.id, 'not needed');
+    h.advance(1000);
+    assert.ok(h.last('s0').drain, 'with the queue empty, a grows into the idle worker');
+  });
+
   it('cancels a job and refuses unknown jobs and impossible transitions', () => {
     const h = harness();
     const job = h.c.submit(jobConfig('f', 3));

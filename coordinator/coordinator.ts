@@ -1,9 +1,11 @@
 /**
  * The coordinator's decisions, apart from any transport: its pool of workers, the job queue, when a
- * job starts, succeeds or fails, what goes into its output directory. A running job's membership
- * across generations (who is lost, who joins, who leaves) is its {@link ElasticJob}. The gRPC
- * server (coordinator-server.ts) turns calls into these methods; a timer calls
- * {@link Coordinator.tick}. Tests drive it directly with a fake clock. It never imports tfjs.
+ * job starts (job-scheduler.ts), succeeds or fails, what goes into its output directory. A running
+ * job's membership across generations (who is lost, who joins, who leaves) is its
+ * {@link ElasticJob}. Every decision leaves each job's record with the journal (the control store),
+ * and {@link Coordinator.restore} takes up the records another coordinator left. The gRPC server
+ * (coordinator-server.ts) turns calls into these methods; a timer calls {@link Coordinator.tick}.
+ * Tests drive it directly with a fake clock. It never imports tfjs.
  */
 import { randomBytes } from 'node:crypto';
 import type { JobConfig } from '../core/config/job-config.js';
@@ -20,6 +22,7 @@ import type { JobEventSink } from './job-events.js';
 import type { JobJournal } from './job-journal.js';
 import { JobOutputs } from './job-outputs.js';
 import type { JobRecord, StoredWorker } from './job-record.js';
+import { JobScheduler } from './job-scheduler.js';
 import { describeWorker, WorkerRegistry, type WorkerRecord } from './worker-registry.js';
 
 /** Options of a {@link Coordinator}. */
@@ -119,8 +122,9 @@ export class Coordinator {
   private readonly events: JobEventSink | null;
   private lastMetrics: CoordinatorMetrics<JobState> | null = null;
   private readonly resumeSteps = new Map<string, number | null>();
-  /** When the oldest pending job first had --min-workers idle workers. */
-  private gatheringSince: number | null = null;
+  private readonly scheduler = new JobScheduler();
+  /** Whether a queued job waits for idle workers (running jobs then do not grow into them). */
+  private queueWaiting = false;
   private readonly context: JobContext;
   private readonly disconnectGraceMs: number;
   /** Workers without a Join stream, and when they count as gone unless they join again. */
@@ -146,7 +150,8 @@ export class Coordinator {
       now: () => this.now(),
       log: (line) => this.log(line),
       // A worker whose stream just closed is about to be lost: never a candidate.
-      idle: () => this.workers.idle().filter((w) => !this.disconnected.has(w)),
+      idle: () => this.idleWorkers(),
+      spare: () => (this.queueWaiting ? [] : this.idleWorkers()),
       transition: (job, to, reason) => this.transition(job, to, reason),
       fail: (job, reason) => this.end(job, 'FAILED', reason),
     };
@@ -527,22 +532,31 @@ export class Coordinator {
     return { jobs: this.jobs, workers: this.workers.all() };
   }
 
-  /** Jobs run one at a time: the oldest pending one starts once the running one has ended. */
+  /** Workers free to take work: idle, and not about to be lost. */
+  private idleWorkers(): WorkerRecord[] {
+    return this.workers.idle().filter((w) => !this.disconnected.has(w));
+  }
+
+  /** Queued jobs start as the scheduler decides (job-scheduler.ts), each on workers of its own. */
   private startNext(now: number): void {
-    if ([...this.running.values()].some((r) => !r.job.terminal)) return;
-    const next = this.jobs.find((j) => !j.terminal);
-    if (!next || next.state !== 'PENDING') return;
-    const idle = this.workers.idle().length;
-    const c = next.config;
-    if (idle < c.minWorkers) {
-      this.gatheringSince = null;
-      return;
-    }
-    this.gatheringSince ??= now;
-    // Wait for --workers, but no longer than --rendezvous-timeout once --min-workers are there.
-    if (idle < c.workers && now - this.gatheringSince < c.rendezvousTimeout * 1000) return;
-    this.gatheringSince = null;
-    this.start(next);
+    const queue = this.jobs
+      .filter((j) => j.state === 'PENDING')
+      .sort((a, b) => a.sequence - b.sequence)
+      .map((j) => ({
+        id: j.id,
+        minWorkers: j.config.minWorkers,
+        workers: j.config.workers,
+        rendezvousTimeoutMs: j.config.rendezvousTimeout * 1000,
+        queuedAt: j.submittedAt,
+      }));
+    const { start, waiting } = this.scheduler.decide(
+      queue,
+      this.idleWorkers().length,
+      this.workers.all().length,
+      now,
+    );
+    this.queueWaiting = waiting;
+    for (const s of start) this.start(this.job(s.id));
   }
 
   private start(job: Job): void {

@@ -87,6 +87,8 @@ export interface JobContext {
   log(line: string): void;
   /** Workers free to join, in join order. */
   idle(): WorkerRecord[];
+  /** Idle workers no queued job waits for: those a job that trains may grow into. */
+  spare(): WorkerRecord[];
   /** Records a job state change (and publishes it). */
   transition(job: Job, to: JobState, reason: string): void;
   /** Ends the job: FAILED with `reason`. */
@@ -401,9 +403,9 @@ export class ElasticJob {
     } else if (
       this.phase === 'training' &&
       this.members.length < this.config.workers &&
-      this.ctx.idle().length > 0
+      this.ctx.spare().length > 0
     ) {
-      this.drain(`${this.ctx.idle().length} idle worker(s) can join`);
+      this.drain(`${this.ctx.spare().length} idle worker(s) can join`);
     } else if (this.phase === 'finishing' && this.evaluator === null) {
       this.assignEvaluation();
     }
