@@ -64,6 +64,11 @@ async function printTrainingHelp(usage: string): Promise<void> {
   );
 }
 
+/** Checks a coordinator list, HOST:PORT[,HOST:PORT...]; ConfigError naming `field` otherwise. */
+function checkCoordinators(value: string, field: string): void {
+  for (const one of value.split(',')) parseHostPort(one, field);
+}
+
 /** Splits HOST:PORT (IPv6 in brackets); ConfigError naming `field` otherwise. */
 function parseHostPort(value: string, field: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
@@ -129,6 +134,11 @@ program
     '',
   )
   .option(
+    '--lease-ttl <seconds>',
+    'with --nats: the leader lease; a standby takes over about this long after the leader stops',
+    '5',
+  )
+  .option(
     '--adopt-grace <seconds>',
     'how long the workers of a running job taken up from NATS have to join again',
     '30',
@@ -145,6 +155,7 @@ program
       nats: string;
       runsDir: string;
       adoptGrace: string;
+      leaseTtl: string;
     }) => {
       const { host, port } = parseHostPort(opts.listen, 'listen');
       const { serveCoordinator } = await import('../coordinator/serve.js');
@@ -153,6 +164,13 @@ program
         throw new ConfigError(
           'metrics-port',
           `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
+        );
+      }
+      const ttl = Number(opts.leaseTtl);
+      if (!(Number.isFinite(ttl) && ttl >= 0.5 && ttl <= 600)) {
+        throw new ConfigError(
+          'lease-ttl',
+          `must be a number of seconds in [0.5, 600], got "${opts.leaseTtl}"`,
         );
       }
       const grace = Number(opts.adoptGrace);
@@ -169,6 +187,7 @@ program
         nats: opts.nats,
         runsDir: opts.runsDir,
         adoptGraceMs: grace * 1000,
+        leaseTtlMs: ttl * 1000,
       });
     },
   );
@@ -181,7 +200,10 @@ program
   .description(
     "join a coordinator's pool and train the jobs it assigns; SIGTERM leaves gracefully (a second one, or 30 s, at once)",
   )
-  .requiredOption('--coordinator <host:port>', 'the coordinator to join')
+  .requiredOption(
+    '--coordinator <host:port,...>',
+    'the coordinator to join, or a list of those sharing one NATS (the leader is found)',
+  )
   .option('--listen-host <host>', 'address the collective endpoint listens on', '127.0.0.1')
   .option('--advertise-host <host>', 'address peers dial to reach this worker (default: --listen-host)')
   .option(
@@ -203,7 +225,7 @@ program
       once?: boolean;
       coordinatorTimeout: string;
     }) => {
-      parseHostPort(opts.coordinator, 'coordinator');
+      checkCoordinators(opts.coordinator, 'coordinator');
       const timeout = Number(opts.coordinatorTimeout);
       if (!(Number.isFinite(timeout) && timeout >= 1 && timeout <= 86_400)) {
         throw new ConfigError(
@@ -259,7 +281,7 @@ program
     const at = args.indexOf('--coordinator');
     const address = at >= 0 ? args[at + 1] : undefined;
     if (address === undefined) throw new ConfigError('coordinator', 'required: --coordinator HOST:PORT');
-    parseHostPort(address, 'coordinator');
+    checkCoordinators(address, 'coordinator');
     let rest = args.filter((_, i) => i !== at && i !== at + 1);
     const detach = rest.includes('--detach');
     rest = rest.filter((a) => a !== '--detach');
@@ -275,16 +297,19 @@ program
     // Compiled here for errors that name flags and files; the coordinator compiles the options again.
     const config = compileJobConfig(sources);
     const { submitJob } = await import('./submit-command.js');
-    process.exitCode = await submitJob(address, submissionOptions(sources, config), { detach, jobId });
+    const { randomBytes } = await import('node:crypto');
+    // Named here, so that a submission tried again on another coordinator is still one job.
+    const id = jobId || `${config.model}-${randomBytes(4).toString('hex')}`;
+    process.exitCode = await submitJob(address, submissionOptions(sources, config), { detach, jobId: id });
   });
 
 program
   .command('status')
   .description("show a coordinator's jobs and workers")
-  .requiredOption('--coordinator <host:port>', 'the coordinator to ask')
+  .requiredOption('--coordinator <host:port,...>', 'the coordinator to ask (or a list: the leader answers)')
   .option('--json', 'print the raw status as JSON')
   .action(async (opts: { coordinator: string; json?: boolean }) => {
-    parseHostPort(opts.coordinator, 'coordinator');
+    checkCoordinators(opts.coordinator, 'coordinator');
     const { showStatus } = await import('./submit-command.js');
     await showStatus(opts.coordinator, opts.json === true);
   });
@@ -312,9 +337,12 @@ program
   .command('cancel')
   .description('cancel a job on a coordinator')
   .argument('<job>', 'job id, as `harmonium status` shows it')
-  .requiredOption('--coordinator <host:port>', 'the coordinator running it')
+  .requiredOption(
+    '--coordinator <host:port,...>',
+    'the coordinator running it (or a list: the leader answers)',
+  )
   .action(async (jobId: string, opts: { coordinator: string }) => {
-    parseHostPort(opts.coordinator, 'coordinator');
+    checkCoordinators(opts.coordinator, 'coordinator');
     const { cancelJob } = await import('./submit-command.js');
     await cancelJob(opts.coordinator, jobId);
   });

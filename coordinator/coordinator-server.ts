@@ -41,8 +41,36 @@ export interface CoordinatorServer {
   /** host:port it listens on. */
   readonly address: string;
   readonly port: number;
+  /** What grpc.health.v1 says (a standby coordinator is NOT_SERVING, so probes route to the leader). */
+  setServing(serving: boolean): void;
   /** Stops the control loop and the server (ongoing calls are cancelled). */
   close(): Promise<void>;
+}
+
+/**
+ * Every call of `handlers` answered UNAVAILABLE "[NOT_LEADER] ..." while `standby()` says why
+ * this coordinator does not lead, so that a worker or client with a list of coordinators tries
+ * the next one.
+ */
+function gated(handlers: CoordinatorHandlers, standby: () => string | null): CoordinatorHandlers {
+  const refusal = (why: string): Partial<ServerErrorResponse> & Error =>
+    Object.assign(new Error(`[NOT_LEADER] ${why}`), {
+      code: Status.UNAVAILABLE,
+      details: `[NOT_LEADER] ${why}`,
+    });
+  const out: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    out[name] = (
+      call: { destroy?: (e: Error) => void },
+      callback?: (e: Partial<ServerErrorResponse>) => void,
+    ) => {
+      const why = standby();
+      if (why === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
+      if (callback) callback(refusal(why));
+      else call.destroy?.(refusal(why));
+    };
+  }
+  return out as unknown as CoordinatorHandlers;
 }
 
 function grpcCode(err: unknown): Status {
@@ -324,18 +352,28 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
  */
 export async function startCoordinatorServer(
   coordinator: Coordinator,
-  opts: { host: string; port: number; tickMs?: number; runsDir?: string; intake?: JobIntake },
+  opts: {
+    host: string;
+    port: number;
+    tickMs?: number;
+    runsDir?: string;
+    /** Where submissions go; the caller starts it. Default: a queue in memory, started here. */
+    intake?: JobIntake;
+    /** Why this coordinator does not lead now (it refuses every call), null while it leads. */
+    standby?: () => string | null;
+  },
 ): Promise<CoordinatorServer> {
-  const intake =
-    opts.intake ??
-    new JobIntake({
+  let intake = opts.intake;
+  if (!intake) {
+    intake = new JobIntake({
       coordinator,
       store: new MemoryControlStore(),
       journal: null,
       runsDir: opts.runsDir ?? 'runs',
       log: () => undefined,
     });
-  intake.start();
+    intake.start();
+  }
   const server = new Server({
     'grpc.max_receive_message_length': 8 << 20,
     // Generous: a peer busy in a long synchronous computation cannot answer pings; dead
@@ -344,7 +382,8 @@ export async function startCoordinatorServer(
     'grpc.keepalive_timeout_ms': 30_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(coordinatorServiceDefinition(), handlers(coordinator, intake));
+  const all = handlers(coordinator, intake);
+  server.addService(coordinatorServiceDefinition(), opts.standby ? gated(all, opts.standby) : all);
   // Standard grpc.health.v1 and server reflection: grpc_health_probe, Kubernetes gRPC probes and
   // grpcurl work against the coordinator with no Harmonium code.
   const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE]: 'SERVING' });
@@ -360,15 +399,22 @@ export async function startCoordinatorServer(
         : resolve(p),
     ),
   );
-  const timer = setInterval(() => coordinator.tick(), opts.tickMs ?? 500);
+  // A coordinator that does not lead decides nothing, not even on its own timer.
+  const timer = setInterval(() => {
+    if (!opts.standby || opts.standby() === null) coordinator.tick();
+  }, opts.tickMs ?? 500);
   const address = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
+  const setServing = (serving: boolean): void => {
+    health.setStatus('', serving ? 'SERVING' : 'NOT_SERVING');
+    health.setStatus(COORDINATOR_SERVICE, serving ? 'SERVING' : 'NOT_SERVING');
+  };
   return {
     address,
     port,
+    setServing,
     close: async () => {
       clearInterval(timer);
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus(COORDINATOR_SERVICE, 'NOT_SERVING');
+      setServing(false);
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         // Join streams stay open for a worker's lifetime: do not wait for them.

@@ -108,6 +108,8 @@ export interface HeartbeatAnswer {
   readonly reason: string;
   readonly unknown: boolean;
   readonly recordedStep: number;
+  /** It has no Join stream here: it should open one. */
+  readonly joinAgain: boolean;
 }
 
 export class Coordinator {
@@ -373,10 +375,12 @@ export class Coordinator {
         unknown: true,
         recordedStep: 0,
         reason: `this coordinator does not know worker ${workerId}`,
+        joinAgain: true,
       };
     }
     const run = jobId === '' ? undefined : this.running.get(jobId);
     if (run && w.jobId === jobId) run.metrics.recordHeartbeat(w.rank, this.now());
+    const joinAgain = this.disconnected.has(w);
     const fenced = w.fenced;
     // Alive again: once this answer has told it to drop its old job, it may take work.
     w.fenced = false;
@@ -386,9 +390,9 @@ export class Coordinator {
         job?.terminal && !fenced
           ? `job ${jobId} ${job.state.toLowerCase()}: ${job.message}`
           : `fenced: worker ${workerId} is no longer a member of job ${jobId} generation ${generation}`;
-      return { stop: true, unknown: false, recordedStep: 0, reason: why };
+      return { stop: true, unknown: false, recordedStep: 0, reason: why, joinAgain };
     }
-    return { stop: false, unknown: false, reason: '', recordedStep: run?.recordedStep ?? 0 };
+    return { stop: false, unknown: false, reason: '', recordedStep: run?.recordedStep ?? 0, joinAgain };
   }
 
   /** A member's progress; rank 0's carries the committed steps' records. Returns the recorded step. */

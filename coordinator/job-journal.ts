@@ -37,6 +37,19 @@ export class JobJournal {
     this.written.set(id, value);
   }
 
+  /**
+   * Writes job `id`'s record again as it was loaded, over the revision it was loaded at: a
+   * coordinator taking over does so for every open job first, so that the one it replaced (should
+   * it wake up) finds another revision on its next write and stops.
+   */
+  async claim(id: string): Promise<void> {
+    const value = this.written.get(id);
+    if (value === undefined) return;
+    this.written.delete(id);
+    this.record(id, value);
+    await this.flush(id);
+  }
+
   /** Whether `id` has a record in the store (or one is being written). */
   has(id: string): boolean {
     return this.revisions.has(id) || this.pending.has(id) || this.inFlight.has(id);

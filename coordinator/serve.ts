@@ -1,14 +1,21 @@
 /**
  * `harmonium coordinator`: a long-running coordinator that workers join and clients submit jobs
- * to; it runs until SIGINT or SIGTERM. With `--nats` its jobs live in JetStream: a coordinator
- * started on the same NATS takes up every job the last one left, queued or running, and the
- * running ones go on without restarting a worker. Without it, a signal cancels what is in flight.
+ * to; it runs until SIGINT or SIGTERM. With `--nats` its jobs live in JetStream, and any number of
+ * coordinators may share it: one leads (leader-lease.ts), the others stand by, refusing calls so
+ * that workers and clients with a list of coordinators find the leader. The coordinator that
+ * takes the lead (a restart, or a standby when the leader died) takes up every job the last one
+ * left, queued or running, and the running ones go on without restarting a worker. Without
+ * `--nats`, a signal cancels what is in flight.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
-import type { ControlStore } from '../core/control-plane/control-store.js';
+import type { ControlStore, Revisioned } from '../core/control-plane/control-store.js';
 import { JetStreamControlStore } from '../core/control-plane/jetstream-control-store.js';
+import { LeaderLease } from '../core/control-plane/leader-lease.js';
 import { MemoryControlStore } from '../core/control-plane/memory-control-store.js';
+import type { ClusterError } from '../core/errors.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
@@ -28,13 +35,15 @@ export interface ServeOptions {
   readonly runsDir?: string;
   /** How long the workers of a job taken up from the store have to join again; default 30 s. */
   readonly adoptGraceMs?: number;
+  /** The leader lease's time (standbys take over about this long after the leader stops). */
+  readonly leaseTtlMs?: number;
   readonly log?: (line: string) => void;
 }
 
-/** The readable records of `store`; an unreadable one is reported and left where it is. */
-async function loadRecords(store: ControlStore, log: (line: string) => void): Promise<JobRecord[]> {
+/** The readable records of `loaded`; an unreadable one is reported and left where it is. */
+function loadRecords(loaded: readonly Revisioned[], log: (line: string) => void): JobRecord[] {
   const out: JobRecord[] = [];
-  for (const r of await store.loadJobs()) {
+  for (const r of loaded) {
     try {
       out.push(parseJobRecord(r.value, r.key));
     } catch (err) {
@@ -44,27 +53,23 @@ async function loadRecords(store: ControlStore, log: (line: string) => void): Pr
   return out;
 }
 
-/** Serves until a signal arrives. */
+/** Serves until a signal arrives (or, sharing a store, until another coordinator took the lead). */
 export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const runsDir = resolve(opts.runsDir ?? 'runs');
+  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const store: ControlStore =
     opts.nats === '' ? new MemoryControlStore() : await JetStreamControlStore.open(opts.nats);
-  let deposed: Error | null = null;
+  let deposed: ClusterError | null = null;
   let onDeposed: () => void = () => undefined;
   const deposed$ = new Promise<void>((r) => (onDeposed = r));
-  const journal = store.durable
-    ? new JobJournal(store, {
-        log,
-        onDeposed: (err) => {
-          deposed = err;
-          log(`coordinator: another coordinator wrote this one's records (${err.message}); stopping`);
-          onDeposed();
-        },
-      })
-    : null;
-  const loaded = await store.loadJobs();
-  for (const r of loaded) journal?.loaded(r.key, r.value, r.revision);
+  const depose = (err: ClusterError): void => {
+    if (deposed) return;
+    deposed = err;
+    log(`coordinator: ${err.message}; stopping: another coordinator leads`);
+    onDeposed();
+  };
+  const journal = store.durable ? new JobJournal(store, { log, onDeposed: depose }) : null;
   const coordinator = new Coordinator({
     log,
     events: {
@@ -74,14 +79,29 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
     ...(journal ? { journal } : {}),
     ...(opts.adoptGraceMs !== undefined ? { adoptGraceMs: opts.adoptGraceMs } : {}),
   });
-  if (store.durable) coordinator.restore(await loadRecords(store, log));
   const intake = new JobIntake({ coordinator, store, journal, runsDir, log });
+  const address = `${opts.host}:${opts.port}`;
+  const lease = store.durable
+    ? new LeaderLease(
+        store,
+        { holder: id, address },
+        { log, ...(opts.leaseTtlMs ? { ttlMs: opts.leaseTtlMs } : {}) },
+      )
+    : null;
+  let leading = lease === null;
   const server = await startCoordinatorServer(coordinator, {
     host: opts.host,
     port: opts.port,
     runsDir,
     intake,
+    standby: () =>
+      leading && (lease === null || lease.valid)
+        ? null
+        : leading
+          ? `coordinator ${id} may have lost the lead (no renewal for a lease time)`
+          : `coordinator ${id} stands by; the leader is ${lease?.leader ? lease.leader.address : 'not known yet'}`,
   });
+  server.setServing(leading);
   let metrics: MetricsServer | null = null;
   const empty = new Registry();
   if (opts.metricsPort > 0) {
@@ -90,30 +110,66 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
       port: opts.metricsPort,
     });
   }
-  if (store.durable) {
-    const open = coordinator.allJobs.filter((j) => !j.terminal).length;
-    log(
-      `coordinator: state in ${store.where}; ${loaded.length} job record(s), ${open} not ended; job outputs go under ${runsDir}`,
-    );
-  } else {
-    log(
-      `coordinator: jobs and workers are kept in this process's memory only (no --nats): ` +
-        `queued and running jobs are lost when it stops; job outputs go under ${runsDir}`,
-    );
-  }
-  log(`coordinator listening on ${server.address}${metrics ? `; metrics on port ${metrics.port}` : ''}`);
-  const signal = await new Promise<NodeJS.Signals | 'deposed'>((resolve) => {
+  log(
+    `coordinator ${id} listening on ${server.address}${metrics ? `; metrics on port ${metrics.port}` : ''}`,
+  );
+  const signal$ = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
-    void deposed$.then(() => resolve('deposed'));
   });
-  // With a durable store the jobs belong to whoever serves next; in memory they end here.
-  if (!store.durable) {
-    for (const job of coordinator.allJobs) coordinator.cancel(job.id, `coordinator stopped by ${signal}`);
+  let signal: NodeJS.Signals | null = null;
+  void signal$.then((s) => (signal = s));
+  try {
+    if (lease) {
+      const led = await Promise.race([lease.acquire().then(() => true), signal$.then(() => false)]);
+      if (led) await lead(store, journal!, coordinator, log);
+    } else {
+      log(
+        `coordinator: jobs and workers are kept in this process's memory only (no --nats): ` +
+          `queued and running jobs are lost when it stops; job outputs go under ${runsDir}`,
+      );
+    }
+    if (signal === null && deposed === null) {
+      leading = true;
+      server.setServing(true);
+      intake.start();
+      lease?.keep(depose);
+      if (lease) log(`coordinator ${id}: leading (state in ${store.where}); job outputs go under ${runsDir}`);
+      await Promise.race([signal$, deposed$]);
+    }
+  } finally {
+    leading = false;
+    // With a durable store the jobs belong to whoever leads next; in memory they end here.
+    if (!store.durable) {
+      for (const job of coordinator.allJobs)
+        coordinator.cancel(job.id, `coordinator stopped by ${signal ?? 'an error'}`);
+    }
+    if (!deposed) await journal?.flushAll();
+    await lease?.stop(!deposed);
+    await metrics?.close();
+    await server.close();
+    await store.close();
   }
-  await journal?.flushAll();
-  await metrics?.close();
-  await server.close();
-  await store.close();
   if (deposed) throw deposed;
+}
+
+/**
+ * Takes up what the last leader left: every open job's record is written again first (so that the
+ * last leader, should it wake up, fails its next write on the revision), then the jobs are restored.
+ */
+async function lead(
+  store: ControlStore,
+  journal: JobJournal,
+  coordinator: Coordinator,
+  log: (line: string) => void,
+): Promise<void> {
+  const loaded = await store.loadJobs();
+  for (const r of loaded) journal.loaded(r.key, r.value, r.revision);
+  const records = loadRecords(loaded, log);
+  const open = records.filter(
+    (r) => !['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.job.history.at(-1)!.state),
+  );
+  for (const r of open) await journal.claim(r.job.id);
+  coordinator.restore(records);
+  log(`coordinator: ${loaded.length} job record(s) in ${store.where}, ${open.length} not ended`);
 }

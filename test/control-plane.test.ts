@@ -81,6 +81,9 @@ function tiny(out: string): string[] {
   ];
 }
 
+/** A coordinator on NATS is ready once it leads (the last test's may hold the lease for a ttl). */
+const LEADING = /: leading \(state in /;
+
 function loggedStep(out: string): number {
   const records = readMetricsLog(join(out, 'metrics.jsonl'));
   return records.length > 0 ? records[records.length - 1]!.step : 0;
@@ -96,7 +99,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
   });
 
   it('coordinator kill -9 mid-job: the restarted coordinator takes the job up; no worker restarted, no step lost or twice', async () => {
-    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING);
     try {
       const workers = await Promise.all([0, 1].map(() => cluster.addWorker()));
       const out = join(tmp, 'adopted');
@@ -109,7 +112,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
       // The workers train on without a coordinator for a while.
       await new Promise((r) => setTimeout(r, 1500));
       const restarted = await cluster.startCoordinator();
-      assert.match(restarted.output(), /state in JetStream at nats:\/\/127\.0\.0\.1/);
+      assert.match(restarted.output(), /leading \(state in JetStream at nats:\/\/127\.0\.0\.1/);
       await until('a step after the restart', 60_000, () => (loggedStep(out) > killedAt ? true : null));
       const info = await cluster.ended(id, 180_000);
       assert.equal(info.state, 'SUCCEEDED', info.message + restarted.output());
@@ -126,7 +129,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
   });
 
   it('jobs queued when the coordinator is killed all run after its restart; the same job id twice is one job', async () => {
-    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING);
     try {
       const ids = ['queued-a', 'queued-b', 'queued-c'];
       for (const id of ids) await cluster.submit([...tiny(id), '--job-id', id]);
@@ -168,7 +171,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
   });
 
   it('a malformed message on the submissions subject is dead-lettered with its reason; a job published there by any NATS client runs', async () => {
-    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING);
     const nc = await connect({ servers: nats.url });
     try {
       const js = jetstream(nc);
@@ -215,7 +218,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
   });
 
   it('NATS restarted mid-job: the job goes on and its events resume', async () => {
-    const cluster = await Cluster.start(tmp, ['--nats', nats.url]);
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING);
     try {
       await Promise.all([0, 1].map(() => cluster.addWorker()));
       const out = join(tmp, 'nats-restart');
@@ -240,6 +243,51 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
         return r.stdout.includes('SUCCEEDED') ? r.stdout : null;
       });
       assert.match(logs, /RUNNING/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('two coordinators: kill -9 of the leader, the standby takes over within 10 s; a leader stopped past its lease cannot act when continued', async () => {
+    const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING, 2);
+    try {
+      const first = cluster.coordinator;
+      const standby = await cluster.startCoordinator(1, /standing by; the leader is /);
+      const workers = await Promise.all([0, 1].map(() => cluster.addWorker()));
+      const out = join(tmp, 'standby');
+      const id = await cluster.submit([...job(4), '--workers', '2', '--out', out]);
+      await until('step 30', 120_000, () => (loggedStep(out) >= 30 ? true : null));
+      const killedAt = Date.now();
+      first.child.kill('SIGKILL');
+      await until('the standby to lead', 10_000, () => (LEADING.test(standby.output()) ? true : null)).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; the standby said:\n${standby.output()}`);
+        },
+      );
+      const takeover = Date.now() - killedAt;
+      const at = loggedStep(out);
+      await until('a step under the new leader', 30_000, () => (loggedStep(out) > at ? true : null));
+      assert.ok(takeover < 10_000, `took over after ${takeover} ms`);
+
+      // The new leader is stopped for longer than its lease; a fresh coordinator takes over.
+      const third = await cluster.startCoordinator(0, /standing by; the leader is /);
+      standby.child.kill('SIGSTOP');
+      await until('the third coordinator to lead', 20_000, () =>
+        LEADING.test(third.output()) ? true : null,
+      );
+      standby.child.kill('SIGCONT');
+      const code = await Promise.race([
+        standby.exit,
+        new Promise<string>((r) => setTimeout(() => r('still running'), 15_000)),
+      ]);
+      assert.equal(code, 1, 'the deposed leader stops by itself');
+      assert.match(standby.output(), /lost the lead|another coordinator wrote/);
+
+      const info = await cluster.ended(id, 180_000);
+      assert.equal(info.state, 'SUCCEEDED', info.message + third.output());
+      checkRecords(out, 4);
+      assert.deepEqual(readJson(join(out, 'summary.json'))['failures'], [], 'no worker was lost');
+      for (const w of workers) assert.equal(w.child.exitCode, null, 'every worker process lives on');
     } finally {
       await cluster.stop();
     }

@@ -82,48 +82,58 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** A standalone coordinator on a free port and the worker processes a test starts for it. */
+/**
+ * Standalone coordinators on free ports (one, or several sharing a NATS: `address` is then their
+ * list) and the worker processes a test starts for them.
+ */
 export class Cluster {
   readonly workers: Running[] = [];
-  /** Every coordinator process started, the live one last. */
+  /** Every coordinator process started, the last one last. */
   readonly coordinators: Running[] = [];
+  /** The list workers and clients are given. */
+  readonly address: string;
   private readonly client: CoordinatorClient;
 
   private constructor(
-    readonly address: string,
+    private readonly listen: readonly string[],
     private readonly args: readonly string[],
+    private readonly ready: RegExp,
   ) {
-    this.client = new CoordinatorClient(address);
+    this.address = listen.join(',');
+    this.client = new CoordinatorClient(this.address);
   }
 
-  /** The coordinator process serving now. */
+  /** The coordinator process started last. */
   get coordinator(): Running {
     return this.coordinators[this.coordinators.length - 1]!;
   }
 
   /**
-   * A coordinator whose jobs write under `runsDir` (default: the system's temporary directory),
-   * with `extra` arguments (e.g. --nats URL).
+   * The first of `count` coordinators (the others: {@link startCoordinator}) whose jobs write
+   * under `runsDir` (default: the system's temporary directory), with `extra` arguments (e.g.
+   * --nats URL), ready once its output matches `ready`.
    */
-  static async start(runsDir: string = tmpdir(), extra: readonly string[] = []): Promise<Cluster> {
-    const address = `127.0.0.1:${await freePort()}`;
-    const cluster = new Cluster(address, [
-      'coordinator',
-      '--listen',
-      address,
-      '--runs-dir',
-      runsDir,
-      ...extra,
-    ]);
+  static async start(
+    runsDir: string = tmpdir(),
+    extra: readonly string[] = [],
+    ready = / listening on /,
+    count = 1,
+  ): Promise<Cluster> {
+    const listen: string[] = [];
+    for (let i = 0; i < count; i++) listen.push(`127.0.0.1:${await freePort()}`);
+    const cluster = new Cluster(listen, ['coordinator', '--runs-dir', runsDir, ...extra], ready);
     await cluster.startCoordinator();
     return cluster;
   }
 
-  /** Starts a coordinator process (again) on the cluster's address and waits until it listens. */
-  async startCoordinator(): Promise<Running> {
-    const c = start(this.args);
+  /**
+   * Starts coordinator `i` (again) on its address and waits until its output matches `ready`
+   * (default: the cluster's).
+   */
+  async startCoordinator(i = 0, ready = this.ready): Promise<Running> {
+    const c = start([...this.args, '--listen', this.listen[i]!]);
     this.coordinators.push(c);
-    await until('the coordinator', 30_000, () => (c.output().includes('listening') ? true : null)).catch(
+    await until('the coordinator', 30_000, () => (ready.test(c.output()) ? true : null)).catch(
       (err: Error) => {
         throw new Error(`${err.message}: ${c.output()}`);
       },
@@ -144,7 +154,7 @@ export class Cluster {
   }
 
   private joinedCount(): number {
-    return (this.coordinator.output().match(/ joined from /g) ?? []).length;
+    return this.coordinators.reduce((n, c) => n + (c.output().match(/ joined from /g) ?? []).length, 0);
   }
 
   /** Submits a job (detached) and returns its id. */
@@ -167,8 +177,11 @@ export class Cluster {
   async ended(id: string, timeoutMs: number): Promise<JobInfo> {
     try {
       return await until(`job ${id} to end`, timeoutMs, async () => {
-        const j = await this.job(id);
-        return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state ?? '') ? j : null;
+        // A coordinator that stands by or cannot reach its store refuses for a while: ask again.
+        const j = await this.job(id).catch((err: Error) =>
+          /NOT_LEADER|UNAVAILABLE|No connection/.test(err.message) ? null : Promise.reject(err),
+        );
+        return j && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state ?? '') ? j : null;
       });
     } catch (err) {
       throw new Error(

@@ -47,6 +47,8 @@ function join(): void {
     },
     (err) => {
       if (closing) return;
+      // Out of reach or standing by: the next coordinator of the list may lead.
+      if (err) client.rotate();
       if (!endTold)
         post({ type: 'stream-ended', message: err?.message ?? 'the coordinator ended the Join stream' });
       endTold = true;
@@ -79,10 +81,11 @@ function beat(): void {
         unknown: reply.unknown,
         recordedStep: reply.recordedStep,
       });
-      if (reply.unknown) join();
+      if (reply.unknown || reply.joinAgain) join();
     },
     (err: unknown) => {
       failedInARow++;
+      client.rotate();
       // Several silent intervals, not one late answer, mean the coordinator is gone.
       if (failedInARow >= 3 && Date.now() - lastAnswer > Math.max(4 * intervalMs, data.lostAfterMs)) {
         post({

@@ -95,16 +95,46 @@ function transient(err: unknown): boolean {
   );
 }
 
+/**
+ * Calls to a coordinator, or to the first of a list (`host:port,host:port`) that answers: the
+ * coordinators sharing one store, of which one leads and the others refuse (NOT_LEADER). A call
+ * that finds one out of reach or refusing moves on to the next.
+ */
 export class CoordinatorClient {
+  /** As given: one address, or a comma-separated list. */
   readonly address: string;
-  private readonly client: GrpcCoordinatorClient;
+  private readonly addresses: readonly string[];
+  private readonly clients: readonly GrpcCoordinatorClient[];
+  private at = 0;
   private workerId = '';
   private patienceMs = 0;
 
   constructor(address: string) {
     this.address = address;
+    this.addresses = address.split(',').filter((a) => a !== '');
     const Ctor = coordinatorPackage().Coordinator;
-    this.client = new Ctor(address, credentials.createInsecure(), {
+    this.clients = this.addresses.map((a) => this.connect(Ctor, a));
+  }
+
+  /** The coordinator calls go to now. */
+  get current(): string {
+    return this.addresses[this.at]!;
+  }
+
+  /** Moves on to the next coordinator of the list (the current one is out of reach or refuses). */
+  rotate(): void {
+    this.at = (this.at + 1) % this.clients.length;
+  }
+
+  private get client(): GrpcCoordinatorClient {
+    return this.clients[this.at]!;
+  }
+
+  private connect(
+    Ctor: ReturnType<typeof coordinatorPackage>['Coordinator'],
+    address: string,
+  ): GrpcCoordinatorClient {
+    return new Ctor(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 8 << 20,
       // Generous, as on the coordinator's side: evaluation may block this process for a while.
       'grpc.keepalive_time_ms': 30_000,
@@ -117,7 +147,7 @@ export class CoordinatorClient {
   private error(call: string, err: ServiceError): HarmoniumError {
     const details = detailsOf(err);
     const code = /^\[([A-Z_]+)\] /.exec(details)?.[1];
-    const message = `coordinator ${this.address}: ${call} failed: ${details}`;
+    const message = `coordinator ${this.current}: ${call} failed: ${details}`;
     if (code === 'FENCED' || code === 'JOB_FAILED' || code === 'JOB_CANCELLED' || code === 'WORKER_LOST') {
       return new ClusterError(code as ErrorCode, message, { cause: err });
     }
@@ -187,17 +217,29 @@ export class CoordinatorClient {
     return this;
   }
 
+  /**
+   * Tries `attempt`, on every coordinator of the list in turn while they are out of reach or
+   * refuse, for up to the patience (and at least once on each).
+   */
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
     let since: number | null = null;
     let pause = RETRY_FIRST_MS;
+    let tried = 0;
     for (;;) {
       try {
         return await attempt();
       } catch (err) {
         since ??= Date.now();
-        if (!transient(err) || Date.now() - since + pause > this.patienceMs) throw err;
-        await new Promise((r) => setTimeout(r, pause));
-        pause = Math.min(2000, pause * 2);
+        tried++;
+        if (!transient(err)) throw err;
+        const roundDone = tried >= this.clients.length;
+        if (roundDone && Date.now() - since + pause > this.patienceMs) throw err;
+        this.rotate();
+        // A whole round refused: wait before the next (a standby is taking over).
+        if (tried % this.clients.length === 0) {
+          await new Promise((r) => setTimeout(r, pause));
+          pause = Math.min(2000, pause * 2);
+        }
       }
     }
   }
@@ -207,7 +249,7 @@ export class CoordinatorClient {
     generation: number,
     step: number,
     timeoutMs: number,
-  ): Promise<{ stop: boolean; reason: string; unknown: boolean; recordedStep: number }> {
+  ): Promise<{ stop: boolean; reason: string; unknown: boolean; recordedStep: number; joinAgain: boolean }> {
     return this.unary(
       'Heartbeat',
       (o, cb) => this.client.Heartbeat({ workerId: this.workerId, jobId, generation, step }, o, cb),
@@ -268,7 +310,9 @@ export class CoordinatorClient {
   }
 
   async leave(reason: string): Promise<void> {
-    await this.unary('Leave', (o, cb) => this.client.Leave({ workerId: this.workerId, reason }, o, cb));
+    await this.retrying(() =>
+      this.unary('Leave', (o, cb) => this.client.Leave({ workerId: this.workerId, reason }, o, cb)),
+    );
   }
 
   async fail(
@@ -297,7 +341,7 @@ export class CoordinatorClient {
         { workerId: this.workerId, jobId, rank, worldSize },
         { deadline: deadline(TRANSFER_TIMEOUT_MS) },
       ) as ClientReadableStream<never>;
-      const assembler = new StateAssembler(`coordinator ${this.address}`);
+      const assembler = new StateAssembler(`coordinator ${this.current}`);
       let failed = false;
       call.on('data', (part) => {
         try {
@@ -363,18 +407,22 @@ export class CoordinatorClient {
 
   /** Submits a job's options (job-file names, JSON); `jobId` '' lets the coordinator name it. */
   submitJob(configJson: string, workers: number, jobId = ''): Promise<JobInfo__Output> {
-    return this.unary('SubmitJob', (o, cb) => this.client.SubmitJob({ configJson, workers, jobId }, o, cb));
+    return this.retrying(() =>
+      this.unary('SubmitJob', (o, cb) => this.client.SubmitJob({ configJson, workers, jobId }, o, cb)),
+    );
   }
 
   status(): Promise<StatusReply> {
-    return this.unary('GetStatus', (o, cb) => this.client.GetStatus({}, o, cb));
+    return this.retrying(() => this.unary('GetStatus', (o, cb) => this.client.GetStatus({}, o, cb)));
   }
 
   cancelJob(jobId: string, reason: string): Promise<JobInfo__Output> {
-    return this.unary('CancelJob', (o, cb) => this.client.CancelJob({ jobId, reason }, o, cb));
+    return this.retrying(() =>
+      this.unary('CancelJob', (o, cb) => this.client.CancelJob({ jobId, reason }, o, cb)),
+    );
   }
 
   close(): void {
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 }

@@ -38,6 +38,10 @@ export interface ControlStore {
    * record is not at `revision` (another coordinator wrote it, or it exists already).
    */
   putJob(id: string, value: string, revision: number): Promise<number>;
+  /** The leader lease (leader-lease.ts), null when nobody ever held it. */
+  readLease(): Promise<Revisioned | null>;
+  /** Writes the lease over `revision` (0: only if nobody holds it); STALE_REVISION otherwise. */
+  putLease(value: string, revision: number): Promise<number>;
   /** Queues a submission; `duplicate` when one with the same id was queued within the window. */
   enqueue(id: string, body: string): Promise<{ duplicate: boolean }>;
   /** Hands queued submissions, in order, to `take` until {@link close}; at most one at a time. */

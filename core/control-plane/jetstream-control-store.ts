@@ -36,6 +36,8 @@ import type { ControlStore, QueuedSubmission, Revisioned } from './control-store
 
 export const KV_BUCKET = 'harmonium';
 export const JOB_KEY_PREFIX = 'jobs.';
+/** The leader lease's key in the bucket. */
+export const LEASE_KEY = 'leader';
 export const SUBMISSIONS_STREAM = 'HARMONIUM_SUBMISSIONS';
 export const SUBMIT_SUBJECT = 'harmonium.submit';
 export const DEAD_LETTER_STREAM = 'HARMONIUM_DEAD_LETTERS';
@@ -176,14 +178,30 @@ export class JetStreamControlStore implements ControlStore {
   }
 
   async putJob(id: string, value: string, revision: number): Promise<number> {
-    const key = JOB_KEY_PREFIX + id;
+    return this.put(JOB_KEY_PREFIX + id, value, revision);
+  }
+
+  async readLease(): Promise<Revisioned | null> {
+    try {
+      const e = await this.kv.get(LEASE_KEY);
+      return e && e.operation === 'PUT' ? { key: LEASE_KEY, value: e.string(), revision: e.revision } : null;
+    } catch (err) {
+      throw this.failed(`read ${LEASE_KEY}`, err);
+    }
+  }
+
+  async putLease(value: string, revision: number): Promise<number> {
+    return this.put(LEASE_KEY, value, revision);
+  }
+
+  private async put(key: string, value: string, revision: number): Promise<number> {
     try {
       return revision === 0 ? await this.kv.create(key, value) : await this.kv.update(key, value, revision);
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
         throw new ClusterError(
           'STALE_REVISION',
-          `job record ${key} of bucket ${KV_BUCKET} is no longer at revision ${revision}: another coordinator wrote it`,
+          `${key} of bucket ${KV_BUCKET} is no longer at revision ${revision}: another coordinator wrote it`,
           { cause: err },
         );
       }

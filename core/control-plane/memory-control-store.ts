@@ -6,6 +6,9 @@
 import { ClusterError } from '../errors.js';
 import type { ControlStore, QueuedSubmission, Revisioned } from './control-store.js';
 
+/** The lease's key, beside the job records' `jobs.<id>`. */
+const LEASE = 'leader';
+
 /** How soon a submission that was taken but not acknowledged is handed out again. */
 const REDELIVER_MS = 1000;
 
@@ -18,6 +21,7 @@ interface Message {
 export class MemoryControlStore implements ControlStore {
   readonly where = 'in memory';
   readonly durable = false;
+  /** Job records (`jobs.<id>`) and the lease, as in the KV bucket. */
   private readonly jobs = new Map<string, { value: string; revision: number }>();
   private readonly queue: Message[] = [];
   private readonly seen = new Set<string>();
@@ -31,21 +35,38 @@ export class MemoryControlStore implements ControlStore {
   readonly events: { jobId: string; kind: string; body: string }[] = [];
 
   loadJobs(): Promise<Revisioned[]> {
-    return Promise.resolve([...this.jobs].map(([key, v]) => ({ key, ...v })));
+    return Promise.resolve(
+      [...this.jobs]
+        .filter(([key]) => key.startsWith('jobs.'))
+        .map(([key, v]) => ({ key: key.slice('jobs.'.length), ...v })),
+    );
   }
 
   putJob(id: string, value: string, revision: number): Promise<number> {
-    const current = this.jobs.get(id)?.revision ?? 0;
+    return this.put(`jobs.${id}`, value, revision);
+  }
+
+  readLease(): Promise<Revisioned | null> {
+    const e = this.jobs.get(LEASE);
+    return Promise.resolve(e ? { key: LEASE, ...e } : null);
+  }
+
+  putLease(value: string, revision: number): Promise<number> {
+    return this.put(LEASE, value, revision);
+  }
+
+  private put(key: string, value: string, revision: number): Promise<number> {
+    const current = this.jobs.get(key)?.revision ?? 0;
     if (current !== revision) {
       return Promise.reject(
         new ClusterError(
           'STALE_REVISION',
-          `job record ${id} is at revision ${current}, not ${revision}: another coordinator wrote it`,
+          `${key} is at revision ${current}, not ${revision}: another coordinator wrote it`,
         ),
       );
     }
     this.revision += 1;
-    this.jobs.set(id, { value, revision: this.revision });
+    this.jobs.set(key, { value, revision: this.revision });
     return Promise.resolve(this.revision);
   }
 

@@ -16,6 +16,11 @@ export interface HeartbeatReply {
    * Committed steps of the worker's job whose records the coordinator holds (0 for none).
    */
   'recordedStep'?: (number | string | Long);
+  /**
+   * The coordinator has no Join stream from this worker (it took over from another, or the stream
+   * broke): the worker opens one again, saying where it stands.
+   */
+  'joinAgain'?: (boolean);
 }
 
 export interface HeartbeatReply__Output {
@@ -32,4 +37,9 @@ export interface HeartbeatReply__Output {
    * Committed steps of the worker's job whose records the coordinator holds (0 for none).
    */
   'recordedStep': (number);
+  /**
+   * The coordinator has no Join stream from this worker (it took over from another, or the stream
+   * broke): the worker opens one again, saying where it stands.
+   */
+  'joinAgain': (boolean);
 }
