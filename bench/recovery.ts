@@ -26,7 +26,7 @@
  * Every measurement waits first until no test run is active and the machine is nearly idle: on a
  * 2-core machine a test suite or a type check next to it would dominate every number.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import type { Readable } from 'node:stream';
 import { readMetricsLog } from '../core/train/metrics-log.js';
 import { REPO } from '../test/cli-helpers.js';
 import { Cluster, until, type Running } from '../test/processes.js';
+import { arg, median, waitForQuiet } from './machine.js';
 
 /** --heartbeat-timeout, given explicitly so the SIGSTOP target below cannot drift from the job's. */
 const HEARTBEAT_TIMEOUT_S = 5;
@@ -61,9 +62,6 @@ const JOB = [
 
 const FAULT_STEP = 30;
 const JOB_TIMEOUT_MS = 300_000;
-/** A machine busier than this (share of all cores) with none of our processes running is not measured. */
-const IDLE_BUSY_SHARE = 0.2;
-const MAX_IDLE_WAITS = 30;
 /** Lines this far around a recovery belong to its timeline. */
 const TIMELINE_MARGIN_MS = 300;
 
@@ -103,58 +101,6 @@ interface Trial {
   readonly generations: readonly Generation[];
   readonly timeline: readonly TimedLine[];
   readonly t0: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Busy share of all cores over `ms`, from /proc/stat (idle and iowait count as idle). */
-async function machineBusy(ms: number): Promise<number> {
-  const times = (): { idle: number; total: number } => {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { idle: f[3]! + f[4]!, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
-  };
-  const a = times();
-  await sleep(ms);
-  const b = times();
-  return 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total);
-}
-
-/**
- * Waits, polling every 10 s, until no test run is active (pgrep finds neither pattern) and the
- * machine is nearly idle: other people's type checks and lint runs share these 2 cores too. After
- * MAX_IDLE_WAITS polls of a busy machine it goes on, saying so, rather than never measuring.
- */
-async function waitForQuiet(): Promise<void> {
-  const patterns = ['scripts/run-tests.ts', 'node --import tsx --test'];
-  let said = false;
-  for (;;) {
-    const busy = patterns.filter((p) => spawnSync('pgrep', ['-f', p]).status === 0);
-    if (busy.length === 0) break;
-    if (!said) console.log(`waiting for the test run to end (pgrep -f ${busy.join(', ')})...`);
-    said = true;
-    await sleep(10_000);
-  }
-  for (let i = 0; ; i++) {
-    const busy = await machineBusy(2000);
-    if (busy < IDLE_BUSY_SHARE) return;
-    if (i === MAX_IDLE_WAITS) {
-      console.log(`  (the machine stayed ${(busy * 100).toFixed(0)} % busy; measuring anyway)`);
-      return;
-    }
-    if (i === 0) console.log(`  (waiting for the machine to be idle: ${(busy * 100).toFixed(0)} % busy)`);
-    await sleep(8000);
-  }
 }
 
 /** Timestamps every line `p` prints from now on into `into`. */

@@ -42,7 +42,10 @@ interface Container {
   readonly ports?: readonly { name?: string; containerPort: number }[];
   readonly volumeMounts?: readonly { name: string; mountPath: string }[];
   readonly readinessProbe?: { readonly grpc?: { readonly port: number } };
-  readonly livenessProbe?: { readonly grpc?: { readonly port: number } };
+  readonly livenessProbe?: {
+    readonly grpc?: { readonly port: number };
+    readonly tcpSocket?: { readonly port: number };
+  };
   readonly resources?: {
     readonly requests?: Readonly<Record<string, string | number>>;
     readonly limits?: Readonly<Record<string, string | number>>;
@@ -63,7 +66,7 @@ interface K8sObject {
   readonly metadata: Meta;
 }
 
-/** A Deployment or a Job: the kinds here that run pods. */
+/** A Deployment, StatefulSet or Job: the kinds here that run pods. */
 interface Workload extends K8sObject {
   readonly spec: {
     readonly replicas?: number;
@@ -367,13 +370,44 @@ describe('deploy/', () => {
     assert.ok(claim, `volume ${mount.name} at /runs is not a PersistentVolumeClaim`);
     find(objects, 'PersistentVolumeClaim', claim);
     assert.equal(flag(c.args, 'runs-dir'), '/runs', "jobs' outputs must go to the claim");
-    for (const probe of [c.readinessProbe, c.livenessProbe]) {
-      assert.equal(
-        probe?.grpc?.port,
-        containerPort(c, 'grpc'),
-        'the probes ask grpc.health.v1 on the gRPC port',
-      );
-    }
+    assert.equal(
+      c.readinessProbe?.grpc?.port,
+      containerPort(c, 'grpc'),
+      'readiness asks grpc.health.v1 on the gRPC port (SERVING only on the leader)',
+    );
+    assert.equal(
+      c.livenessProbe?.tcpSocket?.port,
+      containerPort(c, 'grpc'),
+      'liveness must not kill a standby, which is NOT_SERVING',
+    );
+  });
+
+  it('two coordinators share the NATS the base deploys, and a volume both can mount', () => {
+    const objects = baseObjects();
+    const deployment = find<Workload>(objects, 'Deployment', 'harmonium-coordinator');
+    assert.equal(deployment.spec.replicas, 2, 'a leader and a standby');
+    const nats = flag(onlyContainer(deployment).args, 'nats') ?? '';
+    const m = /^nats:\/\/([\w-]+):(\d+)$/.exec(nats);
+    assert.ok(m, `--nats ${nats}`);
+    const service = find<Service>(objects, 'Service', m[1]!);
+    const server = find<Workload>(objects, 'StatefulSet', 'harmonium-nats');
+    assert.ok(selects(service.spec.selector, server.spec.template.metadata.labels));
+    const port = service.spec.ports.find((p) => p.port === Number(m[2]));
+    assert.ok(port, `the NATS Service has no port ${m[2]}`);
+    const c = onlyContainer(server);
+    assert.equal(containerPort(c, String(port.targetPort)), Number(m[2]));
+    assert.ok(c.args?.includes('-js'), 'JetStream is on');
+    const store = c.args?.[c.args.indexOf('-sd') + 1];
+    assert.ok(
+      c.volumeMounts?.some((v) => v.mountPath === store),
+      'the JetStream store is on a volume',
+    );
+    const claim = find<K8sObject & { spec: { accessModes: string[] } }>(
+      objects,
+      'PersistentVolumeClaim',
+      'harmonium-runs',
+    );
+    assert.deepEqual(claim.spec.accessModes, ['ReadWriteMany']);
   });
 
   it('the coordinator Service routes to the coordinator pods, not the workers', () => {
