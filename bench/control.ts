@@ -101,7 +101,9 @@ async function failoverTrial(mode: 'restart' | 'standby', dir: string): Promise<
     const leadS = (performance.now() - t0) / 1000;
     await until('metrics.jsonl to grow', 60_000, () => (lastStep(out) > before ? true : null));
     const backS = (performance.now() - t0) / 1000;
-    // The first records the new leader wrote are the backlog the workers kept meanwhile.
+    // Rank 0's first report to the new leader carries the backlog the workers kept meanwhile;
+    // its lines land within a moment.
+    await sleep(300);
     const stepsMeanwhile = lastStep(out) - before;
     return { leadS, backS, stepsMeanwhile };
   } finally {
@@ -274,6 +276,7 @@ async function scale(counts: readonly number[], rendezvous: number): Promise<voi
       await sleep(2 * IDLE_HEARTBEAT_MS);
       measuring = true;
       const cpu0 = cpuSeconds(pid);
+      const own0 = cpuSeconds(process.pid);
       const t0 = performance.now();
       const statusMs: number[] = [];
       while (performance.now() - t0 < SCALE_WINDOW_MS) {
@@ -284,13 +287,14 @@ async function scale(counts: readonly number[], rendezvous: number): Promise<voi
       }
       const window = (performance.now() - t0) / 1000;
       const cpu = (cpuSeconds(pid) - cpu0) / window;
+      const own = (cpuSeconds(process.pid) - own0) / window;
       measuring = false;
       const beats = workers.flatMap((w) => w.beats);
       console.log(
         `scale ${count} workers: joined in ${joinS.toFixed(1)} s; heartbeats ${beats.length} in ${window.toFixed(0)} s, ` +
           `p50 ${percentile(beats, 0.5).toFixed(1)} ms, p99 ${percentile(beats, 0.99).toFixed(1)} ms; ` +
           `GetStatus p50 ${percentile(statusMs, 0.5).toFixed(1)} ms, max ${Math.max(...statusMs).toFixed(1)} ms; ` +
-          `coordinator CPU ${(cpu * 100).toFixed(0)} % of one core`,
+          `coordinator CPU ${(cpu * 100).toFixed(0)} % of one core (the simulated workers ${(own * 100).toFixed(0)} %)`,
       );
       const n = Math.min(rendezvous, count);
       const t1 = performance.now();

@@ -90,8 +90,7 @@ async function trainingJob(w: ReturnType<typeof world>, out: string) {
     });
   }
   assert.equal(job.state, 'RUNNING');
-  first.c.tick();
-  await first.journal.flushAll();
+  await first.c.persisted();
   return { first, jobId: job.id };
 }
 
@@ -161,13 +160,12 @@ describe('Coordinator.restore', () => {
   it('a worker that came back without the job is released; the replaced coordinator cannot write', async () => {
     const w = world();
     const { first, jobId } = await trainingJob(w, 'fence');
-    const { c, journal } = await w.coordinator();
+    const { c } = await w.coordinator();
     assert.ok(w.join(c, 'w2', { jobId: '', generation: 0, rank: -1, step: 0 }));
-    c.tick();
-    await journal.flushAll();
+    await c.persisted();
     assert.equal(c.job(jobId).failures, 1);
     first.c.cancel(jobId, 'the old coordinator woke up');
-    await first.journal.flushAll();
+    await first.c.persisted();
     assert.equal(w.deposed.length, 1, 'the old journal was fenced');
     const stored = parseJobRecord((await w.store.loadJobs()).find((r) => r.key === jobId)!.value, jobId);
     assert.equal(

@@ -138,6 +138,7 @@ export class Coordinator {
   /** Ended jobs whose final record has been handed to the journal. */
   private readonly recorded = new Set<string>();
   private sequence = 0;
+  private persistScheduled = false;
 
   constructor(opts: CoordinatorOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -226,7 +227,7 @@ export class Coordinator {
       `job ${job.id}: submitted (${config.model}, ${config.minWorkers}-${config.workers} workers, out ${config.out})`,
     );
     this.emit(job, 'state');
-    this.tick();
+    this.reconsider();
     return job;
   }
 
@@ -327,7 +328,7 @@ export class Coordinator {
       send,
     });
     if (ok) this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`);
-    this.tick();
+    this.reconsider();
     return ok;
   }
 
@@ -363,7 +364,7 @@ export class Coordinator {
     const run = w.jobId === null ? undefined : this.running.get(w.jobId);
     if (run) run.leaveRequested(w);
     else w.leaving = true;
-    this.tick();
+    this.reconsider();
   }
 
   /** A heartbeat from the worker's control thread; the answer tells it whether to stop its job. */
@@ -442,7 +443,7 @@ export class Coordinator {
         (d.detail ? ` (${d.detail})` : ''),
     );
     run.generationDone(w, d);
-    this.tick();
+    this.reconsider();
   }
 
   /** A worker's failure that no re-forming can mend fails its job. */
@@ -531,6 +532,24 @@ export class Coordinator {
     this.persist();
   }
 
+  /**
+   * After a change that frees or asks for workers (a join, a job's end, a submission): running jobs
+   * may take idle workers and queued ones may start. The sweep over every worker's heartbeat is
+   * left to {@link tick}: a burst of thousands of joins must not cost a sweep each.
+   */
+  private reconsider(): void {
+    const now = this.now();
+    for (const run of [...this.running.values()]) if (!run.job.terminal) run.tick(now);
+    this.startNext(now);
+    this.persist();
+  }
+
+  /** Hands the journal every changed record now and resolves once the store holds them. */
+  async persisted(): Promise<void> {
+    this.persistNow();
+    await this.journal?.flushAll();
+  }
+
   /** Jobs and workers, for `harmonium status`. */
   status(): { jobs: readonly Job[]; workers: readonly WorkerRecord[] } {
     return { jobs: this.jobs, workers: this.workers.all() };
@@ -543,8 +562,12 @@ export class Coordinator {
 
   /** Queued jobs start as the scheduler decides (job-scheduler.ts), each on workers of its own. */
   private startNext(now: number): void {
-    const queue = this.jobs
-      .filter((j) => j.state === 'PENDING')
+    const pending = this.jobs.filter((j) => j.state === 'PENDING');
+    if (pending.length === 0) {
+      this.queueWaiting = false;
+      return;
+    }
+    const queue = pending
       .sort((a, b) => a.sequence - b.sequence)
       .map((j) => ({
         id: j.id,
@@ -597,7 +620,7 @@ export class Coordinator {
         run.resync(w, p.generation);
       }
     }
-    this.tick();
+    this.reconsider();
   }
 
   private hold(w: WorkerRecord, e: WorkerEvent): void {
@@ -606,8 +629,19 @@ export class Coordinator {
     this.held.set(w, list);
   }
 
-  /** Hands the journal every job whose record changed (ended jobs once more, then never). */
+  /**
+   * Hands the journal every changed record once the decisions of this turn of the event loop are
+   * made: thousands of calls in one burst cost one pass, not one each.
+   */
   private persist(): void {
+    if (!this.journal || this.persistScheduled) return;
+    this.persistScheduled = true;
+    setImmediate(() => this.persistNow());
+  }
+
+  /** Hands the journal every job whose record changed (ended jobs once more, then never). */
+  private persistNow(): void {
+    this.persistScheduled = false;
     if (!this.journal) return;
     for (const job of this.jobs) {
       if (this.recorded.has(job.id)) continue;
@@ -670,6 +704,6 @@ export class Coordinator {
     this.emit(job, 'state');
     for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
     this.waiters.delete(job.id);
-    this.tick();
+    this.reconsider();
   }
 }

@@ -41,6 +41,8 @@ export class JobIntake {
   private readonly journal: JobJournal | null;
   private readonly runsDir: string;
   private readonly log: (line: string) => void;
+  /** SubmitJob calls waiting for their job to be recorded, by job id. */
+  private readonly waiting = new Map<string, Array<() => void>>();
 
   constructor(parts: {
     coordinator: Coordinator;
@@ -78,14 +80,22 @@ export class JobIntake {
     // Refused here, to the client, rather than dead-lettered later.
     const config = this.compile(submission);
     if (config.resume) new JobOutputs(config.out).checkpointStep();
-    await this.store.enqueue(jobId, JSON.stringify(submission));
-    const until = Date.now() + RECORD_WAIT_MS;
-    while (Date.now() < until) {
-      const job = this.find(jobId);
-      if (job && (!this.journal || this.journal.has(jobId))) return { job };
-      await new Promise((r) => setTimeout(r, 20));
+    let wake: () => void = () => undefined;
+    const recorded = new Promise<void>((resolve) => (wake = resolve));
+    this.waiting.set(jobId, [...(this.waiting.get(jobId) ?? []), wake]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, RECORD_WAIT_MS)));
+    try {
+      await this.store.enqueue(jobId, JSON.stringify(submission));
+      await Promise.race([recorded, timeout]);
+    } finally {
+      clearTimeout(timer);
+      const rest = (this.waiting.get(jobId) ?? []).filter((w) => w !== wake);
+      if (rest.length > 0) this.waiting.set(jobId, rest);
+      else this.waiting.delete(jobId);
     }
-    return { queued: jobId };
+    const job = this.find(jobId);
+    return job ? { job } : { queued: jobId };
   }
 
   /** The job of a submission, compiled as a job file, its `out` under the runs directory. */
@@ -109,6 +119,7 @@ export class JobIntake {
       s = parseSubmission(m.body);
       if (this.coordinator.has(s.id)) {
         await m.ack();
+        this.recorded(s.id);
         return;
       }
       config = this.compile(s);
@@ -121,8 +132,15 @@ export class JobIntake {
       return;
     }
     // Acknowledged once the record is stored: a coordinator that dies first leaves it queued.
+    await this.coordinator.persisted();
     await this.journal?.flush(s.id);
     await m.ack();
+    this.recorded(s.id);
+  }
+
+  private recorded(id: string): void {
+    for (const resolve of this.waiting.get(id) ?? []) resolve();
+    this.waiting.delete(id);
   }
 }
 
