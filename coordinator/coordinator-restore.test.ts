@@ -6,7 +6,7 @@
  * job is released; and the coordinator that was replaced can no longer write.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -17,26 +17,11 @@ import type { WorkerEvent } from '../proto/coordinator-service.js';
 import { Coordinator } from './coordinator.js';
 import { JobJournal } from './job-journal.js';
 import { parseJobRecord } from './job-record.js';
+import { testJobConfig } from './testing.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-restore-'));
 
-function config(out: string, workers: number): JobConfig {
-  return {
-    model: 'ae',
-    out: join(tmp, out),
-    workers,
-    minWorkers: 1,
-    rendezvousTimeout: 30,
-    maxFailures: 10,
-    batchSize: 100,
-    heartbeatTimeout: 5,
-    collectiveTimeout: 60,
-    digestEvery: 100,
-    metricsPort: 0,
-    resume: false,
-    auditSamples: false,
-  } as JobConfig;
-}
+const config = (out: string, workers: number): JobConfig => testJobConfig(tmp, out, workers);
 
 function world() {
   let t = 1_000_000;
@@ -73,11 +58,11 @@ function world() {
 }
 
 /** A 3-worker job whose generation 1 trains at step 20 on the first coordinator, then stored. */
-async function trainingJob(w: ReturnType<typeof world>, out: string) {
+async function trainingJob(w: ReturnType<typeof world>, out: string, ids = ['w0', 'w1', 'w2']) {
   const first = await w.coordinator();
   const job = first.c.submit(config(out, 3));
-  for (const id of ['w0', 'w1', 'w2']) assert.ok(w.join(first.c, id));
-  for (const id of ['w0', 'w1', 'w2']) {
+  for (const id of ids) assert.ok(w.join(first.c, id));
+  for (const id of ids) {
     first.c.report({
       workerId: id,
       jobId: job.id,
@@ -173,5 +158,16 @@ describe('Coordinator.restore', () => {
       'RUNNING',
       'the cancel of the old coordinator did not land',
     );
+  });
+
+  it('a job whose directory is damaged fails alone; the coordinator takes up the rest', async () => {
+    const w = world();
+    const { jobId } = await trainingJob(w, 'damaged');
+    const other = await trainingJob(w, 'intact', ['w3', 'w4', 'w5']);
+    writeFileSync(join(tmp, 'damaged', '.recorded-step'), '');
+    const { c } = await w.coordinator();
+    assert.equal(c.job(jobId).state, 'FAILED');
+    assert.match(c.job(jobId).message, /could not be taken up.*\.recorded-step: not a step number/);
+    assert.equal(c.job(other.jobId).state, 'RUNNING');
   });
 });

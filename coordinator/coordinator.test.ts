@@ -16,27 +16,12 @@ import type { WorkerEvent } from '../proto/coordinator-service.js';
 import { Coordinator } from './coordinator.js';
 import type { GenerationEnd } from './elastic-job.js';
 import { Job } from './job.js';
+import { testJobConfig } from './testing.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-coord-'));
 
-function jobConfig(out: string, workers: number, extra: Partial<JobConfig> = {}): JobConfig {
-  return {
-    model: 'ae',
-    out: join(tmp, out),
-    workers,
-    minWorkers: 1,
-    rendezvousTimeout: 30,
-    maxFailures: 10,
-    batchSize: 100,
-    heartbeatTimeout: 5,
-    collectiveTimeout: 60,
-    digestEvery: 100,
-    metricsPort: 0,
-    resume: false,
-    auditSamples: false,
-    ...extra,
-  } as JobConfig;
-}
+const jobConfig = (out: string, workers: number, extra: Partial<JobConfig> = {}): JobConfig =>
+  testJobConfig(tmp, out, workers, extra);
 
 function harness() {
   let t = 1_000_000;

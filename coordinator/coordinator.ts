@@ -157,11 +157,12 @@ export class Coordinator {
       spare: () => (this.queueWaiting ? [] : this.idleWorkers()),
       transition: (job, to, reason) => this.transition(job, to, reason),
       fail: (job, reason) => this.end(job, 'FAILED', reason),
+      lost: (job, what) => this.emit(job, 'failure', what),
     };
   }
 
-  /** Publishes the job's state (after a transition) or progress to the event sink, if any. */
-  private emit(job: Job, kind: 'state' | 'progress'): void {
+  /** Publishes the job's state (after a transition), progress or a lost worker to the event sink. */
+  private emit(job: Job, kind: 'state' | 'progress' | 'failure', what = ''): void {
     if (!this.events) return;
     const last = job.history[job.history.length - 1]!;
     this.events.publish({
@@ -173,7 +174,7 @@ export class Coordinator {
       step: job.step,
       totalSteps: job.totalSteps,
       loss: Number.isFinite(job.loss) ? job.loss : null,
-      reason: kind === 'state' ? last.reason : '',
+      reason: kind === 'state' ? last.reason : what,
       at: kind === 'state' ? last.at : this.now(),
     });
   }
@@ -259,21 +260,34 @@ export class Coordinator {
         continue;
       }
       const byId = new Map<string, WorkerRecord>();
-      for (const sw of r.workers) {
-        const w: WorkerRecord = {
-          ...sw,
-          send: (e) => this.hold(w, e),
-          lastHeartbeat: now,
-          jobId: job.id,
-          step: 0,
-          fenced: false,
-        };
+      try {
+        const run = this.launch(job, true);
+        for (const sw of r.workers) {
+          const w: WorkerRecord = {
+            ...sw,
+            send: (e) => this.hold(w, e),
+            lastHeartbeat: now,
+            jobId: job.id,
+            step: 0,
+            fenced: false,
+          };
+          byId.set(w.id, w);
+        }
+        run.restore(r.membership, byId);
+      } catch (err) {
+        // One job that cannot be taken up (its directory is damaged) fails alone.
+        this.running.delete(job.id);
+        this.end(
+          job,
+          'FAILED',
+          `could not be taken up after a coordinator change: ${(err as Error).message}`,
+        );
+        continue;
+      }
+      for (const w of byId.values()) {
         this.workers.restore(w);
         this.disconnected.set(w, now + this.adoptGraceMs);
-        byId.set(w.id, w);
       }
-      const run = this.launch(job, true);
-      run.restore(r.membership, byId);
       this.log(
         `job ${job.id}: taken up ${job.state} at generation ${job.generation}, step ${job.step}; ` +
           `waiting up to ${(this.adoptGraceMs / 1000).toFixed(0)} s for ${byId.size} worker(s) to join again`,

@@ -93,6 +93,8 @@ export interface JobContext {
   transition(job: Job, to: JobState, reason: string): void;
   /** Ends the job: FAILED with `reason`. */
   fail(job: Job, reason: string): void;
+  /** The job lost or released a worker (`what` says which, why and at what step): published. */
+  lost(job: Job, what: string): void;
 }
 
 export class ElasticJob {
@@ -307,9 +309,9 @@ export class ElasticJob {
       step: this.committed,
       reason,
     });
-    this.ctx.log(
-      `job ${this.job.id}: ${reason === 'left' ? 'released' : 'lost'} ${what} (${reason}) at step ${this.committed}`,
-    );
+    const line = `${reason === 'left' ? 'released' : 'lost'} ${what} (${reason}) at step ${this.committed}`;
+    this.ctx.log(`job ${this.job.id}: ${line}`);
+    this.ctx.lost(this.job, line);
     if (reason === 'left') return true;
     this.job.failures += 1;
     if (this.job.failures > this.config.maxFailures) {

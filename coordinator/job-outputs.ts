@@ -9,7 +9,7 @@
  * crash cuts the logs back to it, and rank 0 (which drops nothing it was not told is recorded)
  * sends the rest again: no step is missing and none is written twice.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { CheckpointError, ConfigError } from '../core/errors.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/data/atomic-write.js';
@@ -127,8 +127,11 @@ export class JobOutputs {
     return join(this.dir, '.recorded-step');
   }
 
+  /** Replaced by a rename: a coordinator killed mid-write leaves the old marker, never a torn one. */
   private writeMarker(): void {
-    writeFileSync(this.markerPath, `${Math.max(this.recordedThrough, 0)}\n`);
+    const tmp = `${this.markerPath}.tmp`;
+    writeFileSync(tmp, `${Math.max(this.recordedThrough, 0)}\n`);
+    renameSync(tmp, this.markerPath);
   }
 
   private get samplesPath(): string {

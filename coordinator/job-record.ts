@@ -7,19 +7,23 @@
 import { ClusterError } from '../core/errors.js';
 import type { MembershipSnapshot } from './elastic-job.js';
 import { JOB_STATES, type JobSnapshot } from './job.js';
+import type { WorkerRecord } from './worker-registry.js';
 
-/** A worker as its job's record names it. */
-export interface StoredWorker {
-  readonly id: string;
-  readonly hostname: string;
-  readonly pid: number;
-  readonly collectiveAddress: string;
-  readonly metricsAddress: string;
-  readonly joinedAt: number;
-  readonly generation: number;
-  readonly rank: number;
-  readonly leaving: boolean;
-}
+/** A worker as its job's record names it: what a coordinator that takes the job up needs. */
+export type StoredWorker = Readonly<
+  Pick<
+    WorkerRecord,
+    | 'id'
+    | 'hostname'
+    | 'pid'
+    | 'collectiveAddress'
+    | 'metricsAddress'
+    | 'joinedAt'
+    | 'generation'
+    | 'rank'
+    | 'leaving'
+  >
+>;
 
 /** One job's record. */
 export interface JobRecord {

@@ -15,35 +15,14 @@ import { readSamplesLog } from '../core/train/samples-log.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { harmonium, readJson } from './cli-helpers.js';
+import { loggedStep, SMALL_AE, smallAeJob, TINY_JOB_OPTIONS, tinyJob } from './jobs.js';
 import { NatsServer, natsSkip } from './nats-server.js';
 import { Cluster, until } from './processes.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-control-'));
-const BATCH = 60;
-const LIMIT = 3000;
-const STEPS_PER_EPOCH = LIMIT / BATCH;
+const STEPS_PER_EPOCH = SMALL_AE.stepsPerEpoch;
 const LOG_EVERY = 5;
-
-function job(epochs: number): string[] {
-  return [
-    '--model',
-    'ae',
-    '--layers',
-    '64,16',
-    '--limit',
-    String(LIMIT),
-    '--batch-size',
-    String(BATCH),
-    '--epochs',
-    String(epochs),
-    '--test-limit',
-    '100',
-    '--no-pictures',
-    '--log-every',
-    String(LOG_EVERY),
-    '--audit-samples',
-  ];
-}
+const job = (epochs: number): string[] => smallAeJob(epochs, { logEvery: LOG_EVERY });
 
 /** Every step committed once, and metrics.jsonl with every logged step once, in order. */
 function checkRecords(out: string, epochs: number): void {
@@ -60,34 +39,8 @@ function checkRecords(out: string, epochs: number): void {
   );
 }
 
-/** A job of a few steps. */
-function tiny(out: string): string[] {
-  return [
-    '--model',
-    'ae',
-    '--layers',
-    '16,4',
-    '--limit',
-    '300',
-    '--batch-size',
-    '60',
-    '--epochs',
-    '1',
-    '--test-limit',
-    '50',
-    '--no-pictures',
-    '--out',
-    out,
-  ];
-}
-
 /** A coordinator on NATS is ready once it leads (the last test's may hold the lease for a ttl). */
 const LEADING = /: leading \(state in /;
-
-function loggedStep(out: string): number {
-  const records = readMetricsLog(join(out, 'metrics.jsonl'));
-  return records.length > 0 ? records[records.length - 1]!.step : 0;
-}
 
 describe('control plane on NATS JetStream (real processes)', { skip: natsSkip }, () => {
   let nats: NatsServer;
@@ -132,13 +85,13 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
     const cluster = await Cluster.start(tmp, ['--nats', nats.url, '--lease-ttl', '2'], LEADING);
     try {
       const ids = ['queued-a', 'queued-b', 'queued-c'];
-      for (const id of ids) await cluster.submit([...tiny(id), '--job-id', id]);
-      assert.equal(await cluster.submit([...tiny('queued-a'), '--job-id', 'queued-a']), 'queued-a');
+      for (const id of ids) await cluster.submit([...tinyJob(id), '--job-id', id]);
+      assert.equal(await cluster.submit([...tinyJob('queued-a'), '--job-id', 'queued-a']), 'queued-a');
       const old = cluster.coordinator;
       old.child.kill('SIGKILL');
       await old.exit;
       await cluster.startCoordinator();
-      assert.equal(await cluster.submit([...tiny('queued-b'), '--job-id', 'queued-b']), 'queued-b');
+      assert.equal(await cluster.submit([...tinyJob('queued-b'), '--job-id', 'queued-b']), 'queued-b');
       await cluster.addWorker();
       for (const id of ids) {
         const info = await cluster.ended(id, 120_000);
@@ -180,20 +133,7 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
         'harmonium.submit',
         JSON.stringify({ id: 'bad-option', options: { model: 'ae', epocs: 1 } }),
       );
-      const good = {
-        id: 'from-nats',
-        options: {
-          model: 'ae',
-          layers: [16, 4],
-          limit: 300,
-          'batch-size': 60,
-          epochs: 1,
-          'test-limit': 50,
-          pictures: false,
-          out: 'from-nats',
-        },
-        workers: 1,
-      };
+      const good = { id: 'from-nats', options: { ...TINY_JOB_OPTIONS, out: 'from-nats' }, workers: 1 };
       await js.publish('harmonium.submit', JSON.stringify(good));
       await cluster.addWorker();
       const info = await cluster.ended('from-nats', 120_000);

@@ -11,42 +11,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { readMetricsLog } from '../core/train/metrics-log.js';
 import { readSamplesLog } from '../core/train/samples-log.js';
 import { harmonium, readJson, readJsonLines } from './cli-helpers.js';
+import { loggedStep, SMALL_AE, smallAeJob } from './jobs.js';
 import { childPids, Cluster, floats, maxAbsDiff, start, until } from './processes.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-elastic-'));
-const BATCH = 60;
-const LIMIT = 3000;
-const STEPS_PER_EPOCH = LIMIT / BATCH;
-
-/**
- * A small autoencoder with its default Adam: on this job, runs on 1 and 3 workers end 3e-7 apart
- * after 200 steps (a sigmoid net on SGD with momentum 0.9 and lr 0.1 is chaotic: 1.3 apart).
- */
-function job(epochs: number): string[] {
-  return [
-    '--model',
-    'ae',
-    '--layers',
-    '64,16',
-    '--limit',
-    String(LIMIT),
-    '--batch-size',
-    String(BATCH),
-    '--epochs',
-    String(epochs),
-    '--test-limit',
-    '100',
-    '--no-pictures',
-    '--log-every',
-    '5',
-    '--digest-every',
-    '10',
-    '--audit-samples',
-  ];
-}
+const BATCH = SMALL_AE.batch;
+const STEPS_PER_EPOCH = SMALL_AE.stepsPerEpoch;
+const job = (epochs: number): string[] => smallAeJob(epochs, { logEvery: 5, digestEvery: 10 });
 
 /** Reference weights of an undisturbed single-process run, by epoch count. */
 const reference = new Map<number, Float32Array>();
@@ -82,13 +55,6 @@ function checkRun(out: string, epochs: number): Record<string, unknown> {
   const diff = maxAbsDiff(floats(join(out, 'checkpoint', 'weights.bin')), reference.get(epochs)!);
   assert.ok(diff < PARAM_TOLERANCE, `max |parameter difference| from the undisturbed run: ${diff}`);
   return s;
-}
-
-/** The committed step rank 0 last reported, from metrics.jsonl. */
-function loggedStep(out: string): number {
-  // readMetricsLog skips a line the coordinator is still writing.
-  const records = readMetricsLog(join(out, 'metrics.jsonl'));
-  return records.length > 0 ? records[records.length - 1]!.step : 0;
 }
 
 /** Pids of the members of generation `g`, from the coordinator's rendezvous line. */

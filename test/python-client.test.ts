@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO, readJson } from './cli-helpers.js';
+import { TINY_JOB_OPTIONS } from './jobs.js';
 import { Cluster } from './processes.js';
 
 /** Debian's python3, where python3-grpcio and python3-grpc-tools install. */
@@ -36,16 +37,7 @@ describe('a Python grpcio client', { skip }, () => {
     const cluster = await Cluster.start(runs);
     try {
       await cluster.addWorker();
-      const options = {
-        model: 'ae',
-        layers: [16, 4],
-        limit: 300,
-        'batch-size': 60,
-        epochs: 1,
-        'test-limit': 50,
-        pictures: false,
-      };
-      const ok = await python([cluster.address, JSON.stringify(options), 'from-python']);
+      const ok = await python([cluster.address, JSON.stringify(TINY_JOB_OPTIONS), 'from-python']);
       assert.equal(ok.code, 0, ok.output);
       assert.match(ok.output, /submitted job from-python \((PENDING|RENDEZVOUS)\)/);
       assert.match(ok.output, /job from-python: SUCCEEDED step 5\/5/);

@@ -63,7 +63,7 @@ function scheduleRejoin(): void {
     rejoinTimer = null;
     join();
   }, rejoinDelay);
-  rejoinDelay = Math.min(2000, rejoinDelay * 2);
+  rejoinDelay = Math.min(1000, rejoinDelay * 2);
 }
 
 function beat(): void {

@@ -79,8 +79,13 @@ function detailsOf(err: ServiceError): string {
   return err.details || err.message;
 }
 
-/** First pause before a call the coordinator could not take is tried again; doubled up to 2 s. */
+/** First pause before a call the coordinator could not take is tried again, doubled up to the next. */
 const RETRY_FIRST_MS = 100;
+/**
+ * Short, because these calls are how a new leader hears where a job stands: with 2 s a restarted
+ * coordinator had the records 1.5 s after it led (bench/README.md, bench:control).
+ */
+const RETRY_MAX_MS = 1000;
 
 /**
  * Whether `err` may pass once a coordinator is back: it was unreachable, did not answer in time,
@@ -238,7 +243,7 @@ export class CoordinatorClient {
         // A whole round refused: wait before the next (a standby is taking over).
         if (tried % this.clients.length === 0) {
           await new Promise((r) => setTimeout(r, pause));
-          pause = Math.min(2000, pause * 2);
+          pause = Math.min(RETRY_MAX_MS, pause * 2);
         }
       }
     }

@@ -50,8 +50,11 @@ export const REASON_HEADER = 'Harmonium-Reason';
 const CONSUMER = 'coordinator';
 /** The same job id submitted twice within this window is one message on the queue. */
 export const DEDUP_WINDOW_MS = 10 * 60_000;
-/** A submission taken and not acknowledged within this is delivered again. */
-const ACK_WAIT_MS = 30_000;
+/**
+ * A submission taken and not acknowledged within this is delivered again (to the next leader when
+ * the coordinator that took it died): taking one is a compile and a KV write, milliseconds.
+ */
+const ACK_WAIT_MS = 10_000;
 /** How long job events are kept. */
 const EVENTS_MAX_AGE_MS = 30 * 24 * 3600_000;
 const EVENTS_MAX_BYTES = 1 << 30;
@@ -99,6 +102,23 @@ async function ensureStream(
   }
 }
 
+/** Creates the submissions consumer, or brings the one an earlier version made to this config. */
+async function ensureConsumer(jsm: JetStreamManager): Promise<void> {
+  const settings = { ack_wait: ms(ACK_WAIT_MS), max_ack_pending: 1 };
+  try {
+    await jsm.consumers.info(SUBMISSIONS_STREAM, CONSUMER);
+    await jsm.consumers.update(SUBMISSIONS_STREAM, CONSUMER, settings);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
+    await jsm.consumers.add(SUBMISSIONS_STREAM, {
+      durable_name: CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ...settings,
+    });
+  }
+}
+
 export class JetStreamControlStore implements ControlStore {
   readonly where: string;
   readonly durable = true;
@@ -140,13 +160,7 @@ export class JetStreamControlStore implements ControlStore {
         max_bytes: EVENTS_MAX_BYTES,
         discard: DiscardPolicy.Old,
       });
-      await jsm.consumers.add(SUBMISSIONS_STREAM, {
-        durable_name: CONSUMER,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: ms(ACK_WAIT_MS),
-        deliver_policy: DeliverPolicy.All,
-        max_ack_pending: 1,
-      });
+      await ensureConsumer(jsm);
       const kv = await new Kvm(nc).create(KV_BUCKET, { history: 1, storage: StorageType.File });
       return new JetStreamControlStore(servers, nc, jetstream(nc), kv);
     } catch (err) {

@@ -22,10 +22,16 @@ import type { SubmitJobRequest as _harmonium_v1_SubmitJobRequest, SubmitJobReque
 import type { WorkerEvent as _harmonium_v1_WorkerEvent, WorkerEvent__Output as _harmonium_v1_WorkerEvent__Output } from '../../harmonium/v1/WorkerEvent';
 
 export interface CoordinatorClient extends grpc.Client {
+  /**
+   * Cancels a job that has not ended; its workers go back to the pool.
+   */
   CancelJob(argument: _harmonium_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   CancelJob(argument: _harmonium_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   CancelJob(argument: _harmonium_v1_CancelJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   CancelJob(argument: _harmonium_v1_CancelJobRequest, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
+  /**
+   * Cancels a job that has not ended; its workers go back to the pool.
+   */
   cancelJob(argument: _harmonium_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   cancelJob(argument: _harmonium_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   cancelJob(argument: _harmonium_v1_CancelJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
@@ -87,10 +93,16 @@ export interface CoordinatorClient extends grpc.Client {
   generationDone(argument: _harmonium_v1_GenerationReport, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_Ack__Output>): grpc.ClientUnaryCall;
   generationDone(argument: _harmonium_v1_GenerationReport, callback: grpc.requestCallback<_harmonium_v1_Ack__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Every job this coordinator knows (queued, running, ended) and every worker of its pool.
+   */
   GetStatus(argument: _harmonium_v1_StatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
   GetStatus(argument: _harmonium_v1_StatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
   GetStatus(argument: _harmonium_v1_StatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
   GetStatus(argument: _harmonium_v1_StatusRequest, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every job this coordinator knows (queued, running, ended) and every worker of its pool.
+   */
   getStatus(argument: _harmonium_v1_StatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
   getStatus(argument: _harmonium_v1_StatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
   getStatus(argument: _harmonium_v1_StatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_StatusReply__Output>): grpc.ClientUnaryCall;
@@ -169,10 +181,16 @@ export interface CoordinatorClient extends grpc.Client {
   saveState(options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_Ack__Output>): grpc.ClientWritableStream<_harmonium_v1_StatePart>;
   saveState(callback: grpc.requestCallback<_harmonium_v1_Ack__Output>): grpc.ClientWritableStream<_harmonium_v1_StatePart>;
   
+  /**
+   * Queues a job (the options of a job file as JSON) and answers once it is recorded.
+   */
   SubmitJob(argument: _harmonium_v1_SubmitJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   SubmitJob(argument: _harmonium_v1_SubmitJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   SubmitJob(argument: _harmonium_v1_SubmitJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   SubmitJob(argument: _harmonium_v1_SubmitJobRequest, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
+  /**
+   * Queues a job (the options of a job file as JSON) and answers once it is recorded.
+   */
   submitJob(argument: _harmonium_v1_SubmitJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   submitJob(argument: _harmonium_v1_SubmitJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
   submitJob(argument: _harmonium_v1_SubmitJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_harmonium_v1_JobInfo__Output>): grpc.ClientUnaryCall;
@@ -181,6 +199,9 @@ export interface CoordinatorClient extends grpc.Client {
 }
 
 export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Cancels a job that has not ended; its workers go back to the pool.
+   */
   CancelJob: grpc.handleUnaryCall<_harmonium_v1_CancelJobRequest__Output, _harmonium_v1_JobInfo>;
   
   /**
@@ -203,6 +224,9 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
    */
   GenerationDone: grpc.handleUnaryCall<_harmonium_v1_GenerationReport__Output, _harmonium_v1_Ack>;
   
+  /**
+   * Every job this coordinator knows (queued, running, ended) and every worker of its pool.
+   */
   GetStatus: grpc.handleUnaryCall<_harmonium_v1_StatusRequest__Output, _harmonium_v1_StatusReply>;
   
   /**
@@ -231,6 +255,9 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
    */
   SaveState: grpc.handleClientStreamingCall<_harmonium_v1_StatePart__Output, _harmonium_v1_Ack>;
   
+  /**
+   * Queues a job (the options of a job file as JSON) and answers once it is recorded.
+   */
   SubmitJob: grpc.handleUnaryCall<_harmonium_v1_SubmitJobRequest__Output, _harmonium_v1_JobInfo>;
   
 }
