@@ -320,7 +320,7 @@ program
   .argument('<job>', 'job id, as `harmonium submit` or `harmonium status` shows it')
   .option(
     '--nats <servers>',
-    "the coordinator's NATS (default: $HARMONIUM_NATS or nats://127.0.0.1:4222)",
+    "the coordinator's NATS ($HARMONIUM_NATS when set)",
     process.env['HARMONIUM_NATS'] ?? 'nats://127.0.0.1:4222',
   )
   .option('-f, --follow', 'keep printing new events until the job ends')
