@@ -1,11 +1,10 @@
 /** Dense layers, activations and weight initialisation shared by the autoencoders and the VAE. */
 import { tf } from '../compute/tf.js';
 import type { Rng } from '../data/rng.js';
-import { LEAKY_SLOPE } from './model-catalogue.js';
+import { LEAKY_SLOPE, type Activation } from './activation.js';
 import { flatLength, paramOffsets, type ParamSpec } from './model.js';
 
-/** Layer nonlinearities; `linear` is only offered for code layers. */
-export type Activation = 'linear' | 'sigmoid' | 'relu' | 'tanh';
+export type { Activation } from './activation.js';
 
 /** Applies `name` elementwise. */
 export function activate(name: Activation, x: tf.Tensor2D): tf.Tensor2D {

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { HyperSpec, ModelDescription, TrainingDefaults } from './hyper.js';
-import type { Activation } from './layers.js';
+import { LEAKY_SLOPE, type Activation } from './activation.js';
 
 const ADAM: TrainingDefaults = {
   optimizer: 'adam',
@@ -453,9 +453,6 @@ export const DBN_HYPERS: readonly HyperSpec[] = [
   },
   { name: 'ais-runs', type: 'int', default: 100, min: 1, max: 100_000, doc: 'AIS chains at evaluation' },
 ];
-
-/** Slope of D's LeakyReLU for negative inputs (DCGAN's 0.2, used for the MLP too). */
-export const LEAKY_SLOPE = 0.2;
 
 /** Hyperparameters of `gan`. */
 export const GAN_HYPERS: readonly HyperSpec[] = [
