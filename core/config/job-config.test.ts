@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../errors.js';
 import { compileJobConfig, parseFlags, type OptionSources } from './job-config.js';
+import { configError } from './testing.js';
 
 function sources(args: string[], extra: Partial<OptionSources> = {}): OptionSources {
   return { flags: parseFlags(args), env: {}, jobFile: null, ...extra };
-}
-
-function configError(fn: () => unknown, field: RegExp, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.field, field);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('parseFlags', () => {

@@ -4,20 +4,12 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { compileJobConfig, type JobConfig } from './job-config.js';
 import { compileSubmission, MAX_SUBMISSION_BYTES } from './job-submission.js';
+import { configError } from './testing.js';
 
 /** What `harmonium submit --config FILE` compiles from a job file holding `text`. */
 function compileAsJobFile(text: string): JobConfig {
   const jobFile = parseYaml(text) as Record<string, unknown>;
   return compileJobConfig({ flags: new Map(), env: {}, jobFile, jobFilePath: 'job.json' });
-}
-
-function configError(fn: () => unknown, field: RegExp, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.field, field);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('compileSubmission', () => {
