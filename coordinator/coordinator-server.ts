@@ -28,6 +28,7 @@ import {
   type CoordinatorHandlers,
   type JobInfo,
   type StatePart,
+  type WorkerEvent,
 } from '../proto/coordinator-service.js';
 import { ResultAssembler } from '../proto/result-codec.js';
 import { encodeState, StateAssembler } from '../proto/state-codec.js';
@@ -213,6 +214,9 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
         );
         return;
       }
+      const send = (event: WorkerEvent): void => {
+        if (!call.cancelled && call.writable) call.write(event);
+      };
       const ok = coordinator.join(
         {
           id: r.workerId,
@@ -224,9 +228,7 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
             ? { placement: { jobId: r.jobId, generation: r.generation, rank: r.rank, step: r.step } }
             : {}),
         },
-        (event) => {
-          if (!call.cancelled && call.writable) call.write(event);
-        },
+        send,
       );
       if (!ok) {
         call.destroy(
@@ -240,7 +242,7 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
       const leave = (): void => {
         if (left) return;
         left = true;
-        coordinator.leave(r.workerId);
+        coordinator.leave(r.workerId, send);
       };
       call.on('cancelled', leave);
       call.on('close', leave);

@@ -321,13 +321,13 @@ export class Coordinator {
   }
 
   /**
-   * Registers a worker whose Join call arrived. A worker that joins again under the id of one whose
-   * stream is gone (its connection dropped) takes that record's place; false when the id is held
-   * by a live stream.
+   * Registers a worker whose Join call arrived. The same process joining again (its stream broke,
+   * this coordinator took its job over, or it opened a new stream before closing the old) takes
+   * its record back, with what was held for it; false when another process holds the id.
    */
   join(info: JoinInfo, send: WorkerRecord['send']): boolean {
     const known = this.workers.get(info.id);
-    if (known && this.disconnected.has(known)) {
+    if (known) {
       if (known.hostname !== info.hostname || known.pid !== info.pid) return false;
       this.rejoin(known, info.placement, send);
       return true;
@@ -347,12 +347,15 @@ export class Coordinator {
   }
 
   /**
-   * A worker's Join call ended: the worker left, cleanly or not. With a disconnect grace it is acted
-   * on once that has passed (a launcher that saw the process exit says so first); else at once.
+   * A worker's Join call ended (the one of `send`, when given): the worker left, cleanly or not.
+   * With a disconnect grace it is acted on once that has passed (a launcher that saw the process
+   * exit says so first); else at once.
    */
-  leave(workerId: string): void {
+  leave(workerId: string, send?: WorkerRecord['send']): void {
     const w = this.workers.get(workerId);
     if (!w || this.disconnected.has(w)) return;
+    // The end of a stream the worker has since replaced by another says nothing.
+    if (send && w.send !== send) return;
     this.disconnected.set(w, this.now() + this.disconnectGraceMs);
     w.send = (e) => this.hold(w, e);
     if (this.disconnectGraceMs === 0) this.tick();
@@ -618,19 +621,25 @@ export class Coordinator {
     return run;
   }
 
-  /** The worker of record `w` joined again: its stream is back, and so is what waited for it. */
+  /**
+   * The worker of record `w` joined again: its stream is back (or replaced), and so is what waited
+   * for it. Where it says it stands counts only if it was away: a live worker's placement may lag
+   * an assignment it has not read yet.
+   */
   private rejoin(w: WorkerRecord, p: Placement | undefined, send: WorkerRecord['send']): void {
-    this.disconnected.delete(w);
+    const wasAway = this.disconnected.delete(w);
     w.send = send;
     w.lastHeartbeat = Math.max(w.lastHeartbeat, this.now());
     for (const e of this.held.get(w) ?? []) send(e);
     this.held.delete(w);
+    if (!wasAway) return;
     const run = w.jobId === null ? undefined : this.running.get(w.jobId);
     this.log(`${describeWorker(w)} joined again${run ? ` (job ${run.job.id})` : ''}`);
     if (run && !run.job.terminal && p) {
       if (p.jobId !== w.jobId) {
         this.lose(w, 'lost', `came back without job ${run.job.id}`);
-      } else if (p.generation !== w.generation && p.generation > 0) {
+      } else if (p.generation > w.generation) {
+        // The record is older than the worker (stored before the generation was): re-form.
         run.resync(w, p.generation);
       }
     }

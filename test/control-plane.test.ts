@@ -226,7 +226,11 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
       const info = await cluster.ended(id, 180_000);
       assert.equal(info.state, 'SUCCEEDED', info.message + third.output());
       checkRecords(out, 4);
-      assert.deepEqual(readJson(join(out, 'summary.json'))['failures'], [], 'no worker was lost');
+      assert.deepEqual(
+        readJson(join(out, 'summary.json'))['failures'],
+        [],
+        `no worker was lost; the coordinators said:\n${cluster.coordinators.map((c) => c.output().slice(-2500)).join('\n---\n')}\nthe workers said:\n${workers.map((w) => w.output().slice(-1500)).join('\n---\n')}`,
+      );
       for (const w of workers) assert.equal(w.child.exitCode, null, 'every worker process lives on');
     } finally {
       await cluster.stop();

@@ -30,6 +30,12 @@ let rejoinTimer: NodeJS.Timeout | null = null;
 let rejoinDelay = 100;
 /** Whether the stream's end has been told since the coordinator last answered. */
 let endTold = false;
+/** When the current Join stream was opened. */
+let joinedAt = 0;
+/** How long an old Join stream outlives the one that replaces it. */
+const REPLACE_AFTER_MS = 1000;
+/** How long after opening a stream a heartbeat answer saying "join again" is taken as stale. */
+const JOIN_SETTLE_MS = 2000;
 
 /**
  * Opens the Join stream; a stream that ends while this thread runs is opened again, with backoff.
@@ -37,7 +43,11 @@ let endTold = false;
  * the store takes it back as the member it is.
  */
 function join(): void {
-  leaveStream?.();
+  // Make before break: the new stream replaces the old one on the coordinator, and the old one's
+  // end then says nothing; the other way round the worker would look gone for a moment. The old one
+  // is closed a little later, because a new call goes out a few ticks after a cancel would.
+  const previous = leaveStream;
+  joinedAt = Date.now();
   leaveStream = client.join(
     { ...details, placement: { jobId: job.id, generation: job.generation, rank: job.rank, step: step[0]! } },
     (event: WorkerEvent__Output) => {
@@ -55,6 +65,7 @@ function join(): void {
       scheduleRejoin();
     },
   );
+  if (previous) setTimeout(previous, REPLACE_AFTER_MS).unref();
 }
 
 function scheduleRejoin(): void {
@@ -81,7 +92,8 @@ function beat(): void {
         unknown: reply.unknown,
         recordedStep: reply.recordedStep,
       });
-      if (reply.unknown || reply.joinAgain) join();
+      // An answer sent before a Join in flight arrived may still say so: only a later one counts.
+      if (reply.unknown || (reply.joinAgain && Date.now() - joinedAt > JOIN_SETTLE_MS)) join();
     },
     (err: unknown) => {
       failedInARow++;
