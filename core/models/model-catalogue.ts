@@ -219,14 +219,10 @@ export const SEQ2SEQ_AE_HYPERS: readonly HyperSpec[] = [
  * probe on raw pixels reaches 80.0%.
  */
 export const STACKED_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [500, 250, 30],
-    min: 1,
-    max: MAX_UNITS,
-    doc: 'hidden layer sizes, the last is the code; one greedy pretraining phase per layer',
-  },
+  layersSpec(
+    [500, 250, 30],
+    'hidden layer sizes, the last is the code; one greedy pretraining phase per layer',
+  ),
   {
     name: 'activation',
     type: 'enum',
@@ -260,14 +256,10 @@ export const STACKED_AE_HYPERS: readonly HyperSpec[] = [
 
 /** Hyperparameters of `deep-ae`. */
 export const DEEP_AE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [1000, 500, 250],
-    min: 1,
-    max: MAX_UNITS,
-    doc: 'sigmoid hidden layers between the pixels and the code (one RBM each); the decoder mirrors them',
-  },
+  layersSpec(
+    [1000, 500, 250],
+    'sigmoid hidden layers between the pixels and the code (one RBM each); the decoder mirrors them',
+  ),
   {
     name: 'code',
     type: 'int',
@@ -333,14 +325,7 @@ export const GAUSSIAN_DECODER_STD = 0.1;
 
 /** Hyperparameters of `vae`. */
 export const VAE_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [512],
-    min: 1,
-    max: 65536,
-    doc: 'encoder hidden layer sizes before (mu, log sigma^2); the decoder mirrors them',
-  },
+  layersSpec([512], 'encoder hidden layer sizes before (mu, log sigma^2); the decoder mirrors them'),
   {
     name: 'latent',
     type: 'int',
@@ -418,14 +403,7 @@ const DBN_AIS_BETAS = 5000;
 
 /** Hyperparameters of `dbn`. */
 export const DBN_HYPERS: readonly HyperSpec[] = [
-  {
-    name: 'layers',
-    type: 'int-list',
-    default: [500, 500],
-    min: 1,
-    max: 65536,
-    doc: 'hidden units per layer, bottom first; one RBM and one training phase per layer',
-  },
+  layersSpec([500, 500], 'hidden units per layer, bottom first; one RBM and one training phase per layer'),
   { name: 'k', type: 'int', default: 1, min: 1, max: 1000, doc: 'Gibbs steps per update (CD-k)' },
   {
     name: 'weight-decay',
