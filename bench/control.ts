@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
+import { LEASE_TTL_MS } from '../core/control-plane/leader-lease.js';
 import { readMetricsLog } from '../core/train/metrics-log.js';
 import { coordinatorPackage, type WorkerEvent__Output } from '../proto/coordinator-service.js';
 import { NatsServer } from '../test/nats-server.js';
@@ -32,6 +33,8 @@ import { CoordinatorClient } from '../worker/coordinator-client.js';
 import { arg, cpuSeconds, median, percentile, sleep, waitForQuiet } from './machine.js';
 
 const LEADING = /: leading \(state in /;
+/** The coordinators' --lease-ttl here (their default): a standby cannot take over sooner. */
+const TTL_S = LEASE_TTL_MS / 1000;
 const FAULT_STEP = 30;
 const FAILOVER_JOB = [
   '--model',
@@ -127,7 +130,9 @@ async function failover(trials: number): Promise<void> {
       }
       console.log(
         `failover ${mode} (min / median / max of ${trials}): next leader ${fmt(runs.map((r) => r.leadS))} s; ` +
-          `records again ${fmt(runs.map((r) => r.backS))} s`,
+          `records again ${fmt(runs.map((r) => r.backS))} s; medians against the lease ttl (a takeover ` +
+          `needs at least 0.8x: a whole ttl since the last renewal, at most ttl/5 before the kill): ${(median(runs.map((r) => r.leadS)) / TTL_S).toFixed(2)}x and ` +
+          `${(median(runs.map((r) => r.backS)) / TTL_S).toFixed(2)}x`,
       );
     }
   } finally {

@@ -211,8 +211,7 @@ export class Coordinator {
    * resumed job must find its checkpoint now, not after workers have been gathered.
    */
   submit(config: JobConfig, id = ''): Job {
-    const known = id === '' ? undefined : this.jobs.find((j) => j.id === id);
-    if (known) return known;
+    if (id !== '' && this.has(id)) return this.job(id);
     const outputs = new JobOutputs(config.out);
     const resumeStep = config.resume ? outputs.checkpointStep() : null;
     this.sequence += 1;
@@ -544,9 +543,7 @@ export class Coordinator {
         this.lose(w, 'hung', `sent no heartbeat for ${(silent / 1000).toFixed(1)} s`);
       }
     }
-    for (const run of [...this.running.values()]) if (!run.job.terminal) run.tick(now);
-    this.startNext(now);
-    this.persist();
+    this.reconsider();
   }
 
   /**
@@ -691,12 +688,7 @@ export class Coordinator {
       job: job.snapshot(),
       resumeStep: this.resumeSteps.get(job.id) ?? null,
       membership: run ? run.snapshot() : null,
-      workers: run
-        ? this.workers
-            .all()
-            .filter((w) => w.jobId === job.id)
-            .map(stored)
-        : [],
+      workers: run ? this.workers.ofJob(job.id).map(stored) : [],
     };
   }
 

@@ -125,13 +125,14 @@ export class JobIntake {
       config = this.compile(s);
       this.coordinator.submit(config, s.id);
     } catch (err) {
-      if (!(err instanceof HarmoniumError) || err.code === 'STALE_REVISION') throw err;
+      if (!(err instanceof HarmoniumError)) throw err;
       const reason = err.message;
       this.log(`coordinator: submission #${m.sequence} dead-lettered: ${reason}`);
       await m.reject(reason);
       return;
     }
-    // Acknowledged once the record is stored: a coordinator that dies first leaves it queued.
+    // Acknowledged once the record is stored: a coordinator that dies first leaves it queued, and
+    // one that was deposed (flush rejects) leaves it to the leader.
     await this.coordinator.persisted();
     await this.journal?.flush(s.id);
     await m.ack();

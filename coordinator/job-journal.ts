@@ -50,11 +50,6 @@ export class JobJournal {
     await this.flush(id);
   }
 
-  /** Whether `id` has a record in the store (or one is being written). */
-  has(id: string): boolean {
-    return this.revisions.has(id) || this.pending.has(id) || this.inFlight.has(id);
-  }
-
   /** Queues `value` as job `id`'s record; nothing happens when it is what was last written. */
   record(id: string, value: string): void {
     if (this.deposedBy || this.written.get(id) === value) return;

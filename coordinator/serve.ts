@@ -121,7 +121,7 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   void signal$.then((s) => (signal = s));
   try {
     if (lease) {
-      const led = await Promise.race([lease.acquire().then(() => true), signal$.then(() => false)]);
+      const led = await Promise.race([lease.acquire(), signal$.then(() => false)]);
       if (led) await lead(store, journal!, coordinator, log);
     } else {
       log(

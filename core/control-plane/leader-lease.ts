@@ -67,8 +67,11 @@ export class LeaderLease {
     return this.seen;
   }
 
-  /** Resolves once this coordinator holds the lease; until then it stands by. Rejects after {@link stop}. */
-  async acquire(): Promise<void> {
+  /**
+   * Resolves true once this coordinator holds the lease (until then it stands by), false when
+   * {@link stop} came first.
+   */
+  async acquire(): Promise<boolean> {
     let lastRevision = -1;
     let changedAt = performance.now();
     let announced = '';
@@ -76,11 +79,11 @@ export class LeaderLease {
       try {
         const e = await this.store.readLease();
         if (e === null) {
-          if (await this.take(0, 1)) return;
+          if (await this.take(0, 1)) return true;
         } else if (e.value === RELEASED) {
           if (await this.take(e.revision, (this.seen?.term ?? 0) + 1)) {
             this.log('coordinator: took the lead its last holder handed over');
-            return;
+            return true;
           }
         } else {
           const held = parseHolder(e.value);
@@ -100,7 +103,7 @@ export class LeaderLease {
               this.log(
                 `coordinator: took the lead from ${was}, silent for ${(this.ttlMs / 1000).toFixed(1)} s`,
               );
-              return;
+              return true;
             }
           }
         }
@@ -112,7 +115,7 @@ export class LeaderLease {
       }
       await sleep(this.ttlMs / 10);
     }
-    throw new ClusterError('STORE_FAILED', 'stopped while standing by');
+    return false;
   }
 
   /**
