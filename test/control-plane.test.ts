@@ -232,6 +232,18 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
         `no worker was lost; the coordinators said:\n${cluster.coordinators.map((c) => c.output().slice(-2500)).join('\n---\n')}\nthe workers said:\n${workers.map((w) => w.output().slice(-1500)).join('\n---\n')}`,
       );
       for (const w of workers) assert.equal(w.child.exitCode, null, 'every worker process lives on');
+
+      // SIGTERM: a standby gives up standing by, and the leader hands the lease over; both exit 0.
+      const fourth = await cluster.startCoordinator(1, /standing by; the leader is /);
+      fourth.child.kill('SIGTERM');
+      assert.equal(await fourth.exit, 0, fourth.output());
+      const fifth = await cluster.startCoordinator(1, /standing by; the leader is /);
+      const handedAt = Date.now();
+      third.child.kill('SIGTERM');
+      assert.equal(await third.exit, 0, third.output());
+      await until('the hand-over', 5000, () => (LEADING.test(fifth.output()) ? true : null));
+      assert.match(fifth.output(), /took the lead its last holder handed over/);
+      assert.ok(Date.now() - handedAt < 5000, 'taken without waiting out the lease');
     } finally {
       await cluster.stop();
     }
