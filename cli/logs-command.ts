@@ -1,5 +1,6 @@
 /** `harmonium logs JOB [-f]`: a job's events from NATS JetStream, from the first. */
 import { connectNats } from '../core/control-plane/jetstream-control-store.js';
+import type { NatsAccess } from '../core/control-plane/nats-access.js';
 import { endsJob, readJobEvents, type StoredEvent } from '../core/control-plane/job-event-log.js';
 import type { JobEvent } from '../coordinator/job-events.js';
 
@@ -17,11 +18,12 @@ export function formatEvent(e: StoredEvent): string {
  * code: 0, or 1 when there are no events or (following) the job did not succeed.
  */
 export async function showLogs(
-  nats: string,
+  access: NatsAccess,
   jobId: string,
   opts: { follow: boolean; json: boolean },
 ): Promise<number> {
-  const nc = await connectNats(nats, 'harmonium-logs');
+  const nats = access.servers;
+  const nc = await connectNats(access, 'harmonium-logs');
   let last: StoredEvent | null = null;
   let onStop: () => void = () => undefined;
   const stop = new Promise<void>((r) => (onStop = r));

@@ -7,6 +7,12 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { JobConfig, OptionSources } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
+import {
+  credentialFlags,
+  takeCredentialFlags,
+  withCredentialOptions,
+  withNatsOptions,
+} from './credential-flags.js';
 import type { PackOptions } from './pack-command.js';
 
 /** Reads a YAML (or JSON) job file into a plain object of options. */
@@ -105,13 +111,16 @@ program
   .argument('[options...]')
   .action(async (args: string[]) => {
     if (args.includes('--help') || args.includes('-h')) {
-      await printTrainingHelp('harmonium train --model KIND [--config job.yaml] [--workers N] [options]');
+      await printTrainingHelp(
+        'harmonium train --model KIND [--config job.yaml] [--workers N [--insecure | --tls-dir DIR]] [options]',
+      );
       return;
     }
-    const config = await compileArgs(args);
+    const { flags, rest } = takeCredentialFlags(args);
+    const config = await compileArgs(rest);
     if (config.workers > 1) {
       const { runLocalCluster } = await import('../coordinator/local-cluster.js');
-      await runLocalCluster(config);
+      await runLocalCluster(config, { credentialFlags: flags });
       console.error(`done: wrote ${config.out}/summary.json`);
     } else {
       const { runTraining } = await import('../core/train/trainer.js');
@@ -121,13 +130,18 @@ program
     }
   });
 
-program
+const coordinatorCommand = program
   .command('coordinator')
   .description(
     'run a coordinator that workers join and clients submit jobs to (jobs run side by side on disjoint workers)',
   )
   .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:7070')
   .option('--metrics-port <port>', "serve the running job's /metrics on this port (0: none)", '0')
+  .option(
+    '--metrics-host <host>',
+    'interface /metrics binds to ($HARMONIUM_METRICS_HOST; plain HTTP, no secrets on it)',
+    process.env['HARMONIUM_METRICS_HOST'] || '127.0.0.1',
+  )
   .option(
     '--nats <servers>',
     'keep jobs, the queue and job events in NATS JetStream (e.g. nats://127.0.0.1:4222), so that a restarted coordinator takes them up',
@@ -147,55 +161,63 @@ program
     '--runs-dir <dir>',
     "directory every submitted job's output goes under (a job's out is relative to it)",
     'runs',
-  )
-  .action(
-    async (opts: {
-      listen: string;
-      metricsPort: string;
-      nats: string;
-      runsDir: string;
-      adoptGrace: string;
-      leaseTtl: string;
-    }) => {
-      const { host, port } = parseHostPort(opts.listen, 'listen');
-      const { serveCoordinator } = await import('../coordinator/serve.js');
-      const metricsPort = Number(opts.metricsPort);
-      if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
-        throw new ConfigError(
-          'metrics-port',
-          `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
-        );
-      }
-      const ttl = Number(opts.leaseTtl);
-      if (!(Number.isFinite(ttl) && ttl >= 0.5 && ttl <= 600)) {
-        throw new ConfigError(
-          'lease-ttl',
-          `must be a number of seconds in [0.5, 600], got "${opts.leaseTtl}"`,
-        );
-      }
-      const grace = Number(opts.adoptGrace);
-      if (!(Number.isFinite(grace) && grace >= 0 && grace <= 3600)) {
-        throw new ConfigError(
-          'adopt-grace',
-          `must be a number of seconds in [0, 3600], got "${opts.adoptGrace}"`,
-        );
-      }
-      await serveCoordinator({
-        host,
-        port,
-        metricsPort,
-        nats: opts.nats,
-        runsDir: opts.runsDir,
-        adoptGraceMs: grace * 1000,
-        leaseTtlMs: ttl * 1000,
-      });
-    },
   );
+withNatsOptions(withCredentialOptions(coordinatorCommand, true)).action(
+  async (opts: {
+    listen: string;
+    metricsPort: string;
+    metricsHost: string;
+    nats: string;
+    natsCreds?: string;
+    natsTlsDir?: string;
+    runsDir: string;
+    adoptGrace: string;
+    leaseTtl: string;
+    tlsDir?: string;
+    tokenFile?: string;
+    insecure?: boolean;
+  }) => {
+    const { host, port } = parseHostPort(opts.listen, 'listen');
+    const { resolveCredentials } = await import('../core/security/credential-options.js');
+    const { natsAccessFrom } = await import('../core/control-plane/nats-access.js');
+    const credentials = resolveCredentials(credentialFlags(opts), 'server');
+    const { serveCoordinator } = await import('../coordinator/serve.js');
+    const metricsPort = Number(opts.metricsPort);
+    if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+      throw new ConfigError(
+        'metrics-port',
+        `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
+      );
+    }
+    const ttl = Number(opts.leaseTtl);
+    if (!(Number.isFinite(ttl) && ttl >= 0.5 && ttl <= 600)) {
+      throw new ConfigError('lease-ttl', `must be a number of seconds in [0.5, 600], got "${opts.leaseTtl}"`);
+    }
+    const grace = Number(opts.adoptGrace);
+    if (!(Number.isFinite(grace) && grace >= 0 && grace <= 3600)) {
+      throw new ConfigError(
+        'adopt-grace',
+        `must be a number of seconds in [0, 3600], got "${opts.adoptGrace}"`,
+      );
+    }
+    await serveCoordinator({
+      host,
+      port,
+      metricsPort,
+      metricsHost: opts.metricsHost,
+      nats: natsAccessFrom(opts.nats, opts),
+      credentials,
+      runsDir: opts.runsDir,
+      adoptGraceMs: grace * 1000,
+      leaseTtlMs: ttl * 1000,
+    });
+  },
+);
 
 /** Seconds a leaving worker gets to finish its step and be released before it exits anyway. */
 const LEAVE_GRACE_MS = 30_000;
 
-program
+const workerCommand = program
   .command('worker')
   .description(
     "join a coordinator's pool and train the jobs it assigns; SIGTERM leaves gracefully (a second one, or 30 s, at once)",
@@ -205,6 +227,11 @@ program
     'the coordinator to join, or a list of those sharing one NATS (the leader is found)',
   )
   .option('--listen-host <host>', 'address the collective endpoint listens on', '127.0.0.1')
+  .option(
+    '--metrics-host <host>',
+    "interface a job's /metrics binds to ($HARMONIUM_METRICS_HOST)",
+    process.env['HARMONIUM_METRICS_HOST'] || '127.0.0.1',
+  )
   .option('--advertise-host <host>', 'address peers dial to reach this worker (default: --listen-host)')
   .option(
     '--threads <n>',
@@ -215,54 +242,62 @@ program
     '--coordinator-timeout <seconds>',
     'how long to train on without a coordinator (one restarting, or a standby taking over) before exiting',
     '60',
-  )
-  .action(
-    async (opts: {
-      coordinator: string;
-      listenHost: string;
-      advertiseHost?: string;
-      threads?: string;
-      once?: boolean;
-      coordinatorTimeout: string;
-    }) => {
-      checkCoordinators(opts.coordinator, 'coordinator');
-      const timeout = Number(opts.coordinatorTimeout);
-      if (!(Number.isFinite(timeout) && timeout >= 1 && timeout <= 86_400)) {
-        throw new ConfigError(
-          'coordinator-timeout',
-          `must be a number of seconds in [1, 86400], got "${opts.coordinatorTimeout}"`,
-        );
-      }
-      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
-        throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
-      }
-      let leave: (why: string) => void = () => undefined;
-      const leave$ = new Promise<string>((resolve) => (leave = resolve));
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (++signals > 1) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-        leave(signal);
-        setTimeout(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)), LEAVE_GRACE_MS).unref();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-      const { runWorker } = await import('../worker/worker.js');
-      const { releaseBackend } = await import('../core/compute/backend.js');
-      await runWorker({
-        coordinator: opts.coordinator,
-        listenHost: opts.listenHost,
-        ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
-        ...(threads ? { threads } : {}),
-        once: opts.once === true,
-        leave: leave$,
-        coordinatorTimeoutMs: timeout * 1000,
-      });
-      await releaseBackend();
-      // Handles the event loop may still hold (a keepalive timer) must not delay a worker that is done.
-      process.exit(0);
-    },
   );
+withCredentialOptions(workerCommand, true).action(
+  async (opts: {
+    coordinator: string;
+    listenHost: string;
+    metricsHost: string;
+    tlsDir?: string;
+    tokenFile?: string;
+    insecure?: boolean;
+    advertiseHost?: string;
+    threads?: string;
+    once?: boolean;
+    coordinatorTimeout: string;
+  }) => {
+    checkCoordinators(opts.coordinator, 'coordinator');
+    const { resolveCredentials } = await import('../core/security/credential-options.js');
+    const credentials = resolveCredentials(credentialFlags(opts), 'server');
+    const timeout = Number(opts.coordinatorTimeout);
+    if (!(Number.isFinite(timeout) && timeout >= 1 && timeout <= 86_400)) {
+      throw new ConfigError(
+        'coordinator-timeout',
+        `must be a number of seconds in [1, 86400], got "${opts.coordinatorTimeout}"`,
+      );
+    }
+    const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+      throw new ConfigError('threads', `must be an integer in [1, 1024], got "${opts.threads}"`);
+    }
+    let leave: (why: string) => void = () => undefined;
+    const leave$ = new Promise<string>((resolve) => (leave = resolve));
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (++signals > 1) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      leave(signal);
+      setTimeout(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)), LEAVE_GRACE_MS).unref();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const { runWorker } = await import('../worker/worker.js');
+    const { releaseBackend } = await import('../core/compute/backend.js');
+    await runWorker({
+      coordinator: opts.coordinator,
+      listenHost: opts.listenHost,
+      metricsHost: opts.metricsHost,
+      credentials,
+      ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
+      ...(threads ? { threads } : {}),
+      once: opts.once === true,
+      leave: leave$,
+      coordinatorTimeoutMs: timeout * 1000,
+    });
+    await releaseBackend();
+    // Handles the event loop may still hold (a keepalive timer) must not delay a worker that is done.
+    process.exit(0);
+  },
+);
 
 program
   .command('submit')
@@ -274,10 +309,14 @@ program
   .action(async (args: string[]) => {
     if (args.includes('--help') || args.includes('-h')) {
       await printTrainingHelp(
-        'harmonium submit --coordinator HOST:PORT [--detach] [--job-id ID] --model KIND [options]',
+        'harmonium submit --coordinator HOST:PORT [--tls-dir DIR] [--token-file FILE] [--detach] [--job-id ID] --model KIND [options]',
       );
       return;
     }
+    const taken = takeCredentialFlags(args);
+    args = taken.rest;
+    const { resolveCredentials } = await import('../core/security/credential-options.js');
+    const credentials = resolveCredentials(taken.flags, 'client');
     const at = args.indexOf('--coordinator');
     const address = at >= 0 ? args[at + 1] : undefined;
     if (address === undefined) throw new ConfigError('coordinator', 'required: --coordinator HOST:PORT');
@@ -300,21 +339,37 @@ program
     const { randomBytes } = await import('node:crypto');
     // Named here, so that a submission tried again on another coordinator is still one job.
     const id = jobId || `${config.model}-${randomBytes(4).toString('hex')}`;
-    process.exitCode = await submitJob(address, submissionOptions(sources, config), { detach, jobId: id });
+    process.exitCode = await submitJob(address, submissionOptions(sources, config), {
+      detach,
+      jobId: id,
+      credentials,
+    });
   });
 
-program
-  .command('status')
-  .description("show a coordinator's jobs and workers")
-  .requiredOption('--coordinator <host:port,...>', 'the coordinator to ask (or a list: the leader answers)')
-  .option('--json', 'print the raw status as JSON')
-  .action(async (opts: { coordinator: string; json?: boolean }) => {
+withCredentialOptions(
+  program
+    .command('status')
+    .description("show a coordinator's jobs and workers")
+    .requiredOption('--coordinator <host:port,...>', 'the coordinator to ask (or a list: the leader answers)')
+    .option('--json', 'print the raw status as JSON'),
+  false,
+).action(
+  async (opts: {
+    coordinator: string;
+    json?: boolean;
+    tlsDir?: string;
+    tokenFile?: string;
+    insecure?: boolean;
+  }) => {
     checkCoordinators(opts.coordinator, 'coordinator');
+    const { resolveCredentials } = await import('../core/security/credential-options.js');
+    const credentials = resolveCredentials(credentialFlags(opts), 'client');
     const { showStatus } = await import('./submit-command.js');
-    await showStatus(opts.coordinator, opts.json === true);
-  });
+    await showStatus(opts.coordinator, opts.json === true, credentials);
+  },
+);
 
-program
+const logsCommand = program
   .command('logs')
   .description("print a job's events (state changes, progress, failures) from NATS JetStream, from the first")
   .argument('<job>', 'job id, as `harmonium submit` or `harmonium status` shows it')
@@ -324,27 +379,62 @@ program
     process.env['HARMONIUM_NATS'] ?? 'nats://127.0.0.1:4222',
   )
   .option('-f, --follow', 'keep printing new events until the job ends')
-  .option('--json', 'print each event as its JSON body')
-  .action(async (jobId: string, opts: { nats: string; follow?: boolean; json?: boolean }) => {
+  .option('--json', 'print each event as its JSON body');
+withNatsOptions(logsCommand).action(
+  async (
+    jobId: string,
+    opts: { nats: string; follow?: boolean; json?: boolean; natsCreds?: string; natsTlsDir?: string },
+  ) => {
     const { showLogs } = await import('./logs-command.js');
-    process.exitCode = await showLogs(opts.nats, jobId, {
+    const { natsAccessFrom } = await import('../core/control-plane/nats-access.js');
+    process.exitCode = await showLogs(natsAccessFrom(opts.nats, opts), jobId, {
       follow: opts.follow === true,
       json: opts.json === true,
     });
-  });
+  },
+);
 
-program
-  .command('cancel')
-  .description('cancel a job on a coordinator')
-  .argument('<job>', 'job id, as `harmonium status` shows it')
-  .requiredOption(
-    '--coordinator <host:port,...>',
-    'the coordinator running it (or a list: the leader answers)',
-  )
-  .action(async (jobId: string, opts: { coordinator: string }) => {
+withCredentialOptions(
+  program
+    .command('cancel')
+    .description('cancel a job on a coordinator')
+    .argument('<job>', 'job id, as `harmonium status` shows it')
+    .requiredOption(
+      '--coordinator <host:port,...>',
+      'the coordinator running it (or a list: the leader answers)',
+    ),
+  false,
+).action(
+  async (
+    jobId: string,
+    opts: { coordinator: string; tlsDir?: string; tokenFile?: string; insecure?: boolean },
+  ) => {
     checkCoordinators(opts.coordinator, 'coordinator');
+    const { resolveCredentials } = await import('../core/security/credential-options.js');
+    const credentials = resolveCredentials(credentialFlags(opts), 'client');
     const { cancelJob } = await import('./submit-command.js');
-    await cancelJob(opts.coordinator, jobId);
+    await cancelJob(opts.coordinator, jobId, credentials);
+  },
+);
+
+const certs = program.command('certs').description('certificates for mutual TLS');
+certs
+  .command('create')
+  .description(
+    'make a development CA, a node certificate (server and client use) and a token in DIR: ca.crt, ca.key, tls.crt, tls.key, token',
+  )
+  .argument('<dir>', 'directory to write (a CA already there is kept, and so is its token)')
+  .option('--hosts <h1,h2,...>', 'host names and IP addresses besides harmonium, localhost and 127.0.0.1', '')
+  .option('--days <n>', 'validity of the node certificate in days', '365')
+  .action(async (dir: string, opts: { hosts: string; days: string }) => {
+    const { createCertificates } = await import('../core/security/certificate-authority.js');
+    const r = await createCertificates(dir, { hosts: opts.hosts.split(','), days: Number(opts.days) });
+    console.log(`${r.reusedCa ? 'kept the CA in' : 'made a CA in'} ${dir}; wrote ${r.files.join(', ')}`);
+    console.log(`every process: --tls-dir ${dir} (ca.key stays here: it goes into no secret). Kubernetes:`);
+    console.log(
+      `  kubectl -n harmonium create secret generic harmonium-tls --from-file=${dir}/ca.crt --from-file=${dir}/tls.crt --from-file=${dir}/tls.key`,
+    );
+    console.log(`  kubectl -n harmonium create secret generic harmonium-token --from-file=${dir}/token`);
   });
 
 program

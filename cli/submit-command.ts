@@ -1,6 +1,7 @@
 /**
  * Client commands against a running coordinator: submit (and follow) a job, show status, cancel.
  */
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import { CoordinatorClient } from '../worker/coordinator-client.js';
 
 const POLL_MS = 2000;
@@ -15,9 +16,9 @@ const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 export async function submitJob(
   address: string,
   options: Record<string, unknown>,
-  opts: { detach: boolean; jobId: string },
+  opts: { detach: boolean; jobId: string; credentials?: ClusterCredentials },
 ): Promise<number> {
-  const client = new CoordinatorClient(address);
+  const client = new CoordinatorClient(address, opts.credentials);
   try {
     const info = await client.submitJob(JSON.stringify(options), 0, opts.jobId);
     console.log(`submitted job ${info.jobId} (${info.state}) to ${address}`);
@@ -55,8 +56,12 @@ function table(rows: string[][]): string {
 }
 
 /** Prints the coordinator's jobs and workers. */
-export async function showStatus(address: string, json: boolean): Promise<void> {
-  const client = new CoordinatorClient(address);
+export async function showStatus(
+  address: string,
+  json: boolean,
+  credentials = ClusterCredentials.INSECURE,
+): Promise<void> {
+  const client = new CoordinatorClient(address, credentials);
   try {
     const s = await client.status();
     if (json) {
@@ -110,8 +115,12 @@ export async function showStatus(address: string, json: boolean): Promise<void> 
 }
 
 /** Cancels `jobId` and prints its state. */
-export async function cancelJob(address: string, jobId: string): Promise<void> {
-  const client = new CoordinatorClient(address);
+export async function cancelJob(
+  address: string,
+  jobId: string,
+  credentials = ClusterCredentials.INSECURE,
+): Promise<void> {
+  const client = new CoordinatorClient(address, credentials);
   try {
     const info = await client.cancelJob(jobId, `cancelled from ${address} by harmonium cancel`);
     console.log(`job ${info.jobId}: ${info.state}`);

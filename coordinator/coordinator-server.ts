@@ -6,7 +6,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import {
   Server,
-  ServerCredentials,
   status as Status,
   type sendUnaryData,
   type ServerErrorResponse,
@@ -33,6 +32,8 @@ import {
 import { ResultAssembler } from '../proto/result-codec.js';
 import { encodeState, StateAssembler } from '../proto/state-codec.js';
 import { MemoryControlStore } from '../core/control-plane/memory-control-store.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
+import { guarded, workerKeyHash } from './call-guard.js';
 import type { Coordinator } from './coordinator.js';
 import type { Job } from './job.js';
 import { JobIntake } from './job-intake.js';
@@ -87,6 +88,10 @@ function grpcCode(err: unknown): Status {
     case 'JOB_CANCELLED':
     case 'FENCED':
       return Status.FAILED_PRECONDITION;
+    case 'UNAUTHENTICATED':
+      return Status.UNAUTHENTICATED;
+    case 'PERMISSION_DENIED':
+      return Status.PERMISSION_DENIED;
     default:
       return Status.INTERNAL;
   }
@@ -224,6 +229,7 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
           pid: r.pid,
           collectiveAddress: r.collectiveAddress,
           metricsAddress: r.metricsAddress,
+          keyHash: workerKeyHash(call.metadata),
           ...(r.jobId !== '' || r.generation > 0
             ? { placement: { jobId: r.jobId, generation: r.generation, rank: r.rank, step: r.step } }
             : {}),
@@ -363,6 +369,8 @@ export async function startCoordinatorServer(
     intake?: JobIntake;
     /** Why this coordinator does not lead now (it refuses every call), null while it leads. */
     standby?: () => string | null;
+    /** Mutual TLS and the token callers must show; default plaintext, no token. */
+    credentials?: ClusterCredentials;
   },
 ): Promise<CoordinatorServer> {
   let intake = opts.intake;
@@ -384,8 +392,13 @@ export async function startCoordinatorServer(
     'grpc.keepalive_timeout_ms': 30_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
+  const credentials = opts.credentials ?? ClusterCredentials.INSECURE;
   const all = handlers(coordinator, intake);
-  server.addService(coordinatorServiceDefinition(), opts.standby ? gated(all, opts.standby) : all);
+  const led = opts.standby ? gated(all, opts.standby) : all;
+  server.addService(
+    coordinatorServiceDefinition(),
+    guarded(led, { token: credentials.token, keyMatches: (id, hash) => coordinator.keyMatches(id, hash) }),
+  );
   // Standard grpc.health.v1 and server reflection: grpc_health_probe, Kubernetes gRPC probes and
   // grpcurl work against the coordinator with no Harmonium code.
   const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE]: 'SERVING' });
@@ -393,7 +406,7 @@ export async function startCoordinatorServer(
   new ReflectionService(coordinatorPackageDefinition()).addToServer(server);
   const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(where, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(where, credentials.serverCredentials(), (err, p) =>
       err
         ? reject(
             new HarmoniumError('IO', `coordinator cannot listen on ${where}: ${err.message}`, { cause: err }),

@@ -7,7 +7,7 @@
  * (coordinator-server.ts) turns calls into these methods; a timer calls {@link Coordinator.tick}.
  * Tests drive it directly with a fake clock. It never imports tfjs.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JobConfig } from '../core/config/job-config.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
 import { ClusterError } from '../core/errors.js';
@@ -68,6 +68,8 @@ export interface JoinInfo {
   readonly pid: number;
   readonly collectiveAddress: string;
   readonly metricsAddress: string;
+  /** SHA-256 of the worker's key (none: '' ): it binds the id to this process. */
+  readonly keyHash?: string;
   /** Given when it joins again; absent for a first Join. */
   readonly placement?: Placement;
 }
@@ -328,6 +330,9 @@ export class Coordinator {
     const known = this.workers.get(info.id);
     if (known) {
       if (known.hostname !== info.hostname || known.pid !== info.pid) return false;
+      if (!this.keyMatches(info.id, info.keyHash ?? '')) return false;
+      // A record restored from before keys existed is bound by the first Join that shows one.
+      known.keyHash ||= info.keyHash ?? '';
       this.rejoin(known, info.placement, send);
       return true;
     }
@@ -338,11 +343,25 @@ export class Coordinator {
       collectiveAddress: info.collectiveAddress,
       metricsAddress: info.metricsAddress,
       joinedAt: this.now(),
+      keyHash: info.keyHash ?? '',
       send,
     });
     if (ok) this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`);
     this.reconsider();
     return ok;
+  }
+
+  /**
+   * Whether a call as worker `workerId` may be taken from a caller showing a key of hash `keyHash`:
+   * the worker is unknown here (the call then fails on its own), joined without a key, or with
+   * this one.
+   */
+  keyMatches(workerId: string, keyHash: string): boolean {
+    const w = this.workers.get(workerId);
+    if (!w || w.keyHash === '') return true;
+    const a = Buffer.from(w.keyHash);
+    const b = Buffer.from(keyHash);
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   /**
@@ -679,6 +698,7 @@ export class Coordinator {
       collectiveAddress: w.collectiveAddress,
       metricsAddress: w.metricsAddress,
       joinedAt: w.joinedAt,
+      keyHash: w.keyHash,
       generation: w.generation,
       rank: w.rank,
       leaving: w.leaving,

@@ -14,6 +14,7 @@
  *
  * Everything here is decided in the coordinator's event loop, so no two decisions interleave.
  */
+import { randomBytes } from 'node:crypto';
 import type { JobConfig } from '../core/config/job-config.js';
 import { planGeneration, type SurvivorReport } from '../core/elastic/generation-plan.js';
 import { ClusterError } from '../core/errors.js';
@@ -611,6 +612,7 @@ export class ElasticJob {
     });
     this.ctx.log(`job ${job.id}: rendezvous, ${reason}: ${members.map(describeWorker).join('; ')}`);
     const c = this.config;
+    const linkSecret = randomBytes(16).toString('hex');
     members.forEach((w, rank) =>
       w.send({
         assignment: {
@@ -632,6 +634,7 @@ export class ElasticJob {
           startStep: this.startStep,
           sourceRank,
           recordedStep: this.outputs.recordedStep,
+          linkSecret,
         },
       }),
     );

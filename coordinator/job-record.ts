@@ -19,6 +19,7 @@ export type StoredWorker = Readonly<
     | 'collectiveAddress'
     | 'metricsAddress'
     | 'joinedAt'
+    | 'keyHash'
     | 'generation'
     | 'rank'
     | 'leaving'
@@ -128,6 +129,9 @@ export function parseJobRecord(json: string, key: string): JobRecord {
     c.string(o, 'hostname', p);
     c.string(o, 'collectiveAddress', p);
     c.string(o, 'metricsAddress', p);
+    // Records written before workers had keys have none: the worker's next Join binds one.
+    if (o.keyHash === undefined) o.keyHash = '';
+    c.string(o, 'keyHash', p);
     for (const n of ['pid', 'joinedAt', 'generation']) c.int(o, n, p);
     c.int(o, 'rank', p, -1);
     c.bool(o, 'leaving', p);

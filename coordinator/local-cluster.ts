@@ -1,6 +1,7 @@
 /**
  * `harmonium train --workers N`: a coordinator in this process and a pool of N worker processes on
- * this machine, over loopback. The job writes the same outputs as the single-process trainer. A
+ * this machine, over loopback: with mutual TLS and a token from a CA made for this run alone
+ * (deleted at its end), unless told to use a given TLS directory or none (`--insecure`). The job writes the same outputs as the single-process trainer. A
  * worker process that dies is reported to the coordinator at once (its job re-forms without it)
  * and replaced by a fresh process, which joins the job at its next step boundary, so the job grows
  * back to N; a pool that keeps dying (more replacements than the job's --max-failures + N) fails
@@ -9,11 +10,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import type { JobConfig } from '../core/config/job-config.js';
+import { natsAccessFrom } from '../core/control-plane/nats-access.js';
 import { ClusterError } from '../core/errors.js';
+import { createCertificates } from '../core/security/certificate-authority.js';
+import { resolveCredentials, type CredentialFlags } from '../core/security/credential-options.js';
+import { TOKEN_FILE } from '../core/security/tls-dir.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { ProgressReporter, type ProgressStream } from '../core/train/progress.js';
 import { Coordinator } from './coordinator.js';
@@ -35,6 +42,37 @@ const EXIT_GRACE_MS = 15_000;
 export interface LocalClusterOptions {
   readonly log?: (line: string) => void;
   readonly progress?: ProgressStream;
+  /**
+   * `--tls-dir`, `--token-file`, `--insecure` as given to train; none of them: a CA and token made
+   * for this run.
+   */
+  readonly credentialFlags?: CredentialFlags;
+}
+
+/** The credentials of a local run, the worker flags that give them, and what to delete at the end. */
+async function localCredentials(flags: CredentialFlags): Promise<{
+  credentials: ReturnType<typeof resolveCredentials>;
+  workerArgs: string[];
+  temp: string | null;
+}> {
+  if (flags.insecure || flags.tlsDir !== undefined) {
+    const credentials = resolveCredentials(flags, 'server');
+    const workerArgs = flags.insecure
+      ? ['--insecure']
+      : ['--tls-dir', flags.tlsDir!, ...(flags.tokenFile ? ['--token-file', flags.tokenFile] : [])];
+    return { credentials, workerArgs, temp: null };
+  }
+  const temp = await mkdtemp(join(tmpdir(), 'harmonium-tls-'));
+  try {
+    await createCertificates(temp, { days: 1 });
+    // Named explicitly, so that a HARMONIUM_TOKEN of the environment does not stand in for it.
+    const tokenFile = join(temp, TOKEN_FILE);
+    const credentials = resolveCredentials({ tlsDir: temp, tokenFile }, 'server', {});
+    return { credentials, workerArgs: ['--tls-dir', temp, '--token-file', tokenFile], temp };
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 function prefixLines(stream: NodeJS.ReadableStream, prefix: string, write: (s: string) => void): void {
@@ -66,7 +104,8 @@ export async function runLocalCluster(
 ): Promise<Record<string, unknown>> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const bar: { progress: ProgressReporter | null } = { progress: null };
-  const events = config.nats === '' ? null : await NatsJobEvents.connect(config.nats, log);
+  const events =
+    config.nats === '' ? null : await NatsJobEvents.connect(natsAccessFrom(config.nats, {}), log);
   const coordinator = new Coordinator({
     log,
     // The launcher sees its children exit; a closed stream waits that long for its word.
@@ -84,7 +123,16 @@ export async function runLocalCluster(
       bar.progress.update({ step: job.step, imagesSeen: job.step * config.batchSize, loss: job.loss });
     },
   });
-  const server = await startCoordinatorServer(coordinator, { host: '127.0.0.1', port: 0, tickMs: 250 });
+  const local = await localCredentials(opts.credentialFlags ?? {});
+  const server = await startCoordinatorServer(coordinator, {
+    host: '127.0.0.1',
+    port: 0,
+    tickMs: 250,
+    credentials: local.credentials,
+  }).catch(async (err: unknown) => {
+    if (local.temp) await rm(local.temp, { recursive: true, force: true });
+    throw err;
+  });
   let metrics: MetricsServer | null = null;
   const children: ChildProcess[] = [];
   const empty = new Registry();
@@ -101,7 +149,9 @@ export async function runLocalCluster(
       });
     }
     const job = coordinator.submit(config);
-    log(`coordinator on ${server.address}; starting ${config.workers} workers`);
+    log(
+      `coordinator on ${server.address} (${local.credentials.describe()}); starting ${config.workers} workers`,
+    );
     // All workers share this host: by default its cores are split between them, so that N
     // processes do not each start a pool as large as the machine and fight over the cores.
     const threads =
@@ -119,6 +169,7 @@ export async function runLocalCluster(
           server.address,
           '--threads',
           String(threads),
+          ...local.workerArgs,
         ],
         { stdio: ['ignore', 'inherit', 'pipe'] },
       );
@@ -161,5 +212,6 @@ export async function runLocalCluster(
     await metrics?.close();
     await server.close();
     await events?.close();
+    if (local.temp) await rm(local.temp, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * bodies ({@link JobEvent}). Subscribe to `harmonium.jobs.>` for everything. Control stays with
  * the coordinator's gRPC service; tensors never travel here.
  */
+import { natsAccess, natsConnectionOptions, type NatsAccess } from '../core/control-plane/nats-access.js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ClusterError } from '../core/errors.js';
 import type { JobEvent, JobEventSink } from './job-events.js';
@@ -23,10 +24,12 @@ export class NatsJobEvents implements JobEventSink {
   }
 
   /** Connects to `servers` (e.g. nats://127.0.0.1:4222); a ClusterError naming them when it cannot. */
-  static async connect(servers: string, log: (line: string) => void): Promise<NatsJobEvents> {
+  static async connect(access: string | NatsAccess, log: (line: string) => void): Promise<NatsJobEvents> {
+    const { servers } = natsAccess(access);
+    const options = natsConnectionOptions(natsAccess(access));
     try {
       const nc = await connect({
-        servers: servers.split(','),
+        ...options,
         name: 'harmonium-coordinator',
         timeout: CONNECT_TIMEOUT_MS,
         maxReconnectAttempts: -1,

@@ -15,7 +15,9 @@ import type { ControlStore, Revisioned } from '../core/control-plane/control-sto
 import { JetStreamControlStore } from '../core/control-plane/jetstream-control-store.js';
 import { LeaderLease } from '../core/control-plane/leader-lease.js';
 import { MemoryControlStore } from '../core/control-plane/memory-control-store.js';
+import { natsAccess, type NatsAccess } from '../core/control-plane/nats-access.js';
 import type { ClusterError } from '../core/errors.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
@@ -29,8 +31,12 @@ export interface ServeOptions {
   readonly port: number;
   /** /metrics port of the running job's metrics; 0 for none. */
   readonly metricsPort: number;
-  /** NATS servers whose JetStream keeps the coordinator's state; '' for memory only. */
-  readonly nats: string;
+  /** NATS (servers, credentials) whose JetStream keeps the coordinator's state; '' for memory only. */
+  readonly nats: string | NatsAccess;
+  /** Interface /metrics binds to; default 127.0.0.1. */
+  readonly metricsHost?: string;
+  /** Mutual TLS and token; default plaintext, no token (warned about). */
+  readonly credentials?: ClusterCredentials;
   /** Directory every submitted job's output goes under; default `runs`. */
   readonly runsDir?: string;
   /** How long the workers of a job taken up from the store have to join again; default 30 s. */
@@ -58,8 +64,16 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const runsDir = resolve(opts.runsDir ?? 'runs');
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const credentials = opts.credentials ?? ClusterCredentials.INSECURE;
+  if (credentials.tls === null) {
+    log(
+      'coordinator: WARNING: --insecure: plaintext gRPC; anyone who can reach this port can submit, ' +
+        'cancel and read jobs and join as a worker. Use it on a trusted network only.',
+    );
+  }
+  const nats = natsAccess(opts.nats);
   const store: ControlStore =
-    opts.nats === '' ? new MemoryControlStore() : await JetStreamControlStore.open(opts.nats);
+    nats.servers === '' ? new MemoryControlStore() : await JetStreamControlStore.open(nats);
   let deposed: ClusterError | null = null;
   let onDeposed: () => void = () => undefined;
   const deposed$ = new Promise<void>((r) => (onDeposed = r));
@@ -94,6 +108,7 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
     port: opts.port,
     runsDir,
     intake,
+    credentials,
     standby: () =>
       leading && (lease === null || lease.valid)
         ? null
@@ -106,12 +121,13 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   const empty = new Registry();
   if (opts.metricsPort > 0) {
     metrics = await serveMetrics(() => coordinator.metrics?.registry ?? empty, {
-      host: opts.host,
+      host: opts.metricsHost ?? '127.0.0.1',
       port: opts.metricsPort,
     });
   }
   log(
-    `coordinator ${id} listening on ${server.address}${metrics ? `; metrics on port ${metrics.port}` : ''}`,
+    `coordinator ${id} listening on ${server.address} (${credentials.describe()})` +
+      `${metrics ? `; metrics on ${opts.metricsHost ?? '127.0.0.1'}:${metrics.port}` : ''}`,
   );
   const signal$ = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -14,6 +14,11 @@ export interface WorkerRecord {
   readonly metricsAddress: string;
   readonly joinedAt: number;
   /**
+   * SHA-256 (hex) of the key the process showed when it first joined ('' when it showed none):
+   * every later call as this worker must show the same key.
+   */
+  keyHash: string;
+  /**
    * Sends an event down the worker's Join stream. A worker restored from the control store has no
    * stream until it joins again: what is sent meanwhile is kept and sent then.
    */

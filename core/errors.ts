@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'STATE_INVALID'
   | 'FENCED'
   | 'STALE_REVISION'
-  | 'STORE_FAILED';
+  | 'STORE_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED';
 
 export class HarmoniumError extends Error {
   readonly code: ErrorCode;
@@ -58,3 +60,6 @@ export class BackendError extends HarmoniumError {}
 
 /** A cluster-level failure: a lost worker, a diverged replica, a failed or cancelled job, an RPC. */
 export class ClusterError extends HarmoniumError {}
+
+/** A caller without valid credentials (token, certificate), or one acting as someone it is not. */
+export class SecurityError extends HarmoniumError {}

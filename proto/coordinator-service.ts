@@ -18,6 +18,13 @@ export const JOB_ID_KEY = 'harmonium-job-id';
 /** Metadata key of the caller's generation on SaveState: a fenced worker's save is refused. */
 export const GENERATION_KEY = 'harmonium-generation';
 
+/**
+ * Metadata key of the secret a worker process made for itself and shows on every call: the
+ * coordinator binds a worker id to the key of its first Join, so that no other caller can report,
+ * fail, save state or fetch it as that worker.
+ */
+export const WORKER_KEY_KEY = 'harmonium-worker-key';
+
 /** The coordinator's fully qualified service name (for health checks and reflection). */
 export const COORDINATOR_SERVICE = 'harmonium.v1.Coordinator';
 

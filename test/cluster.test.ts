@@ -174,15 +174,15 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     assert.equal(new Set(steps).size, steps.length);
   });
 
-  it('a standalone coordinator runs a job submitted by `harmonium submit` on `harmonium worker`s', async () => {
+  it('a standalone coordinator runs a job submitted by `harmonium submit` on `harmonium worker`s (--insecure)', async () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp]);
+    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp, '--insecure']);
     try {
       await until('the coordinator', 30_000, () =>
         coordinator.output().includes('listening') ? true : null,
       );
-      const workers = [0, 1].map(() => start(['worker', '--coordinator', address, '--once']));
+      const workers = [0, 1].map(() => start(['worker', '--coordinator', address, '--once', '--insecure']));
       const out = join(tmp, 'submitted');
       const submit = start([
         'submit',
@@ -211,6 +211,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
       assert.match(submit.output(), /job rbm-\w+ succeeded/);
       assert.deepEqual(await Promise.all(workers.map((w) => w.exit)), [0, 0]);
       assert.equal(readJson(join(out, 'summary.json'))['workers'], 2);
+      assert.equal(coordinator.output().match(/WARNING: --insecure/g)?.length, 1, 'warned once');
       const status = harmonium(['status', '--coordinator', address]);
       assert.equal(status.status, 0, status.stderr);
       assert.match(status.stdout, /rbm-\w+\s+SUCCEEDED\s+rbm\s+2\s+1\s+20\/20\s+\S+\s+2 of 1-2\s+0/);
@@ -222,10 +223,10 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
 
   it('workers stop once their coordinator has been silent for --coordinator-timeout', async () => {
     const address = `127.0.0.1:${await freePort()}`;
-    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp]);
+    const coordinator = start(['coordinator', '--listen', address, '--runs-dir', tmp, '--insecure']);
     await until('the coordinator', 30_000, () => (coordinator.output().includes('listening') ? true : null));
     const workers = [0, 1].map(() =>
-      start(['worker', '--coordinator', address, '--coordinator-timeout', '5']),
+      start(['worker', '--coordinator', address, '--coordinator-timeout', '5', '--insecure']),
     );
     await until('two joined workers', 30_000, () =>
       (coordinator.output().match(/joined from/g) ?? []).length === 2 ? true : null,

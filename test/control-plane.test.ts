@@ -98,7 +98,9 @@ describe('control plane on NATS JetStream (real processes)', { skip: natsSkip },
         assert.equal(info.state, 'SUCCEEDED', `${id}: ${info.message}`);
         assert.equal(readJson(join(tmp, id, 'summary.json'))['steps'], 5);
       }
-      const status = JSON.parse(harmonium(['status', '--coordinator', cluster.address, '--json']).stdout) as {
+      const status = JSON.parse(
+        harmonium(['status', '--coordinator', cluster.address, '--json', ...cluster.credentialArgs]).stdout,
+      ) as {
         jobs: Array<{ jobId: string; submittedAtMs: number }>;
       };
       // (The store also holds the other tests' jobs.)

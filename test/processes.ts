@@ -4,9 +4,12 @@
  * coordinator with its pool of workers (each a real `harmonium worker` process) that tests signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCertificates } from '../core/security/certificate-authority.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
+import { resolveCredentials } from '../core/security/credential-options.js';
 import type { JobInfo } from '../proto/coordinator-service.js';
 import { CoordinatorClient } from '../worker/coordinator-client.js';
 import { REPO } from './cli-helpers.js';
@@ -84,7 +87,8 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 /**
  * Standalone coordinators on free ports (one, or several sharing a NATS: `address` is then their
- * list) and the worker processes a test starts for them.
+ * list) and the worker processes a test starts for them. Every process uses mutual TLS and the
+ * token of a CA made for the cluster, unless the coordinator's arguments say `--insecure`.
  */
 export class Cluster {
   readonly workers: Running[] = [];
@@ -98,9 +102,18 @@ export class Cluster {
     private readonly listen: readonly string[],
     private readonly args: readonly string[],
     private readonly ready: RegExp,
+    /** The TLS directory every process is given (null: plaintext). */
+    readonly tlsDir: string | null,
+    /** How this test's own calls are made. */
+    readonly credentials: ClusterCredentials,
   ) {
     this.address = listen.join(',');
-    this.client = new CoordinatorClient(this.address);
+    this.client = new CoordinatorClient(this.address, credentials);
+  }
+
+  /** The arguments that give a process the cluster's credentials. */
+  get credentialArgs(): string[] {
+    return this.tlsDir === null ? ['--insecure'] : ['--tls-dir', this.tlsDir];
   }
 
   /** The coordinator process started last. */
@@ -121,7 +134,15 @@ export class Cluster {
   ): Promise<Cluster> {
     const listen: string[] = [];
     for (let i = 0; i < count; i++) listen.push(`127.0.0.1:${await freePort()}`);
-    const cluster = new Cluster(listen, ['coordinator', '--runs-dir', runsDir, ...extra], ready);
+    let tlsDir: string | null = null;
+    let credentials = ClusterCredentials.INSECURE;
+    if (!extra.includes('--insecure')) {
+      tlsDir = mkdtempSync(join(tmpdir(), 'harmonium-test-tls-'));
+      await createCertificates(tlsDir);
+      credentials = resolveCredentials({ tlsDir }, 'client', {});
+    }
+    const args = ['coordinator', '--runs-dir', runsDir, ...(tlsDir ? ['--tls-dir', tlsDir] : []), ...extra];
+    const cluster = new Cluster(listen, args, ready, tlsDir, credentials);
     await cluster.startCoordinator();
     return cluster;
   }
@@ -145,7 +166,7 @@ export class Cluster {
   async addWorker(extra: readonly string[] = []): Promise<Running> {
     const joined = this.joinedCount();
     const w = start(
-      ['worker', '--coordinator', this.address, '--threads', '1', ...extra],
+      ['worker', '--coordinator', this.address, '--threads', '1', ...this.credentialArgs, ...extra],
       ['--single-threaded-gc'],
     );
     this.workers.push(w);
@@ -159,7 +180,7 @@ export class Cluster {
 
   /** Submits a job (detached) and returns its id. */
   async submit(args: readonly string[]): Promise<string> {
-    const r = start(['submit', '--coordinator', this.address, '--detach', ...args]);
+    const r = start(['submit', '--coordinator', this.address, '--detach', ...this.credentialArgs, ...args]);
     const code = await r.exit;
     const id = /submitted job (\S+)/.exec(r.output())?.[1];
     if (code !== 0 || !id) throw new Error(`submit failed (${code}): ${r.output()}`);
@@ -205,5 +226,6 @@ export class Cluster {
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     }
     await Promise.all([...this.workers, ...this.coordinators].map((p) => p.exit));
+    if (this.tlsDir !== null) rmSync(this.tlsDir, { recursive: true, force: true });
   }
 }

@@ -13,7 +13,7 @@ import { CoordinatorClient } from './coordinator-client.js';
 describe('ControlChannel', () => {
   it('heartbeats from its own thread while the training thread is busy', async () => {
     const cluster = await Cluster.start();
-    const client = new CoordinatorClient(cluster.address);
+    const client = new CoordinatorClient(cluster.address, cluster.credentials);
     const control = new ControlChannel(
       cluster.address,
       {
@@ -24,6 +24,8 @@ describe('ControlChannel', () => {
         metricsAddress: '',
       },
       { heartbeat: () => undefined, lost: () => undefined, streamEnded: () => undefined },
+      undefined,
+      { credentials: cluster.credentials, workerKey: 'a'.repeat(64) },
     );
     try {
       control.setJob('', 0, -1, 200);

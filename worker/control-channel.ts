@@ -4,6 +4,7 @@
  * coordinator. Everything the coordinator sends is queued here until the training thread asks.
  */
 import { Worker } from 'node:worker_threads';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
 import type { JoinDetails } from './coordinator-client.js';
 import type { ControlData, FromControl, ToControl } from './control-messages.js';
@@ -45,12 +46,18 @@ export class ControlChannel {
     details: JoinDetails,
     handlers: ControlHandlers,
     coordinatorTimeoutMs = COORDINATOR_TIMEOUT_MS,
+    caller: { credentials: ClusterCredentials; workerKey: string } = {
+      credentials: ClusterCredentials.INSECURE,
+      workerKey: '',
+    },
   ) {
     const step = new SharedArrayBuffer(8);
     this.step = new Float64Array(step);
     const data: ControlData = {
       coordinator,
       details,
+      credentials: caller.credentials.toData(),
+      workerKey: caller.workerKey,
       step,
       idleIntervalMs: IDLE_HEARTBEAT_MS,
       lostAfterMs: coordinatorTimeoutMs,

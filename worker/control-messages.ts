@@ -1,4 +1,5 @@
 /** The messages between a worker's training thread and its control thread (control-thread.ts). */
+import type { CredentialsData } from '../core/security/cluster-credentials.js';
 import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
 import type { JoinDetails } from './coordinator-client.js';
 
@@ -6,6 +7,9 @@ import type { JoinDetails } from './coordinator-client.js';
 export interface ControlData {
   readonly coordinator: string;
   readonly details: JoinDetails;
+  /** How it calls the coordinator (TLS, token), and the worker's key. */
+  readonly credentials: CredentialsData;
+  readonly workerKey: string;
   /** One float64: the worker's last committed step, written by the training thread. */
   readonly step: SharedArrayBuffer;
   readonly idleIntervalMs: number;

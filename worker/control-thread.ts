@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ClusterError } from '../core/errors.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
 import { CoordinatorClient, type JoinDetails } from './coordinator-client.js';
 import type { ControlData, ToControl, FromControl } from './control-messages.js';
@@ -16,7 +17,10 @@ const data = workerData as ControlData;
 const port = parentPort!;
 const post = (m: FromControl): void => port.postMessage(m);
 const step = new Float64Array(data.step);
-const client = new CoordinatorClient(data.coordinator);
+const client = new CoordinatorClient(data.coordinator, ClusterCredentials.fromData(data.credentials)).as(
+  data.details.workerId,
+  data.workerKey,
+);
 const details: JoinDetails = data.details;
 
 let job = { id: '', generation: 0, rank: -1 };
@@ -57,6 +61,12 @@ function join(): void {
     },
     (err) => {
       if (closing) return;
+      // Refused credentials do not get better by trying again.
+      if (err && (err.code === 'UNAUTHENTICATED' || err.code === 'PERMISSION_DENIED')) {
+        closing = true;
+        post({ type: 'lost', message: err.message });
+        return;
+      }
       // Out of reach or standing by: the next coordinator of the list may lead.
       if (err) client.rotate();
       if (!endTold)

@@ -3,13 +3,16 @@
  * name the coordinator's address and the call.
  */
 import {
-  credentials,
+  InterceptingCall,
   Metadata,
   status as Status,
   type ClientReadableStream,
   type ClientWritableStream,
+  type Interceptor,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { AUTHORIZATION_KEY } from '../core/security/bearer-token.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
 import type { HarmoniumError } from '../core/errors.js';
 import { ClusterError, type ErrorCode } from '../core/errors.js';
@@ -19,6 +22,7 @@ import {
   GENERATION_KEY,
   JOB_ID_KEY,
   WORKER_ID_KEY,
+  WORKER_KEY_KEY,
   type CoordinatorClient as GrpcCoordinatorClient,
   type JobInfo__Output,
   type StatusReply,
@@ -94,6 +98,7 @@ const RETRY_MAX_MS = 1000;
 function transient(err: unknown): boolean {
   if (!(err instanceof ClusterError)) return false;
   if (err.code === 'WORKER_LOST') return true;
+  if (err.code === 'UNAUTHENTICATED' || err.code === 'PERMISSION_DENIED') return false;
   const grpcCode = (err.cause as Partial<ServiceError> | undefined)?.code;
   return (
     err.code === 'RPC_FAILED' && (grpcCode === Status.UNAVAILABLE || grpcCode === Status.DEADLINE_EXCEEDED)
@@ -112,9 +117,14 @@ export class CoordinatorClient {
   private readonly clients: readonly GrpcCoordinatorClient[];
   private at = 0;
   private workerId = '';
+  private workerKey = '';
   private patienceMs = 0;
 
-  constructor(address: string) {
+  /** `credentials`: TLS for the channel and the token every call carries (default: plaintext, none). */
+  constructor(
+    address: string,
+    private readonly credentials: ClusterCredentials = ClusterCredentials.INSECURE,
+  ) {
     this.address = address;
     this.addresses = address.split(',').filter((a) => a !== '');
     const Ctor = coordinatorPackage().Coordinator;
@@ -139,7 +149,18 @@ export class CoordinatorClient {
     Ctor: ReturnType<typeof coordinatorPackage>['Coordinator'],
     address: string,
   ): GrpcCoordinatorClient {
-    return new Ctor(address, credentials.createInsecure(), {
+    // Every call carries the token and the worker's key, whatever its kind.
+    const stamp: Interceptor = (options, nextCall) =>
+      new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) => {
+          if (this.credentials.token !== null)
+            metadata.set(AUTHORIZATION_KEY, `Bearer ${this.credentials.token}`);
+          if (this.workerKey !== '') metadata.set(WORKER_KEY_KEY, this.workerKey);
+          next(metadata, listener);
+        },
+      });
+    return new Ctor(address, this.credentials.channelCredentials(), {
+      interceptors: [stamp],
       'grpc.max_receive_message_length': 8 << 20,
       // Generous, as on the coordinator's side: evaluation may block this process for a while.
       'grpc.keepalive_time_ms': 30_000,
@@ -152,8 +173,19 @@ export class CoordinatorClient {
   private error(call: string, err: ServiceError): HarmoniumError {
     const details = detailsOf(err);
     const code = /^\[([A-Z_]+)\] /.exec(details)?.[1];
-    const message = `coordinator ${this.current}: ${call} failed: ${details}`;
-    if (code === 'FENCED' || code === 'JOB_FAILED' || code === 'JOB_CANCELLED' || code === 'WORKER_LOST') {
+    const hint =
+      err.code === Status.UNAVAILABLE && this.credentials.tls === null && !code
+        ? ' (a coordinator that requires TLS drops plaintext connections: give --tls-dir)'
+        : '';
+    const message = `coordinator ${this.current}: ${call} failed: ${details}${hint}`;
+    if (
+      code === 'FENCED' ||
+      code === 'JOB_FAILED' ||
+      code === 'JOB_CANCELLED' ||
+      code === 'WORKER_LOST' ||
+      code === 'UNAUTHENTICATED' ||
+      code === 'PERMISSION_DENIED'
+    ) {
       return new ClusterError(code as ErrorCode, message, { cause: err });
     }
     return new ClusterError('RPC_FAILED', message, { cause: err });
@@ -206,9 +238,13 @@ export class CoordinatorClient {
     };
   }
 
-  /** Sets the worker id calls are made as (the control thread and the training thread each have a client). */
-  as(workerId: string): this {
+  /**
+   * Sets the worker id calls are made as, and the key that proves it (the control thread and the
+   * training thread each have a client; both show the same key).
+   */
+  as(workerId: string, workerKey = ''): this {
     this.workerId = workerId;
+    this.workerKey = workerKey;
     return this;
   }
 

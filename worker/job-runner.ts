@@ -44,6 +44,8 @@ export interface WorkerContext {
   readonly client: CoordinatorClient;
   readonly control: ControlChannel;
   readonly listenHost: string;
+  /** Where a job's /metrics binds. */
+  readonly metricsHost: string;
   /** Compute threads of this host, overriding the job's (0: the job's). */
   readonly threads: number;
   readonly log: (line: string) => void;
@@ -95,6 +97,8 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
   const { client, control, log } = ctx;
   const jobId = first.jobId;
   const config = jobConfig(ctx, first);
+  // Peers that finish setting up first may link before this worker joins: their calls are held.
+  ctx.endpoint.expect(jobId);
   let setup: RunSetup;
   try {
     setup = await setUpRun(config);
@@ -108,7 +112,7 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
   if (first.metricsPort > 0) {
     try {
       metricsServer = await serveMetrics(() => registry!.registry, {
-        host: ctx.listenHost,
+        host: ctx.metricsHost,
         port: first.metricsPort,
       });
     } catch (err) {
@@ -194,6 +198,7 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
           rank: a.rank,
           peers: a.peers,
           timeoutMs: timeoutMs + setup.config.rendezvousTimeout * 1000,
+          linkSecret: a.linkSecret,
         }),
         signalled,
       ]);

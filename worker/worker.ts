@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
 import type { HarmoniumError } from '../core/errors.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import { ClusterError } from '../core/errors.js';
 import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
 import { ControlChannel, COORDINATOR_TIMEOUT_MS } from './control-channel.js';
@@ -30,6 +31,8 @@ export interface WorkerOptions {
   readonly coordinator: string;
   /** Address the collective endpoint listens on; default 127.0.0.1. */
   readonly listenHost?: string;
+  /** Interface a job's /metrics binds to; default 127.0.0.1. */
+  readonly metricsHost?: string;
   /** Host peers dial to reach this worker; default listenHost. */
   readonly advertiseHost?: string;
   /** Compute threads of this process, overriding the job's `threads` (a property of the host). */
@@ -42,20 +45,28 @@ export interface WorkerOptions {
   readonly leave?: Promise<string>;
   /** How long the worker carries on without hearing from a coordinator; default 60 s. */
   readonly coordinatorTimeoutMs?: number;
+  /** TLS and token for the coordinator and the peers; default plaintext, no token. */
+  readonly credentials?: ClusterCredentials;
 }
 
 /** Runs a worker until it leaves (or, with `once`, until its first job is over for it). */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const listenHost = opts.listenHost ?? '127.0.0.1';
+  const credentials = opts.credentials ?? ClusterCredentials.INSECURE;
   const endpoint = await CollectiveEndpoint.listen({
     host: listenHost,
     port: 0,
+    credentials,
     ...(opts.advertiseHost ? { advertisedHost: opts.advertiseHost } : {}),
   });
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const patience = opts.coordinatorTimeoutMs ?? COORDINATOR_TIMEOUT_MS;
-  const client = new CoordinatorClient(opts.coordinator).as(workerId).patient(patience);
+  // Proves to the coordinator that calls as `workerId` come from this process.
+  const workerKey = randomBytes(32).toString('hex');
+  const client = new CoordinatorClient(opts.coordinator, credentials)
+    .as(workerId, workerKey)
+    .patient(patience);
 
   let failure: HarmoniumError | null = null;
   let onFailure: (err: HarmoniumError) => void = () => undefined;
@@ -85,6 +96,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       streamEnded: (message) => log(`worker ${workerId}: Join stream ended (${message}); joining again`),
     },
     patience,
+    { credentials, workerKey },
   );
   void opts.leave?.then((why) => {
     leaving = true;
@@ -100,13 +112,17 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     client,
     control,
     listenHost,
+    metricsHost: opts.metricsHost ?? '127.0.0.1',
     threads: opts.threads ?? 0,
     log,
     leaving: () => leaving,
     leaving$,
   };
 
-  log(`worker ${workerId}: joined coordinator ${opts.coordinator}; collective endpoint ${endpoint.address}`);
+  log(
+    `worker ${workerId}: joined coordinator ${opts.coordinator}; collective endpoint ${endpoint.address} ` +
+      `(${credentials.describe()})`,
+  );
   let outcome: JobOutcome | null = null;
   try {
     while (!leaving) {

@@ -9,15 +9,19 @@
  *
  * A peer may reach this endpoint before this process has joined the same group: its Link call is
  * held until the join comes, for at most the peer's own join timeout (capped at an hour), and at
- * most 64 such calls at once.
+ * most 64 such calls at once, 8 per job. Calls for a job this process was told to expect (its
+ * Assignment arrived) are kept first: when the room is full, the oldest call of a job nobody
+ * expects makes way, so callers that invent job ids cannot starve real peers. A held call's link
+ * secret is checked when the call is attached, and the call refused then if it is the wrong one.
  *
  * Throughput: every segment passes through buffers grpc-js allocates, and that external memory
  * makes V8 start concurrent marking every call or two of a large allreduce. Where the rank
  * processes already keep every core busy (2-core machines) the marking threads slow the ranks down
  * 1.5-2x; start such worker processes with `node --single-threaded-gc` (bench/allreduce.ts).
  */
-import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { Server, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { HarmoniumError } from '../errors.js';
+import { ClusterCredentials } from '../security/cluster-credentials.js';
 import { CollectiveError } from './collective-error.js';
 import { COLLECTIVE_SERVICE, SERVER_OPTIONS } from './grpc-link-service.js';
 import { GrpcRingLinks, type OutboundCall } from './grpc-ring-links.js';
@@ -34,6 +38,11 @@ export interface ListenOptions {
   readonly port: number;
   /** Host peers should dial when `host` is a wildcard (e.g. the pod IP); default `host`. */
   readonly advertisedHost?: string;
+  /**
+   * With TLS material: the endpoint admits only peers with a certificate from the same CA, and
+   * links to peers the same way. Default plaintext.
+   */
+  readonly credentials?: ClusterCredentials;
 }
 
 export interface JoinOptions {
@@ -50,12 +59,21 @@ export interface JoinOptions {
    * the same value. Default 1 MiB.
    */
   readonly segmentBytes?: number;
+  /**
+   * The generation's link secret (the coordinator's Assignment gives every member the same one): a
+   * peer's Link call is taken only when its hello carries it. Default '' (none).
+   */
+  readonly linkSecret?: string;
 }
 
 /** How long a connected peer may take to send its hello. */
 const HELLO_WAIT_MS = 10_000;
 const MAX_HOLD_MS = 3_600_000;
 const MAX_HELD_CALLS = 64;
+/** An honest peer holds one early call per generation, and generations of a job follow each other. */
+const MAX_HELD_PER_JOB = 8;
+/** Jobs remembered as expected (a worker serves one job at a time; a few past ones are plenty). */
+const MAX_EXPECTED_JOBS = 8;
 
 interface HeldCall {
   readonly call: OutboundCall;
@@ -106,12 +124,14 @@ export class CollectiveEndpoint {
   private readonly groups = new Map<string, GrpcRingLinks>();
   private readonly latestGeneration = new Map<string, number>();
   private readonly held = new Set<HeldCall>();
+  private readonly expected: string[] = [];
   private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly server: Server,
     /** "host:port" peers dial to reach this endpoint. */
     readonly address: string,
+    private readonly channel: ChannelCredentials,
   ) {}
 
   /** Starts the gRPC server; rejects with an IO error when the address cannot be bound. */
@@ -123,8 +143,9 @@ export class CollectiveEndpoint {
       link: (call: OutboundCall) => endpoint!.accept(call),
     });
     const where = hostPort(options.host, options.port);
+    const credentials = options.credentials ?? ClusterCredentials.INSECURE;
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(where, ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(where, credentials.serverCredentials(), (err, bound) => {
         if (err === null) resolve(bound);
         else
           reject(
@@ -134,7 +155,11 @@ export class CollectiveEndpoint {
           );
       });
     });
-    endpoint = new CollectiveEndpoint(server, hostPort(options.advertisedHost ?? options.host, port));
+    endpoint = new CollectiveEndpoint(
+      server,
+      hostPort(options.advertisedHost ?? options.host, port),
+      credentials.channelCredentials(),
+    );
     return endpoint;
   }
 
@@ -160,6 +185,8 @@ export class CollectiveEndpoint {
       generation,
       rank,
       peers: [...peers],
+      secret: options.linkSecret ?? '',
+      credentials: this.channel,
       segmentBytes: segmentElements * 4,
       onClosed: () => {
         if (this.groups.get(key) === links) this.groups.delete(key);
@@ -183,6 +210,16 @@ export class CollectiveEndpoint {
       throw e;
     }
     return new RingProcessGroup(links, { generation, segmentElements });
+  }
+
+  /**
+   * Says that this process is about to join a group of `jobId` (its Assignment came): early calls
+   * of that job are held before those of jobs nobody expects.
+   */
+  expect(jobId: string): void {
+    if (this.expected.includes(jobId)) return;
+    this.expected.push(jobId);
+    if (this.expected.length > MAX_EXPECTED_JOBS) this.expected.shift();
   }
 
   /** Closes every group joined here (their pending calls fail with COLLECTIVE_CLOSED) and the server. */
@@ -240,13 +277,30 @@ export class CollectiveEndpoint {
       refuse(call, status.FAILED_PRECONDITION, this.staleMessage(hello));
       return;
     }
-    if (this.held.size >= MAX_HELD_CALLS) {
+    const ofJob = [...this.held].filter((h) => h.hello.jobId === hello.jobId).length;
+    if (ofJob >= MAX_HELD_PER_JOB) {
       refuse(
         call,
         status.RESOURCE_EXHAUSTED,
-        `${this.address} already holds ${MAX_HELD_CALLS} early Link calls`,
+        `${this.address} already holds ${MAX_HELD_PER_JOB} early Link calls of job ${hello.jobId}`,
       );
       return;
+    }
+    if (this.held.size >= MAX_HELD_CALLS) {
+      // A Set iterates in arrival order: the first unexpected call found is the oldest.
+      const victim = this.expected.includes(hello.jobId)
+        ? [...this.held].find((h) => !this.expected.includes(h.hello.jobId))
+        : undefined;
+      if (victim === undefined) {
+        refuse(
+          call,
+          status.RESOURCE_EXHAUSTED,
+          `${this.address} already holds ${MAX_HELD_CALLS} early Link calls`,
+        );
+        return;
+      }
+      this.release(victim);
+      refuse(victim.call, status.RESOURCE_EXHAUSTED, `${this.address} needs the room for an expected job`);
     }
     const waitMs = Math.min(hello.waitMs, MAX_HOLD_MS);
     const held: HeldCall = {
@@ -267,6 +321,11 @@ export class CollectiveEndpoint {
   }
 
   private attach(links: GrpcRingLinks, call: OutboundCall, hello: LinkHello): void {
+    if (!links.admits(hello)) {
+      // Nothing more to a caller that is no member of the generation.
+      refuse(call, status.PERMISSION_DENIED, `the hello does not carry this generation's link secret`);
+      return;
+    }
     const problem = links.attachOutbound(call, hello);
     if (problem !== null) refuse(call, status.FAILED_PRECONDITION, problem);
   }

@@ -15,12 +15,13 @@
 import {
   Client,
   Metadata,
-  credentials,
   status,
+  type ChannelCredentials,
   type ClientDuplexStream,
   type ServerDuplexStream,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { timingSafeEqual } from 'node:crypto';
 import { BufferPool } from './buffer-pool.js';
 import { CollectiveError } from './collective-error.js';
 import { CLIENT_OPTIONS, LINK_METHOD_PATH } from './grpc-link-service.js';
@@ -65,6 +66,10 @@ export interface GrpcRingLinksParams {
   readonly rank: number;
   /** Endpoint address of every rank, index = rank. */
   readonly peers: readonly string[];
+  /** The generation's link secret: both ends of a link show it in their hellos ('' for none). */
+  readonly secret: string;
+  /** How this rank dials its predecessor (TLS or plaintext, as the endpoint serves). */
+  readonly credentials: ChannelCredentials;
   /** Largest segment payload, to size the reusable send buffers. */
   readonly segmentBytes: number;
   /** Called once when the links are closed, so the endpoint forgets them. */
@@ -265,11 +270,19 @@ export class GrpcRingLinks implements RingLinks {
       generation: this.params.generation,
       worldSize: this.worldSize,
       senderRank: this.rank,
+      secret: this.params.secret,
     };
   }
 
+  /** Whether a hello carries this generation's link secret (compared in constant time). */
+  admits(hello: LinkHello): boolean {
+    const want = Buffer.from(this.params.secret);
+    const got = Buffer.from(hello.secret);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
   private openInbound(waitMs: number): void {
-    const client = new Client(this.params.peers[this.prev]!, credentials.createInsecure(), CLIENT_OPTIONS);
+    const client = new Client(this.params.peers[this.prev]!, this.params.credentials, CLIENT_OPTIONS);
     this.client = client;
     // waitForReady: the predecessor's endpoint may still be starting; the join deadline bounds it.
     const call: InboundCall = client.makeBidiStreamRequest(
@@ -306,7 +319,9 @@ export class GrpcRingLinks implements RingLinks {
         this.mailbox.deliver(s);
       }
     } else if (m.type === 'hello') {
-      const problem = this.checkHello(m.hello, this.prev);
+      const problem = this.admits(m.hello)
+        ? this.checkHello(m.hello, this.prev)
+        : `${this.describe(this.prev)} answered without this generation's link secret`;
       if (problem !== null) {
         this.mismatch(this.prev, problem);
       } else {
@@ -322,7 +337,7 @@ export class GrpcRingLinks implements RingLinks {
     this.inboundDone = true;
     const peer = this.describe(this.prev);
     // The predecessor's endpoint refusing this link (see collective.proto) fails the join.
-    if (e.code === status.FAILED_PRECONDITION) {
+    if (e.code === status.FAILED_PRECONDITION || e.code === status.PERMISSION_DENIED) {
       this.fail(
         new CollectiveError(
           'COLLECTIVE_MISMATCH',

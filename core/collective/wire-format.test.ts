@@ -161,6 +161,7 @@ test('LinkHello and LinkAbort agree with protobufjs both ways', () => {
     senderRank: 3,
     receiverRank: 2,
     waitMs: 30_000,
+    secret: '9f86d081884c7d659a2feaa0c55ad015',
   };
   assert.deepEqual(reference.decode(encodeHello(hello)), { hello, body: 'hello' });
   assert.deepEqual(decodeLinkMessage(reference.encode({ hello })), { type: 'hello', hello });

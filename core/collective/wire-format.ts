@@ -20,6 +20,8 @@ export interface LinkHello {
   readonly senderRank: number;
   readonly receiverRank: number;
   readonly waitMs: number;
+  /** The generation's link secret from the coordinator's Assignment ('' when it gave none). */
+  readonly secret: string;
 }
 
 /** Who sends a segment: the fields of harmonium.v1.LinkSegment that are fixed for a group. */
@@ -130,13 +132,15 @@ function wrap(field: number, body: Buffer): Buffer {
 
 export function encodeHello(hello: LinkHello): Buffer {
   const jobBytes = Buffer.byteLength(hello.jobId);
+  const secretBytes = Buffer.byteLength(hello.secret);
   const body = Buffer.allocUnsafe(
     lenSize(1, jobBytes) +
       uintSize(2, hello.generation) +
       uintSize(3, hello.worldSize) +
       uintSize(4, hello.senderRank) +
       uintSize(5, hello.receiverRank) +
-      uintSize(6, hello.waitMs),
+      uintSize(6, hello.waitMs) +
+      (secretBytes > 0 ? lenSize(7, secretBytes) : 0),
   );
   const w = new Writer(body);
   w.string(1, hello.jobId, jobBytes);
@@ -145,6 +149,7 @@ export function encodeHello(hello: LinkHello): Buffer {
   w.uint(4, hello.senderRank);
   w.uint(5, hello.receiverRank);
   w.uint(6, hello.waitMs);
+  if (secretBytes > 0) w.string(7, hello.secret, secretBytes);
   return wrap(1, body);
 }
 
@@ -346,6 +351,7 @@ function decodeHello(r: Reader): LinkHello {
   let senderRank = 0;
   let receiverRank = 0;
   let waitMs = 0;
+  let secret = '';
   while (!r.done()) {
     const k = r.varint();
     switch (k) {
@@ -367,11 +373,14 @@ function decodeHello(r: Reader): LinkHello {
       case key(6, WIRE_VARINT):
         waitMs = r.varint();
         break;
+      case key(7, WIRE_LEN):
+        secret = r.string();
+        break;
       default:
         r.skip(k & 7);
     }
   }
-  return { jobId, generation, worldSize, senderRank, receiverRank, waitMs };
+  return { jobId, generation, worldSize, senderRank, receiverRank, waitMs, secret };
 }
 
 function decodeAbort(r: Reader): LinkAbort {

@@ -15,6 +15,7 @@
  * Every request has the client's deadline (JetStream's default 5 s); while the server is away the
  * connection reconnects for ever and the consumer loop waits for it.
  */
+import { natsAccess, natsConnectionOptions, type NatsAccess } from './nats-access.js';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
@@ -67,11 +68,16 @@ const WRONG_LAST_SEQUENCE = 10071;
 
 const ms = (n: number): number => n * 1_000_000;
 
-/** Connects to NATS (`servers`: comma-separated URLs); a ClusterError naming them when it cannot. */
-export async function connectNats(servers: string, name: string): Promise<NatsConnection> {
+/**
+ * Connects to NATS (`access`: comma-separated URLs, or those with credentials and TLS); a
+ * ClusterError naming the servers when it cannot.
+ */
+export async function connectNats(access: string | NatsAccess, name: string): Promise<NatsConnection> {
+  const { servers } = natsAccess(access);
+  const options = natsConnectionOptions(natsAccess(access));
   try {
     return await connect({
-      servers: servers.split(','),
+      ...options,
       name,
       timeout: CONNECT_TIMEOUT_MS,
       maxReconnectAttempts: -1,
@@ -136,8 +142,12 @@ export class JetStreamControlStore implements ControlStore {
   }
 
   /** Connects and creates (or updates) the bucket, the streams and the consumer. */
-  static async open(servers: string, name = 'harmonium-coordinator'): Promise<JetStreamControlStore> {
-    const nc = await connectNats(servers, name);
+  static async open(
+    access: string | NatsAccess,
+    name = 'harmonium-coordinator',
+  ): Promise<JetStreamControlStore> {
+    const { servers } = natsAccess(access);
+    const nc = await connectNats(access, name);
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStream(jsm, {

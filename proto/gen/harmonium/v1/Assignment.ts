@@ -53,6 +53,11 @@ export interface Assignment {
    * Committed steps whose records the coordinator holds; the new rank 0 sends those after them.
    */
   'recordedStep'?: (number | string | Long);
+  /**
+   * A secret of this generation alone, the same for every member: each shows it in its link hellos
+   * (collective.proto), and an endpoint takes a link only from a hello that carries it.
+   */
+  'linkSecret'?: (string);
 }
 
 /**
@@ -106,4 +111,9 @@ export interface Assignment__Output {
    * Committed steps whose records the coordinator holds; the new rank 0 sends those after them.
    */
   'recordedStep': (number);
+  /**
+   * A secret of this generation alone, the same for every member: each shows it in its link hellos
+   * (collective.proto), and an endpoint takes a link only from a hello that carries it.
+   */
+  'linkSecret': (string);
 }

@@ -1,0 +1,101 @@
+/**
+ * Who may call what on the coordinator. With a token, every call must carry it as
+ * `authorization: Bearer <token>` (UNAUTHENTICATED otherwise). A call made as a worker (Join and
+ * every worker call after it) must carry the key that worker first joined with: one worker, or
+ * a client with the token, cannot report, fail, fetch or save state as another (PERMISSION_DENIED).
+ * Health and reflection stay open: they say nothing about jobs.
+ */
+import { createHash } from 'node:crypto';
+import { status as Status, type Metadata, type ServerErrorResponse } from '@grpc/grpc-js';
+import { AUTHORIZATION_KEY, bearerMatches } from '../core/security/bearer-token.js';
+import { WORKER_ID_KEY, WORKER_KEY_KEY, type CoordinatorHandlers } from '../proto/coordinator-service.js';
+
+/** What the guard checks against. */
+export interface CallPolicy {
+  /** The token every call must carry; null for none. */
+  readonly token: string | null;
+  /** Whether a worker call as `workerId` with a key of hash `keyHash` may proceed. */
+  keyMatches(workerId: string, keyHash: string): boolean;
+}
+
+/** Calls a worker makes, and where each names the worker. */
+const WORKER_CALLS: Readonly<Record<string, 'request' | 'metadata'>> = {
+  Join: 'request',
+  Heartbeat: 'request',
+  Report: 'request',
+  Fail: 'request',
+  GenerationDone: 'request',
+  Leave: 'request',
+  FetchState: 'request',
+  SaveState: 'metadata',
+  Finish: 'metadata',
+};
+
+function first(md: Metadata, key: string): string {
+  const v = md.get(key)[0];
+  return typeof v === 'string' ? v : '';
+}
+
+/** SHA-256 (hex) of the worker key a call carries; '' when it carries none. */
+export function workerKeyHash(md: Metadata): string {
+  const key = first(md, WORKER_KEY_KEY);
+  return key === '' ? '' : createHash('sha256').update(key).digest('hex');
+}
+
+function refusal(code: Status, tag: string, why: string): Partial<ServerErrorResponse> & Error {
+  return Object.assign(new Error(`[${tag}] ${why}`), { code, details: `[${tag}] ${why}` });
+}
+
+interface AnyCall {
+  readonly metadata: Metadata;
+  readonly request?: { workerId?: string };
+  destroy?: (e: Error) => void;
+}
+
+/** Why `call` of method `name` may not proceed, or null. */
+function check(
+  name: string,
+  call: AnyCall,
+  policy: CallPolicy,
+): (Partial<ServerErrorResponse> & Error) | null {
+  if (policy.token !== null && !bearerMatches(first(call.metadata, AUTHORIZATION_KEY), policy.token)) {
+    return refusal(
+      Status.UNAUTHENTICATED,
+      'UNAUTHENTICATED',
+      `${name} needs the cluster token (authorization: Bearer ...)`,
+    );
+  }
+  const where = WORKER_CALLS[name];
+  if (where === undefined) return null;
+  const workerId = where === 'request' ? (call.request?.workerId ?? '') : first(call.metadata, WORKER_ID_KEY);
+  const keyHash = workerKeyHash(call.metadata);
+  if (policy.token !== null && keyHash === '') {
+    return refusal(
+      Status.UNAUTHENTICATED,
+      'UNAUTHENTICATED',
+      `${name} as worker ${workerId} carries no worker key`,
+    );
+  }
+  if (!policy.keyMatches(workerId, keyHash)) {
+    return refusal(
+      Status.PERMISSION_DENIED,
+      'PERMISSION_DENIED',
+      `${name}: worker ${workerId} joined from another process (its key does not match)`,
+    );
+  }
+  return null;
+}
+
+/** `handlers`, each refusing a call that `policy` does not admit before it runs. */
+export function guarded(handlers: CoordinatorHandlers, policy: CallPolicy): CoordinatorHandlers {
+  const out: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    out[name] = (call: AnyCall, callback?: (e: Partial<ServerErrorResponse>) => void) => {
+      const refused = check(name, call, policy);
+      if (refused === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
+      if (callback) callback(refused);
+      else call.destroy?.(refused);
+    };
+  }
+  return out as unknown as CoordinatorHandlers;
+}
