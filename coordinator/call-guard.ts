@@ -49,7 +49,7 @@ function refusal(code: Status, tag: string, why: string): Partial<ServerErrorRes
 interface AnyCall {
   readonly metadata: Metadata;
   readonly request?: { workerId?: string };
-  destroy?: (e: Error) => void;
+  emit(event: 'error', e: Error): boolean;
 }
 
 /** Why `call` of method `name` may not proceed, or null. */
@@ -93,8 +93,9 @@ export function guarded(handlers: CoordinatorHandlers, policy: CallPolicy): Coor
     out[name] = (call: AnyCall, callback?: (e: Partial<ServerErrorResponse>) => void) => {
       const refused = check(name, call, policy);
       if (refused === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
+      // A server stream ends with the status of an 'error' event (destroy would send none).
       if (callback) callback(refused);
-      else call.destroy?.(refused);
+      else call.emit('error', refused);
     };
   }
   return out as unknown as CoordinatorHandlers;

@@ -94,6 +94,20 @@ describe('the coordinator API, from a plain gRPC client', () => {
     assert.equal(other['workers'], 3);
   });
 
+  it('a refused server-streaming call ends at once with its status, not at its deadline', async () => {
+    const started = Date.now();
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      const stream = (
+        api as unknown as Record<string, (req: object) => grpc.ClientReadableStream<unknown>>
+      ).FetchState!.call(api, { workerId: 'nobody', jobId: 'none', rank: 0, worldSize: 1 });
+      stream.on('data', () => undefined);
+      stream.on('error', resolve);
+    });
+    assert.equal(err.code, grpc.status.NOT_FOUND);
+    assert.match(err.details, /\[WORKER_LOST\]/);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+
   it('the same job id twice is one job', async () => {
     const req = { configJson: '{"model": "vae", "epochs": 1}', jobId: 'nightly-vae' };
     const first = await call(api, 'SubmitJob', req);

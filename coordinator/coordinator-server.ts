@@ -63,13 +63,14 @@ function gated(handlers: CoordinatorHandlers, standby: () => string | null): Coo
   const out: Record<string, unknown> = {};
   for (const [name, handler] of Object.entries(handlers)) {
     out[name] = (
-      call: { destroy?: (e: Error) => void },
+      call: { emit(event: 'error', e: Error): boolean },
       callback?: (e: Partial<ServerErrorResponse>) => void,
     ) => {
       const why = standby();
       if (why === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
+      // A server stream ends with the status of an 'error' event (destroy would send none).
       if (callback) callback(refusal(why));
-      else call.destroy?.(refusal(why));
+      else call.emit('error', refusal(why));
     };
   }
   return out as unknown as CoordinatorHandlers;
@@ -212,7 +213,8 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
     Join(call) {
       const r = call.request;
       if (r.workerId === '' || r.collectiveAddress === '') {
-        call.destroy(
+        call.emit(
+          'error',
           Object.assign(new Error('worker_id and collective_address are required'), {
             code: Status.INVALID_ARGUMENT,
           }),
@@ -237,7 +239,8 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
         send,
       );
       if (!ok) {
-        call.destroy(
+        call.emit(
+          'error',
           Object.assign(new Error(`[WORKER_LOST] worker id ${r.workerId} is already joined`), {
             code: Status.ALREADY_EXISTS,
           }),
@@ -305,8 +308,10 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
         .then((data) => writeAll(call, encodeState(data, r.jobId)))
         .then(
           () => call.end(),
+          // A server stream ends with the status of an 'error' event; destroy() sent none, and
+          // the worker waited out its 2-minute deadline.
           (err: unknown) =>
-            call.destroy(Object.assign(new Error(toServiceError(err).details), toServiceError(err))),
+            call.emit('error', Object.assign(new Error(toServiceError(err).details), toServiceError(err))),
         );
     },
     SaveState(call, callback) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createCertificates } from '../core/security/certificate-authority.js';
 import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import { resolveCredentials } from '../core/security/credential-options.js';
-import type { JobInfo } from '../proto/coordinator-service.js';
+import type { JobInfo, StatusReply } from '../proto/coordinator-service.js';
 import { CoordinatorClient } from '../worker/coordinator-client.js';
 import { REPO } from './cli-helpers.js';
 import { freePort } from './free-port.js';
@@ -185,6 +185,11 @@ export class Cluster {
     const id = /submitted job (\S+)/.exec(r.output())?.[1];
     if (code !== 0 || !id) throw new Error(`submit failed (${code}): ${r.output()}`);
     return id;
+  }
+
+  /** The coordinator's status, asked with the cluster's credentials. */
+  status(): Promise<StatusReply> {
+    return this.client.status();
   }
 
   async job(id: string): Promise<JobInfo> {

@@ -160,6 +160,7 @@ export class CoordinatorClient {
         },
       });
     return new Ctor(address, this.credentials.channelCredentials(), {
+      ...this.credentials.channelOptions(address),
       interceptors: [stamp],
       'grpc.max_receive_message_length': 8 << 20,
       // Generous, as on the coordinator's side: evaluation may block this process for a while.

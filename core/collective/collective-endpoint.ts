@@ -131,6 +131,7 @@ export class CollectiveEndpoint {
     private readonly server: Server,
     /** "host:port" peers dial to reach this endpoint. */
     readonly address: string,
+    private readonly credentials: ClusterCredentials,
     private readonly channel: ChannelCredentials,
   ) {}
 
@@ -158,6 +159,7 @@ export class CollectiveEndpoint {
     endpoint = new CollectiveEndpoint(
       server,
       hostPort(options.advertisedHost ?? options.host, port),
+      credentials,
       credentials.channelCredentials(),
     );
     return endpoint;
@@ -187,6 +189,7 @@ export class CollectiveEndpoint {
       peers: [...peers],
       secret: options.linkSecret ?? '',
       credentials: this.channel,
+      dialOptions: this.credentials.channelOptions(peers[(rank - 1 + peers.length) % peers.length]!),
       segmentBytes: segmentElements * 4,
       onClosed: () => {
         if (this.groups.get(key) === links) this.groups.delete(key);

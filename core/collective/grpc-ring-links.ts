@@ -17,6 +17,7 @@ import {
   Metadata,
   status,
   type ChannelCredentials,
+  type ChannelOptions,
   type ClientDuplexStream,
   type ServerDuplexStream,
   type ServiceError,
@@ -70,6 +71,8 @@ export interface GrpcRingLinksParams {
   readonly secret: string;
   /** How this rank dials its predecessor (TLS or plaintext, as the endpoint serves). */
   readonly credentials: ChannelCredentials;
+  /** Channel options of that dial besides the links' own (the TLS name to check). */
+  readonly dialOptions: ChannelOptions;
   /** Largest segment payload, to size the reusable send buffers. */
   readonly segmentBytes: number;
   /** Called once when the links are closed, so the endpoint forgets them. */
@@ -282,7 +285,10 @@ export class GrpcRingLinks implements RingLinks {
   }
 
   private openInbound(waitMs: number): void {
-    const client = new Client(this.params.peers[this.prev]!, this.params.credentials, CLIENT_OPTIONS);
+    const client = new Client(this.params.peers[this.prev]!, this.params.credentials, {
+      ...this.params.dialOptions,
+      ...CLIENT_OPTIONS,
+    });
     this.client = client;
     // waitForReady: the predecessor's endpoint may still be starting; the join deadline bounds it.
     const call: InboundCall = client.makeBidiStreamRequest(

@@ -10,7 +10,8 @@
  * in advance. The CA is therefore the trust boundary: it must be Harmonium's own.
  */
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { credentials, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { TlsMaterial } from './tls-dir.js';
 
 /** The name every Harmonium certificate carries as a DNS subject alternative name. */
@@ -75,6 +76,16 @@ export class ClusterCredentials {
     const t = this.tls;
     if (t === null) return credentials.createInsecure();
     return credentials.createSsl(t.ca, t.key, t.cert, { checkServerIdentity: checkPeerName });
+  }
+
+  /**
+   * Channel options for dialling `address` (host:port): with TLS and an IP address, the name the
+   * server is checked against (and sent as SNI, which an IP address may not be) is `harmonium`.
+   */
+  channelOptions(address: string): ChannelOptions {
+    if (this.tls === null) return {};
+    const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return isIP(host) === 0 ? {} : { 'grpc.ssl_target_name_override': CLUSTER_NAME };
   }
 
   /** For log lines: how this process talks. */
