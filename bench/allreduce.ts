@@ -14,13 +14,22 @@
  * `--single-threaded-gc`. The grpc-js buffers each segment passes through are external memory that
  * makes V8 start concurrent marking every call or two; on a small machine whose cores all run rank
  * processes those helper threads compete with the ranks themselves (measured: up to 2-3x slower).
+ *
+ * A third run adds mutual TLS (certificates from a CA made for the run, as `train --workers` does)
+ * to the single-threaded-GC ranks; its last column is its busbw as a fraction of the same ranks'
+ * without TLS (the target: at least 0.9).
  */
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
+import { createCertificates } from '../core/security/certificate-authority.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
+import { readTlsDir } from '../core/security/tls-dir.js';
 
 const MiB = 1 << 20;
 const WARMUP = 2;
@@ -57,7 +66,10 @@ function median(xs: readonly number[]): number {
 
 /** One rank, in its own process: reports its address, joins, times every size, reports timings. */
 async function runRank(): Promise<void> {
-  const endpoint = await CollectiveEndpoint.listen({ host: '127.0.0.1', port: 0 });
+  const tlsDir = arg('tls-dir', '');
+  const credentials =
+    tlsDir === '' ? ClusterCredentials.INSECURE : ClusterCredentials.of(readTlsDir(tlsDir), null);
+  const endpoint = await CollectiveEndpoint.listen({ host: '127.0.0.1', port: 0, credentials });
   process.send!({ address: endpoint.address });
   const [task] = (await once(process, 'message')) as [RankTask];
   const group = await endpoint.join({
@@ -67,6 +79,7 @@ async function runRank(): Promise<void> {
     peers: task.peers,
     timeoutMs: TIMEOUT_MS,
     segmentBytes: task.segmentBytes,
+    linkSecret: 'bench-generation-secret',
   });
   let tag = 0;
   const opts = () => ({ tag: tag++, timeoutMs: TIMEOUT_MS });
@@ -95,13 +108,15 @@ async function timeOurs(
   sizes: readonly number[],
   segmentBytes: number,
   nodeFlags: readonly string[],
+  tlsDir: string | null = null,
 ): Promise<Timing[]> {
   const script = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = [];
   const execArgv = [...process.execArgv, ...nodeFlags];
   try {
     for (let r = 0; r < world; r++) {
-      children.push(fork(script, ['--rank-process'], { stdio: 'inherit', execArgv }));
+      const args = ['--rank-process', ...(tlsDir ? ['--tls-dir', tlsDir] : [])];
+      children.push(fork(script, args, { stdio: 'inherit', execArgv }));
     }
     const addresses = await Promise.all(
       children.map(async (c) => ((await once(c, 'message')) as [{ address: string }])[0].address),
@@ -208,18 +223,29 @@ async function main(): Promise<void> {
   const tcp = await loopbackTcp();
   console.log(`loopback TCP (${tcp.how}): ${(tcp.bytesPerS / 1e9).toFixed(2)} GB/s`);
   console.log(`segment ${segmentBytes} bytes; times are medians in ms, busbw in GB/s (1e9 bytes/s)`);
-  console.log('                ours, default GC   ours, --single-threaded-gc         gloo     ours/gloo');
-  console.log('world  MiB       ms    busbw            ms    busbw           ms    busbw   default single');
+  console.log(
+    '                ours, default GC   ours, --single-threaded-gc         gloo     ours/gloo' +
+      '    single-threaded GC + mutual TLS',
+  );
+  console.log(
+    'world  MiB       ms    busbw            ms    busbw           ms    busbw   default single' +
+      '       ms    busbw  TLS/plain',
+  );
+  const tlsDir = mkdtempSync(join(tmpdir(), 'harmonium-bench-tls-'));
+  await createCertificates(tlsDir, { days: 1 });
   for (const world of worlds) {
     const ours = await timeOurs(world, sizes, segmentBytes, []);
     const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc']);
+    const tls = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc'], tlsDir);
     const gloo = timeGloo(world, sizes);
     const factor = (2 * (world - 1)) / world;
     for (const bytes of sizes) {
       const busbw = (t: Timing | undefined): number =>
         t === undefined ? NaN : (bytes / t.medianS / 1e9) * factor;
       const ms = (t: Timing | undefined): string => (t === undefined ? '-' : (t.medianS * 1000).toFixed(2));
-      const [o, s1, g] = [ours, single, gloo ?? []].map((list) => list.find((t) => t.bytes === bytes));
+      const [o, s1, g, t1] = [ours, single, gloo ?? [], tls].map((list) =>
+        list.find((t) => t.bytes === bytes),
+      );
       const gb = busbw(g);
       const cells = [
         String(world).padStart(5),
@@ -232,10 +258,14 @@ async function main(): Promise<void> {
         (g ? gb.toFixed(3) : '-').padStart(8),
         (g ? (busbw(o) / gb).toFixed(2) : '-').padStart(9),
         (g ? (busbw(s1) / gb).toFixed(2) : '-').padStart(6),
+        ms(t1).padStart(8),
+        busbw(t1).toFixed(3).padStart(8),
+        (busbw(t1) / busbw(s1)).toFixed(2).padStart(10),
       ];
       console.log(cells.join(' '));
     }
   }
+  rmSync(tlsDir, { recursive: true, force: true });
 }
 
 if (process.argv.includes('--rank-process')) await runRank();
