@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { freePort } from './free-port.js';
 
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find(existsSync) ?? 'nats-server';
@@ -24,15 +24,29 @@ export class NatsServer {
   private constructor(
     readonly port: number,
     readonly storeDir: string,
+    /** Further nats-server arguments (credentials, TLS, a config file). */
+    private readonly args: readonly string[],
+    /** How the readiness probe connects (a server that asks for credentials). */
+    private readonly probe: Partial<ConnectionOptions>,
   ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  /** Starts a server with JetStream and waits until it takes connections. */
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort(), mkdtempSync(join(tmpdir(), 'harmonium-nats-')));
+  /**
+   * Starts a server with JetStream (and `args`) and waits until it takes connections, probing with
+   * `probe` options.
+   */
+  static async start(
+    opts: { args?: readonly string[]; probe?: Partial<ConnectionOptions> } = {},
+  ): Promise<NatsServer> {
+    const server = new NatsServer(
+      await freePort(),
+      mkdtempSync(join(tmpdir(), 'harmonium-nats-')),
+      opts.args ?? [],
+      opts.probe ?? {},
+    );
     await server.restart();
     return server;
   }
@@ -41,7 +55,7 @@ export class NatsServer {
   async restart(): Promise<void> {
     this.child = spawn(
       NATS_SERVER,
-      ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir],
+      ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, ...this.args],
       {
         stdio: 'ignore',
       },
@@ -49,7 +63,7 @@ export class NatsServer {
     const end = Date.now() + 10_000;
     for (;;) {
       try {
-        const nc = await connect({ servers: this.url, timeout: 500 });
+        const nc = await connect({ ...this.probe, servers: this.url, timeout: 500 });
         await nc.close();
         return;
       } catch (err) {

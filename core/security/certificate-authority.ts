@@ -37,7 +37,7 @@ function openssl(args: readonly string[], cwd: string): Promise<void> {
         reject(
           new HarmoniumError(
             'IO',
-            `openssl ${args[0]} failed in ${cwd}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'openssl is not installed' : stderr.trim() || err.message}`,
+            `openssl ${args[0]} failed in ${cwd}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'openssl is not installed (apt-get install openssl; or run a local job with --insecure)' : stderr.trim() || err.message}`,
             { cause: err },
           ),
         );
