@@ -8,6 +8,11 @@ and answers a bad option with INVALID_ARGUMENT and the CLI's message. The stubs 
 from the .proto at start-up (grpc_tools.protoc), so the script needs only the proto file, found
 beside this repository's docs/ or named by HARMONIUM_PROTO_DIR. Exit code 0 when the job
 succeeded, 1 when it failed or was cancelled, 2 when the coordinator refused it.
+
+Credentials as every Harmonium process takes them: HARMONIUM_TLS_DIR names a directory with
+ca.crt, tls.crt and tls.key (mutual TLS; the server's certificate is checked against the name
+"harmonium", which every Harmonium certificate carries); the token is HARMONIUM_TOKEN, else the
+file HARMONIUM_TOKEN_FILE, else DIR/token. Without HARMONIUM_TLS_DIR the channel is plaintext.
 """
 import json
 import os
@@ -45,6 +50,31 @@ def load_stubs():
     return coordinator_pb2, coordinator_pb2_grpc
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def channel_for(address):
+    """A channel with mutual TLS when HARMONIUM_TLS_DIR is set, and the token to send (or None)."""
+    tls_dir = os.environ.get("HARMONIUM_TLS_DIR", "")
+    token = os.environ.get("HARMONIUM_TOKEN", "")
+    token_file = os.environ.get("HARMONIUM_TOKEN_FILE", "") or (
+        os.path.join(tls_dir, "token") if tls_dir else ""
+    )
+    if not token and token_file and os.path.exists(token_file):
+        token = read(token_file).decode().strip()
+    if not tls_dir:
+        return grpc.insecure_channel(address), token or None
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read(os.path.join(tls_dir, "ca.crt")),
+        private_key=read(os.path.join(tls_dir, "tls.key")),
+        certificate_chain=read(os.path.join(tls_dir, "tls.crt")),
+    )
+    options = [("grpc.ssl_target_name_override", "harmonium")]
+    return grpc.secure_channel(address, creds, options), token or None
+
+
 def main() -> int:
     if len(sys.argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
@@ -52,17 +82,21 @@ def main() -> int:
     address, options = sys.argv[1], sys.argv[2]
     job_id = sys.argv[3] if len(sys.argv) == 4 else ""
     pb, rpc = load_stubs()
-    with grpc.insecure_channel(address) as channel:
+    channel, token = channel_for(address)
+    metadata = [("authorization", f"Bearer {token}")] if token else []
+    with channel:
         stub = rpc.CoordinatorStub(channel)
         try:
-            job = stub.SubmitJob(pb.SubmitJobRequest(config_json=options, job_id=job_id), timeout=10)
+            job = stub.SubmitJob(
+                pb.SubmitJobRequest(config_json=options, job_id=job_id), timeout=10, metadata=metadata
+            )
         except grpc.RpcError as err:
             print(f"refused: {err.code().name}: {err.details()}", file=sys.stderr)
             return 2
         print(f"submitted job {job.job_id} ({job.state}), out {job.out}")
         last = ""
         while True:
-            status = stub.GetStatus(pb.StatusRequest(), timeout=10)
+            status = stub.GetStatus(pb.StatusRequest(), timeout=10, metadata=metadata)
             job = next(j for j in status.jobs if j.job_id == job.job_id)
             line = f"{job.state} step {job.step}/{job.total_steps}"
             if line != last:
