@@ -13,19 +13,40 @@
  * cuDNN major versions libtensorflow 2.9.1 links, the glibc dawn.node needs, the project's tfjs
  * version; and the GPU overlay (deploy/gpu) against the base, rendered where kubectl is installed.
  * No image is built here: the machine has no Docker engine and no GPU.
+ *
+ * The security of the base is checked against the code that enforces it: every Harmonium container
+ * gets its TLS directory and token from the secrets (read-only, readable by its group alone), none
+ * runs --insecure, the NetworkPolicies admit exactly the peers each port needs, the coordinator's
+ * readiness probe (deploy/health-probe.mjs) is run against a gRPC server with the credentials of
+ * core/security, the NATS config is run by a real nats-server with the login core/control-plane
+ * reads, and the cert-manager component renders into an overlay of the base.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { Server } from '@grpc/grpc-js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { HealthImplementation } from 'grpc-health-check';
 import { parse, parseAllDocuments } from 'yaml';
+import { natsAccessFrom, natsConnectionOptions } from '../core/control-plane/nats-access.js';
+import { createCertificates } from '../core/security/certificate-authority.js';
+import { ClusterCredentials } from '../core/security/cluster-credentials.js';
+import { readTlsDir } from '../core/security/tls-dir.js';
+import { freePort } from './free-port.js';
+import { natsSkip } from './nats-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const K8S = join(ROOT, 'deploy', 'k8s');
 const NAMESPACE = 'harmonium';
 /** terminationGracePeriodSeconds where a pod sets none. */
 const DEFAULT_GRACE_S = 30;
+/** Where the image has deploy/health-probe.mjs (WORKDIR /app, COPY . .). */
+const HEALTH_PROBE_IN_IMAGE = '/app/deploy/health-probe.mjs';
 
 interface Meta {
   readonly name: string;
@@ -34,30 +55,57 @@ interface Meta {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: {
+    readonly fieldRef?: { fieldPath: string };
+    readonly secretKeyRef?: { name: string; key: string };
+  };
+}
+
+interface Probe {
+  readonly grpc?: { readonly port: number };
+  readonly tcpSocket?: { readonly port: number | string };
+  readonly exec?: { readonly command: readonly string[] };
+  readonly periodSeconds?: number;
+  readonly timeoutSeconds?: number;
+}
+
 interface Container {
   readonly name: string;
   readonly image: string;
+  readonly command?: readonly string[];
   readonly args?: readonly string[];
-  readonly env?: readonly { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  readonly env?: readonly EnvVar[];
   readonly ports?: readonly { name?: string; containerPort: number }[];
-  readonly volumeMounts?: readonly { name: string; mountPath: string }[];
-  readonly readinessProbe?: { readonly grpc?: { readonly port: number } };
-  readonly livenessProbe?: {
-    readonly grpc?: { readonly port: number };
-    readonly tcpSocket?: { readonly port: number };
-  };
+  readonly volumeMounts?: readonly { name: string; mountPath: string; readOnly?: boolean }[];
+  readonly readinessProbe?: Probe;
+  readonly livenessProbe?: Probe;
   readonly resources?: {
     readonly requests?: Readonly<Record<string, string | number>>;
     readonly limits?: Readonly<Record<string, string | number>>;
   };
 }
 
+interface Volume {
+  readonly name: string;
+  readonly persistentVolumeClaim?: { claimName: string };
+  readonly secret?: {
+    readonly secretName: string;
+    readonly defaultMode?: number;
+    readonly items?: readonly { key: string; path: string }[];
+  };
+  readonly configMap?: { readonly name: string };
+}
+
 interface PodTemplate {
   readonly metadata: Meta;
   readonly spec: {
     readonly terminationGracePeriodSeconds?: number;
+    readonly securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number };
     readonly containers: readonly Container[];
-    readonly volumes?: readonly { name: string; persistentVolumeClaim?: { claimName: string } }[];
+    readonly volumes?: readonly Volume[];
   };
 }
 
@@ -370,11 +418,18 @@ describe('deploy/', () => {
     assert.ok(claim, `volume ${mount.name} at /runs is not a PersistentVolumeClaim`);
     find(objects, 'PersistentVolumeClaim', claim);
     assert.equal(flag(c.args, 'runs-dir'), '/runs', "jobs' outputs must go to the claim");
+    // The kubelet's grpc probe dials without TLS, which the coordinator refuses: readiness runs
+    // deploy/health-probe.mjs in the container, grpc.health.v1 over mutual TLS.
+    assert.equal(c.readinessProbe?.grpc, undefined, "the kubelet's gRPC probe cannot do TLS");
+    const probe = c.readinessProbe?.exec?.command ?? [];
+    assert.equal(probe[0], 'node', `readiness ${JSON.stringify(probe)}`);
+    assert.equal(probe[1], HEALTH_PROBE_IN_IMAGE);
     assert.equal(
-      c.readinessProbe?.grpc?.port,
+      Number(probe[2]),
       containerPort(c, 'grpc'),
       'readiness asks grpc.health.v1 on the gRPC port (SERVING only on the leader)',
     );
+    assert.ok((c.readinessProbe?.timeoutSeconds ?? 1) >= 2, 'a Node start and a TLS handshake take time');
     assert.equal(
       c.livenessProbe?.tcpSocket?.port,
       containerPort(c, 'grpc'),
@@ -396,8 +451,9 @@ describe('deploy/', () => {
     assert.ok(port, `the NATS Service has no port ${m[2]}`);
     const c = onlyContainer(server);
     assert.equal(containerPort(c, String(port.targetPort)), Number(m[2]));
-    assert.ok(c.args?.includes('-js'), 'JetStream is on');
-    const store = c.args?.[c.args.indexOf('-sd') + 1];
+    // JetStream and its store are in the config file (nats.yaml's ConfigMap).
+    const store = /\bjetstream\s*\{[^}]*\bstore_dir:\s*(\S+)/.exec(natsConfig(objects).text)?.[1];
+    assert.ok(store, 'JetStream is on, with a store_dir');
     assert.ok(
       c.volumeMounts?.some((v) => v.mountPath === store),
       'the JetStream store is on a volume',
@@ -671,6 +727,14 @@ describe('deploy/gpu/', () => {
       assert.match(coordinator.image, /^harmonium:.+/);
       // The worker dials and advertises as in the base: the patch changes image and resources only.
       assert.deepEqual(worker.args, baseWorker.args);
+      // ... and keeps the base's credentials.
+      assert.deepEqual(worker.env, baseWorker.env);
+      assert.deepEqual(worker.volumeMounts, baseWorker.volumeMounts);
+      assert.deepEqual(workers.spec.template.spec.volumes, baseWorkers.spec.template.spec.volumes);
+      assert.deepEqual(
+        workers.spec.template.spec.securityContext,
+        baseWorkers.spec.template.spec.securityContext,
+      );
     } else {
       const kustomization = parse(readFileSync(join(GPU, 'kustomization.yaml'), 'utf8')) as {
         resources: string[];
@@ -706,5 +770,481 @@ describe('deploy/gpu/', () => {
     );
     // --backend is a job option (submit); `harmonium worker` rejects it.
     assert.equal(flag(baseWorker.args, 'backend'), undefined);
+  });
+});
+
+interface PortRule {
+  readonly protocol?: string;
+  readonly port?: number | string;
+  readonly endPort?: number;
+}
+
+interface PolicyPeer {
+  readonly podSelector?: { readonly matchLabels?: Readonly<Record<string, string>> };
+  readonly namespaceSelector?: { readonly matchLabels?: Readonly<Record<string, string>> };
+  readonly ipBlock?: unknown;
+}
+
+interface NetworkPolicy extends K8sObject {
+  readonly spec: {
+    readonly podSelector: { readonly matchLabels?: Readonly<Record<string, string>> };
+    readonly policyTypes?: readonly string[];
+    readonly ingress?: readonly { from?: readonly PolicyPeer[]; ports?: readonly PortRule[] }[];
+  };
+}
+
+interface ConfigMap extends K8sObject {
+  readonly data: Readonly<Record<string, string>>;
+}
+
+interface Certificate extends K8sObject {
+  readonly spec: {
+    readonly secretName: string;
+    readonly isCA?: boolean;
+    readonly dnsNames?: readonly string[];
+    readonly usages?: readonly string[];
+    readonly issuerRef: { readonly name: string; readonly kind?: string };
+  };
+}
+
+interface Issuer extends K8sObject {
+  readonly spec: { readonly selfSigned?: object; readonly ca?: { readonly secretName: string } };
+}
+
+/** As test/nats-server.ts finds it. */
+const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find(existsSync) ?? 'nats-server';
+
+/** The secrets every Harmonium process mounts, and the files its flags' variables name there. */
+const TLS_SECRET = 'harmonium-tls';
+const TOKEN_SECRET = 'harmonium-token';
+const NATS_SECRET = 'harmonium-nats';
+
+/** The pod templates of the base's workloads and of the submit example, by workload name. */
+function podTemplates(objects: readonly K8sObject[]): Workload[] {
+  return [
+    ...objects.filter((o): o is Workload => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind)),
+    submitExample(),
+  ];
+}
+
+/** The containers that run the Harmonium image (not NATS). */
+function harmoniumContainers(w: Workload): Container[] {
+  return w.spec.template.spec.containers.filter((c) => /^harmonium(-gpu)?(:|$)/.test(c.image));
+}
+
+function envValue(c: Container, name: string): string | undefined {
+  return c.env?.find((e) => e.name === name)?.value;
+}
+
+/** Where `c` has key `key` of secret `secretName`: the file's path, after checking the mount. */
+function secretFile(w: Workload, c: Container, secretName: string, key: string): string {
+  const where = `${w.metadata.name}/${c.name}, secret ${secretName}`;
+  const pod = w.spec.template.spec;
+  const volume = pod.volumes?.find((v) => v.secret?.secretName === secretName);
+  assert.ok(volume?.secret, `${where}: no volume of the secret`);
+  const mount = c.volumeMounts?.find((m) => m.name === volume.name);
+  assert.ok(mount, `${where}: the volume is not mounted`);
+  assert.equal(mount.readOnly, true, `${where}: mounted writable`);
+  // Root's files (the kubelet's), read by the process through its group: fsGroup.
+  const mode = volume.secret.defaultMode ?? 0o644;
+  assert.equal(mode & 0o077 & ~0o040, 0, `${where}: mode ${mode.toString(8)} gives more than group read`);
+  assert.ok(
+    mode & 0o040,
+    `${where}: mode ${mode.toString(8)}: uid ${pod.securityContext?.runAsUser} cannot read`,
+  );
+  assert.equal(pod.securityContext?.fsGroup, pod.securityContext?.runAsUser, `${where}: no fsGroup`);
+  assert.equal(pod.securityContext?.runAsNonRoot, true, `${where}: runAsNonRoot`);
+  const items = volume.secret.items;
+  const path = items === undefined ? key : items.find((i) => i.key === key)?.path;
+  assert.ok(path, `${where}: key ${key} is not among the items`);
+  return `${mount.mountPath}/${path}`;
+}
+
+/** Whether `policy` lets a pod labelled `from` (in namespace `fromNamespace`) reach `port` of its pods. */
+function admits(
+  policy: NetworkPolicy,
+  from: Readonly<Record<string, string>>,
+  fromNamespace: string,
+  port: { name?: string; containerPort: number },
+): boolean {
+  const peerMatches = (peer: PolicyPeer): boolean => {
+    if (peer.ipBlock !== undefined) return false;
+    const ns = peer.namespaceSelector
+      ? selects(peer.namespaceSelector.matchLabels ?? {}, { 'kubernetes.io/metadata.name': fromNamespace })
+      : fromNamespace === NAMESPACE;
+    return ns && selects(peer.podSelector?.matchLabels ?? {}, from);
+  };
+  const portMatches = (rule: PortRule): boolean => {
+    if ((rule.protocol ?? 'TCP') !== 'TCP') return false;
+    if (rule.port === undefined) return true;
+    if (typeof rule.port === 'string') return rule.port === port.name;
+    return port.containerPort >= rule.port && port.containerPort <= (rule.endPort ?? rule.port);
+  };
+  return (policy.spec.ingress ?? []).some(
+    (rule) =>
+      (rule.from === undefined || rule.from.some(peerMatches)) &&
+      (rule.ports === undefined || rule.ports.some(portMatches)),
+  );
+}
+
+/** Whether any of `policies` lets `from` reach `port` of the pods of `to`. */
+function reaches(
+  policies: readonly NetworkPolicy[],
+  from: Readonly<Record<string, string>>,
+  fromNamespace: string,
+  to: Workload,
+  port: { name?: string; containerPort: number },
+): boolean {
+  return policies
+    .filter((p) => selects(p.spec.podSelector.matchLabels ?? {}, to.spec.template.metadata.labels))
+    .some((p) => admits(p, from, fromNamespace, port));
+}
+
+/** The NATS server's container and the text of the config file it runs with (`-c FILE`, a ConfigMap). */
+function natsConfig(objects: readonly K8sObject[]): { container: Container; text: string } {
+  const server = find<Workload>(objects, 'StatefulSet', 'harmonium-nats');
+  const container = onlyContainer(server);
+  const args = container.args ?? [];
+  const at = args.findIndex((a) => a === '-c' || a === '--config');
+  const path = at >= 0 ? (args[at + 1] ?? '') : '';
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const mount = container.volumeMounts?.find((m) => m.mountPath === dir);
+  assert.ok(mount, `nothing is mounted at ${dir} for the config file ${path}`);
+  const volume = server.spec.template.spec.volumes?.find((v) => v.name === mount.name);
+  assert.ok(volume?.configMap, `${mount.name} is not a ConfigMap`);
+  const text = find<ConfigMap>(objects, 'ConfigMap', volume.configMap.name).data[path.slice(dir.length + 1)];
+  assert.ok(text, `the ConfigMap ${volume.configMap.name} has no ${path.slice(dir.length + 1)}`);
+  return { container, text };
+}
+
+function hasOpenssl(): boolean {
+  return spawnSync('openssl', ['version']).status === 0;
+}
+
+/** Runs deploy/health-probe.mjs with `env` and `args`, without blocking this process's servers. */
+function runProbe(
+  env: Record<string, string>,
+  args: string[],
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(ROOT, 'deploy', 'health-probe.mjs'), ...args], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => done({ code, out: out.trim() }));
+  });
+}
+
+describe('deploy/: security', () => {
+  it('every Harmonium container has the TLS directory and the token of the secrets, and none --insecure', () => {
+    const pods = podTemplates(baseObjects());
+    const names: string[] = [];
+    for (const w of pods) {
+      for (const c of harmoniumContainers(w)) {
+        names.push(w.metadata.name);
+        const where = `${w.metadata.name}/${c.name}`;
+        const words = [...(c.command ?? []), ...(c.args ?? [])];
+        assert.ok(!words.some((a) => /^--insecure(=|$)/.test(a)), `${where} runs --insecure`);
+        // A flag would override the environment checked below.
+        for (const f of ['tls-dir', 'token-file'])
+          assert.equal(flag(words, f), undefined, `${where}: --${f}`);
+        const tlsDir = envValue(c, 'HARMONIUM_TLS_DIR');
+        for (const file of ['ca.crt', 'tls.crt', 'tls.key']) {
+          assert.equal(secretFile(w, c, TLS_SECRET, file), `${tlsDir}/${file}`, `${where}: ${file}`);
+        }
+        assert.equal(envValue(c, 'HARMONIUM_TOKEN_FILE'), secretFile(w, c, TOKEN_SECRET, 'token'), where);
+        // Credentials come from secrets, never from the manifest itself.
+        for (const e of c.env ?? []) {
+          assert.ok(
+            !/TOKEN$|PASSWORD|CREDS$/.test(e.name) || e.value?.startsWith('/'),
+            `${where}: ${e.name}`,
+          );
+        }
+      }
+    }
+    assert.deepEqual(names.sort(), ['harmonium-coordinator', 'harmonium-worker', 'submit-deep-ae']);
+  });
+
+  it('the base makes no secret: the credentials are made outside the repository', () => {
+    const objects = baseObjects();
+    assert.deepEqual(
+      objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name),
+      [],
+    );
+  });
+
+  it('the images bind /metrics to every interface, for Prometheus in its own pod', () => {
+    for (const file of [join(ROOT, 'deploy', 'Dockerfile'), join(GPU, 'Dockerfile')]) {
+      const env = dockerInstructions(file)
+        .filter((s) => s.op === 'ENV')
+        .map((s) => s.args)
+        .join(' ');
+      assert.match(env, /(^|\s)HARMONIUM_METRICS_HOST=0\.0\.0\.0(\s|$)/, relative(ROOT, file));
+    }
+  });
+
+  it('the coordinators log in to NATS, which takes only its user', () => {
+    const objects = baseObjects();
+    const coordinators = find<Workload>(objects, 'Deployment', 'harmonium-coordinator');
+    const c = onlyContainer(coordinators);
+    assert.equal(envValue(c, 'HARMONIUM_NATS_CREDS'), secretFile(coordinators, c, NATS_SECRET, 'creds'));
+
+    const { text, container: nats } = natsConfig(objects);
+    assert.match(text, /authorization\s*\{[^}]*user:\s*harmonium,\s*password:\s*\$NATS_PASSWORD\s*\}/);
+    assert.doesNotMatch(text, /no_auth_user/);
+    const password = nats.env?.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef;
+    assert.deepEqual(password, { name: NATS_SECRET, key: 'password' });
+    // The ports the Service and the probes use are the config's.
+    assert.equal(Number(/^port:\s*(\d+)/m.exec(text)?.[1]), containerPort(nats, 'client'));
+    assert.equal(Number(/^http_port:\s*(\d+)/m.exec(text)?.[1]), containerPort(nats, 'monitor'));
+  });
+
+  it('the NATS config admits the login of the README and refuses others', { skip: natsSkip }, async () => {
+    const { text } = natsConfig(baseObjects());
+    const dir = mkdtempSync(join(tmpdir(), 'harmonium-nats-auth-'));
+    const port = await freePort();
+    const url = `nats://127.0.0.1:${port}`;
+    // As deploy/README.md makes it: a letter, then hex.
+    const password = `h${randomBytes(24).toString('hex')}`;
+    writeFileSync(join(dir, 'nats.conf'), text.replace('store_dir: /data', `store_dir: ${join(dir, 'js')}`));
+    writeFileSync(join(dir, 'creds'), `harmonium:${password}`);
+    writeFileSync(join(dir, 'wrong'), `harmonium:h${randomBytes(24).toString('hex')}`);
+    const server = spawn(
+      NATS_SERVER,
+      ['-c', join(dir, 'nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(await freePort())],
+      { env: { ...process.env, NATS_PASSWORD: password }, stdio: 'ignore' },
+    );
+    try {
+      const login = natsConnectionOptions(natsAccessFrom(url, { natsCreds: join(dir, 'creds') }));
+      let nc: NatsConnection | undefined;
+      for (const end = Date.now() + 10_000; nc === undefined;) {
+        try {
+          nc = await connect({ ...login, timeout: 500 });
+        } catch (err) {
+          if (Date.now() > end || server.exitCode !== null) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      // The user has JetStream, where the coordinators keep their state.
+      const info = await (await jetstreamManager(nc)).getAccountInfo();
+      assert.equal(typeof info.streams, 'number');
+      await nc.close();
+      const wrong = natsConnectionOptions(natsAccessFrom(url, { natsCreds: join(dir, 'wrong') }));
+      await assert.rejects(connect({ ...wrong, timeout: 2000 }), /Authorization|AUTHORIZATION/);
+      await assert.rejects(connect({ servers: url, timeout: 2000 }), /Authorization|AUTHORIZATION/);
+    } finally {
+      server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the NetworkPolicies admit only Harmonium pods, the other workers, the coordinators and Prometheus', () => {
+    const objects = baseObjects();
+    const policies = objects.filter((o): o is NetworkPolicy => o.kind === 'NetworkPolicy');
+    const pods = podTemplates(objects);
+    for (const w of pods) {
+      const labels = w.spec.template.metadata.labels;
+      // The peers below are selected by it; the kustomization's `labels` do not reach templates.
+      assert.equal(labels?.['app.kubernetes.io/part-of'], 'harmonium', `${w.metadata.name}'s pods`);
+      assert.ok(
+        policies.some(
+          (p) =>
+            p.spec.policyTypes?.includes('Ingress') && selects(p.spec.podSelector.matchLabels ?? {}, labels),
+        ),
+        `no policy isolates ${w.metadata.name}'s pods`,
+      );
+    }
+    const pod = (name: string): Workload => pods.find((w) => w.metadata.name === name)!;
+    const labelsOf = (name: string) => pod(name).spec.template.metadata.labels ?? {};
+    const coordinator = pod('harmonium-coordinator');
+    const workers = pod('harmonium-worker');
+    const nats = pod('harmonium-nats');
+    const port = (w: Workload, name: string) => ({
+      name,
+      containerPort: containerPort(onlyContainer(w), name),
+    });
+    const grpc = port(coordinator, 'grpc');
+    const stranger = { 'app.kubernetes.io/name': 'something-else' };
+
+    for (const client of ['harmonium-worker', 'submit-deep-ae']) {
+      assert.ok(
+        reaches(policies, labelsOf(client), NAMESPACE, coordinator, grpc),
+        `${client} -> coordinator`,
+      );
+    }
+    assert.ok(!reaches(policies, stranger, NAMESPACE, coordinator, grpc), 'a pod not part of Harmonium');
+    assert.ok(
+      !reaches(policies, labelsOf('harmonium-worker'), 'default', coordinator, grpc),
+      'another namespace',
+    );
+
+    // The collective endpoint listens on an ephemeral port: any, from another worker only.
+    const ephemeral = { containerPort: 43_117 };
+    assert.ok(
+      reaches(policies, labelsOf('harmonium-worker'), NAMESPACE, workers, ephemeral),
+      'worker -> worker',
+    );
+    for (const other of ['submit-deep-ae', 'harmonium-coordinator']) {
+      assert.ok(!reaches(policies, labelsOf(other), NAMESPACE, workers, ephemeral), `${other} -> worker`);
+    }
+
+    const client = port(nats, 'client');
+    assert.ok(
+      reaches(policies, labelsOf('harmonium-coordinator'), NAMESPACE, nats, client),
+      'coordinator -> NATS',
+    );
+    for (const other of ['harmonium-worker', 'submit-deep-ae']) {
+      assert.ok(!reaches(policies, labelsOf(other), NAMESPACE, nats, client), `${other} -> NATS`);
+    }
+    assert.ok(!reaches(policies, labelsOf('harmonium-coordinator'), NAMESPACE, nats, port(nats, 'monitor')));
+
+    // Prometheus, where deploy/prometheus/rbac.yaml has it, reaches every metrics port and no other.
+    const rbac = parseYamlDocuments(
+      readFileSync(join(ROOT, 'deploy', 'prometheus', 'rbac.yaml'), 'utf8'),
+      'prometheus/rbac.yaml',
+    ) as (K8sObject & { subjects?: { kind: string; namespace: string }[] })[];
+    const monitoring = rbac
+      .flatMap((o) => o.subjects ?? [])
+      .find((s) => s.kind === 'ServiceAccount')?.namespace;
+    assert.ok(monitoring, 'rbac.yaml names no service account');
+    const prometheus = { 'app.kubernetes.io/name': 'prometheus' };
+    let metricsPorts = 0;
+    for (const w of [coordinator, workers]) {
+      for (const p of onlyContainer(w).ports ?? []) {
+        const admitted = reaches(policies, prometheus, monitoring, w, p);
+        assert.equal(
+          admitted,
+          p.name?.startsWith('metrics') === true,
+          `Prometheus -> ${w.metadata.name}:${p.name}`,
+        );
+        if (admitted) metricsPorts++;
+      }
+    }
+    assert.ok(metricsPorts >= 1 + (workers.spec.replicas ?? 1));
+    assert.ok(!reaches(policies, prometheus, monitoring, workers, ephemeral), 'Prometheus -> collective');
+  });
+
+  it('the readiness probe is in the image', () => {
+    assert.ok(existsSync(join(ROOT, 'deploy', 'health-probe.mjs')));
+    const steps = dockerInstructions(join(ROOT, 'deploy', 'Dockerfile'));
+    const workdir = steps.filter((s) => s.op === 'WORKDIR').at(-1)?.args;
+    assert.equal(HEALTH_PROBE_IN_IMAGE, `${workdir}/deploy/health-probe.mjs`);
+    assert.ok(
+      steps.some((s) => s.op === 'COPY' && s.args === '. .'),
+      'the sources are not copied',
+    );
+    // BuildKit applies the last matching line: the exception must come after `deploy`.
+    const ignored = readFileSync(join(ROOT, 'deploy', 'Dockerfile.dockerignore'), 'utf8').split('\n');
+    const excluded = ignored.indexOf('deploy');
+    const kept = ignored.indexOf('!deploy/health-probe.mjs');
+    assert.ok(kept > excluded, 'deploy/health-probe.mjs is left out of the build context');
+  });
+
+  it(
+    'the readiness probe answers over mutual TLS, SERVING or not',
+    { skip: !hasOpenssl() && 'openssl is not installed (harmonium certs create needs it)' },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'harmonium-probe-'));
+      try {
+        await createCertificates(join(dir, 'ours'));
+        await createCertificates(join(dir, 'foreign'));
+        const health = new HealthImplementation({ '': 'SERVING', 'harmonium.v1.Coordinator': 'SERVING' });
+        const tls = ClusterCredentials.of(readTlsDir(join(dir, 'ours')), 'a-token-of-22-characters-at-least');
+        const servers: Server[] = [];
+        const serve = async (credentials: ClusterCredentials): Promise<number> => {
+          const server = new Server();
+          health.addToServer(server);
+          servers.push(server);
+          return new Promise((ok, fail) =>
+            server.bindAsync('127.0.0.1:0', credentials.serverCredentials(), (e, p) => (e ? fail(e) : ok(p))),
+          );
+        };
+        try {
+          const port = String(await serve(tls));
+          const ours = { HARMONIUM_TLS_DIR: join(dir, 'ours') };
+          assert.deepEqual(await runProbe(ours, [port]), { code: 0, out: 'the server is SERVING' });
+          assert.equal((await runProbe(ours, [`127.0.0.1:${port}`, 'harmonium.v1.Coordinator'])).code, 0);
+          // A standby.
+          health.setStatus('', 'NOT_SERVING');
+          const standby = await runProbe(ours, [port]);
+          assert.equal(standby.code, 1);
+          assert.match(standby.out, /NOT_SERVING/);
+          health.setStatus('', 'SERVING');
+          // Another CA's certificate, or none: the handshake fails.
+          assert.equal((await runProbe({ HARMONIUM_TLS_DIR: join(dir, 'foreign') }, [port])).code, 1);
+          assert.equal((await runProbe({}, [port])).code, 1);
+          // A coordinator run with --insecure: plaintext when there is no TLS directory.
+          const plain = String(await serve(ClusterCredentials.INSECURE));
+          assert.equal((await runProbe({}, [plain])).code, 0);
+          // Nothing listening.
+          const closed = await runProbe(ours, [String(await freePort())]);
+          assert.equal(closed.code, 1);
+        } finally {
+          for (const s of servers) s.forceShutdown();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('the cert-manager component issues harmonium-tls from a CA of its own, for the name harmonium', () => {
+    const component = join(K8S, 'cert-manager');
+    const kustomization = parse(readFileSync(join(component, 'kustomization.yaml'), 'utf8')) as {
+      kind: string;
+      resources: string[];
+    };
+    assert.equal(kustomization.kind, 'Component');
+    let objects: K8sObject[];
+    if (!kubectlMissing) {
+      // An overlay as deploy/README.md shows it; kustomize takes relative paths only.
+      const overlay = mkdtempSync(join(tmpdir(), 'harmonium-overlay-'));
+      try {
+        writeFileSync(
+          join(overlay, 'kustomization.yaml'),
+          `resources:\n  - ${relative(overlay, K8S)}\ncomponents:\n  - ${relative(overlay, component)}\n`,
+        );
+        const r = spawnSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `kubectl kustomize with the component failed:\n${r.stderr}`);
+        objects = parseYamlDocuments(r.stdout, 'the base with cert-manager/') as K8sObject[];
+      } finally {
+        rmSync(overlay, { recursive: true, force: true });
+      }
+      // The base is all there.
+      const base = baseObjects().map((o) => `${o.kind}/${o.metadata.name}`);
+      assert.deepEqual(
+        base.filter((n) => !objects.some((o) => `${o.kind}/${o.metadata.name}` === n)),
+        [],
+      );
+    } else {
+      objects = kustomization.resources.flatMap(
+        (file) => parseYamlDocuments(readFileSync(join(component, file), 'utf8'), file) as K8sObject[],
+      );
+    }
+    const certificates = objects.filter((o): o is Certificate => o.kind === 'Certificate');
+    const issuers = objects.filter((o): o is Issuer => o.kind === 'Issuer');
+    for (const o of [...certificates, ...issuers])
+      assert.equal(o.metadata.namespace, NAMESPACE, o.metadata.name);
+
+    const tls = certificates.find((c) => c.spec.secretName === TLS_SECRET);
+    assert.ok(tls, `no Certificate makes the secret ${TLS_SECRET}`);
+    // Every process is a server and a client of its peers, with this one certificate.
+    for (const usage of ['server auth', 'client auth']) assert.ok(tls.spec.usages?.includes(usage), usage);
+    // Peers check the name harmonium (workers are dialled by pod IP); the Service's names for other tools.
+    const hosts = coordinatorAddresses(baseObjects()).map((a) => a.replace(/:\d+$/, ''));
+    for (const name of ['harmonium', ...hosts]) assert.ok(tls.spec.dnsNames?.includes(name), name);
+    assert.notEqual(tls.spec.isCA, true);
+
+    const issuerOf = (c: Certificate): Issuer => {
+      assert.equal(c.spec.issuerRef.kind ?? 'Issuer', 'Issuer', `${c.metadata.name}: a namespaced Issuer`);
+      return find<Issuer>(issuers, 'Issuer', c.spec.issuerRef.name);
+    };
+    const caSecret = issuerOf(tls).spec.ca?.secretName;
+    assert.ok(caSecret, `${tls.spec.issuerRef.name} is not a CA issuer`);
+    const ca = certificates.find((c) => c.spec.secretName === caSecret);
+    assert.ok(ca?.spec.isCA, `no CA Certificate makes ${caSecret}`);
+    assert.ok(issuerOf(ca).spec.selfSigned, 'the CA is not self-signed');
   });
 });
