@@ -8,10 +8,20 @@
  * certificate carries (certs create adds it; a cert-manager Certificate lists it), rather than
  * against the address dialled: workers dial each other by pod IP, which no certificate can name
  * in advance. The CA is therefore the trust boundary: it must be Harmonium's own.
+ *
+ * The TLS directory is read again every minute (tls-reloader.ts): renewed certificates serve new
+ * connections without a restart.
  */
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
-import { credentials, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import {
+  experimental,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ServerCredentials,
+} from '@grpc/grpc-js';
+import { ServerCredentials as Server, credentials } from '@grpc/grpc-js';
+import { DEFAULT_RELOAD_MS, TlsReloader } from './tls-reloader.js';
 import type { TlsMaterial } from './tls-dir.js';
 
 /** The name every Harmonium certificate carries as a DNS subject alternative name. */
@@ -30,15 +40,31 @@ function checkPeerName(host: string, cert: PeerCertificate): Error | undefined {
   return checkServerIdentity(host, cert);
 }
 
+function reloadMs(): number {
+  const v = Number(process.env['HARMONIUM_TLS_RELOAD_MS']);
+  return Number.isFinite(v) && v >= 100 ? v : DEFAULT_RELOAD_MS;
+}
+
 export class ClusterCredentials {
   /** No TLS and no token: plaintext, as on a trusted network only. */
   static readonly INSECURE = new ClusterCredentials(null, null);
 
+  /** Every server and channel of this process takes its certificates from here. */
+  private readonly reloader: TlsReloader | null;
+
   private constructor(
-    readonly tls: TlsMaterial | null,
+    tls: TlsMaterial | null,
     /** The token calls carry and the coordinator demands; null for none. */
     readonly token: string | null,
-  ) {}
+  ) {
+    this.reloader =
+      tls === null ? null : new TlsReloader(tls, reloadMs(), (line) => console.error(`harmonium: ${line}`));
+  }
+
+  /** The TLS material in use (the latest good read of the directory), null for plaintext. */
+  get tls(): TlsMaterial | null {
+    return this.reloader?.material ?? null;
+  }
 
   static of(tls: TlsMaterial | null, token: string | null): ClusterCredentials {
     return tls === null && token === null ? ClusterCredentials.INSECURE : new ClusterCredentials(tls, token);
@@ -66,16 +92,18 @@ export class ClusterCredentials {
 
   /** Server side: mutual TLS (a client without a certificate from the CA is refused), else plaintext. */
   serverCredentials(): ServerCredentials {
-    const t = this.tls;
-    if (t === null) return ServerCredentials.createInsecure();
-    return ServerCredentials.createSsl(t.ca, [{ private_key: t.key, cert_chain: t.cert }], true);
+    const r = this.reloader;
+    if (r === null) return Server.createInsecure();
+    return experimental.createCertificateProviderServerCredentials(r, r, true);
   }
 
   /** Client side: this process's certificate, the server's checked against the CA. */
   channelCredentials(): ChannelCredentials {
-    const t = this.tls;
-    if (t === null) return credentials.createInsecure();
-    return credentials.createSsl(t.ca, t.key, t.cert, { checkServerIdentity: checkPeerName });
+    const r = this.reloader;
+    if (r === null) return credentials.createInsecure();
+    return experimental.createCertificateProviderChannelCredentials(r, r, {
+      checkServerIdentity: checkPeerName,
+    });
   }
 
   /**
