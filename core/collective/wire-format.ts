@@ -6,8 +6,10 @@
  * the .proto itself, so the two cannot drift apart silently.
  */
 import { endianness } from 'node:os';
+import { HarmoniumError } from '../errors.js';
 import type { ReduceOp } from './process-group.js';
 import type { CallKind, CallSignature } from './ring-links.js';
+import { MAX_SEGMENT_BYTES } from './segment-layout.js';
 
 // Float32Array uses the host's byte order and the wire is little-endian.
 if (endianness() !== 'LE') throw new Error('core/collective supports little-endian hosts only');
@@ -54,8 +56,12 @@ export type LinkMessage =
   | { readonly type: 'segment'; readonly segment: LinkSegment }
   | { readonly type: 'abort'; readonly abort: LinkAbort };
 
-/** Bytes that did not parse as a LinkMessage. */
-export class WireFormatError extends Error {}
+/** Bytes that did not parse as a LinkMessage: a DATA_FORMAT error naming the field at fault. */
+export class WireFormatError extends HarmoniumError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATA_FORMAT', message, options);
+  }
+}
 
 const KIND_CODES: Record<CallKind, number> = { allreduce: 1, broadcast: 2, barrier: 3 };
 const KINDS: readonly (CallKind | undefined)[] = [undefined, 'allreduce', 'broadcast', 'barrier'];
@@ -295,52 +301,99 @@ export function forwardSegment(
   return null;
 }
 
-/** Reads fields of one message between `pos` and `end`. */
+/** The largest field number protobuf allows; a key beyond it is not a protobuf key. */
+const MAX_FIELD = 2 ** 29 - 1;
+
+/**
+ * Reads fields of one message (`what`, named in errors) between `pos` and `end`. Every length is
+ * checked against the bytes left before anything is sliced, and every number against the range of
+ * its proto type, so a decoded value is never larger than the message it came from.
+ */
 class Reader {
   constructor(
     readonly buf: Buffer,
     public pos: number,
     readonly end: number,
+    readonly what: string,
   ) {}
 
   done(): boolean {
     return this.pos >= this.end;
   }
 
-  varint(): number {
+  fail(message: string): never {
+    throw new WireFormatError(`${this.what}: ${message}`);
+  }
+
+  /** A varint's value, exact up to 2^53 and rounded beyond: every caller checks its range. */
+  private rawVarint(field: string): number {
     let value = 0;
     let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new WireFormatError('truncated varint');
+    for (let bytes = 1; ; bytes++) {
+      if (this.pos >= this.end) this.fail(`${field}: truncated varint`);
       const byte = this.buf[this.pos++]!;
       value += (byte & 127) * scale;
       if (byte < 128) return value;
+      if (bytes === 10) this.fail(`${field}: varint longer than 10 bytes`);
       scale *= 128;
-      if (scale > 2 ** 63) throw new WireFormatError('varint longer than 10 bytes');
     }
   }
 
+  /** The next field's key: field number and wire type. */
+  key(): number {
+    const k = this.rawVarint('field key');
+    // Callers split the key with `>> 3` and `& 7`, which would wrap a key past 32 bits.
+    if (k > MAX_FIELD * 8 + 7 || k < 8) this.fail(`field key ${k} has no valid field number`);
+    return k;
+  }
+
+  /** A uint64 field, refused past 2^53 - 1 where a JS number would no longer be exact. */
+  uint64(field: string): number {
+    const value = this.rawVarint(field);
+    if (!Number.isSafeInteger(value)) this.fail(`${field}: ${value} is past 2^53 - 1`);
+    return value;
+  }
+
+  /** A uint32 field. */
+  uint32(field: string): number {
+    const value = this.rawVarint(field);
+    if (value > 0xffffffff) this.fail(`${field}: ${value} does not fit uint32`);
+    return value;
+  }
+
+  /** An enum field's code; the caller maps it, unknown codes (a negative int32 is huge) included. */
+  enumCode(field: string): number {
+    return this.rawVarint(field);
+  }
+
   /** Returns [start, end) of a length-delimited field's contents. */
-  span(): [number, number] {
-    const length = this.varint();
+  span(field: string): [number, number] {
+    const length = this.rawVarint(field);
+    if (length > this.end - this.pos) {
+      this.fail(`${field}: length ${length} overruns the message (${this.end - this.pos} bytes left)`);
+    }
     const start = this.pos;
-    if (start + length > this.end) throw new WireFormatError('length-delimited field overruns message');
     this.pos = start + length;
     return [start, this.pos];
   }
 
-  string(): string {
-    const [start, end] = this.span();
+  string(field: string): string {
+    const [start, end] = this.span(field);
     return this.buf.toString('utf8', start, end);
   }
 
-  skip(wireType: number): void {
-    if (wireType === WIRE_VARINT) this.varint();
-    else if (wireType === WIRE_LEN) this.span();
-    else if (wireType === WIRE_I64) this.pos += 8;
-    else if (wireType === WIRE_I32) this.pos += 4;
-    else throw new WireFormatError(`unsupported wire type ${wireType}`);
-    if (this.pos > this.end) throw new WireFormatError('field overruns message');
+  /** Skips the unknown field whose key is `key`. */
+  skip(key: number): void {
+    const wireType = key & 7;
+    const field = `unknown field ${key >> 3}`;
+    let fixed = 0;
+    if (wireType === WIRE_VARINT) this.rawVarint(field);
+    else if (wireType === WIRE_LEN) this.span(field);
+    else if (wireType === WIRE_I64) fixed = 8;
+    else if (wireType === WIRE_I32) fixed = 4;
+    else this.fail(`${field}: unsupported wire type ${wireType}`);
+    if (fixed > this.end - this.pos) this.fail(`${field}: overruns the message`);
+    this.pos += fixed;
   }
 }
 
@@ -353,31 +406,31 @@ function decodeHello(r: Reader): LinkHello {
   let waitMs = 0;
   let secret = '';
   while (!r.done()) {
-    const k = r.varint();
+    const k = r.key();
     switch (k) {
       case key(1, WIRE_LEN):
-        jobId = r.string();
+        jobId = r.string('job_id');
         break;
       case key(2, WIRE_VARINT):
-        generation = r.varint();
+        generation = r.uint64('generation');
         break;
       case key(3, WIRE_VARINT):
-        worldSize = r.varint();
+        worldSize = r.uint32('world_size');
         break;
       case key(4, WIRE_VARINT):
-        senderRank = r.varint();
+        senderRank = r.uint32('sender_rank');
         break;
       case key(5, WIRE_VARINT):
-        receiverRank = r.varint();
+        receiverRank = r.uint32('receiver_rank');
         break;
       case key(6, WIRE_VARINT):
-        waitMs = r.varint();
+        waitMs = r.uint32('wait_ms');
         break;
       case key(7, WIRE_LEN):
-        secret = r.string();
+        secret = r.string('secret');
         break;
       default:
-        r.skip(k & 7);
+        r.skip(k);
     }
   }
   return { jobId, generation, worldSize, senderRank, receiverRank, waitMs, secret };
@@ -389,23 +442,23 @@ function decodeAbort(r: Reader): LinkAbort {
   let faultyRank: number | null = null;
   let message = '';
   while (!r.done()) {
-    const k = r.varint();
+    const k = r.key();
     switch (k) {
       case key(1, WIRE_VARINT):
-        senderRank = r.varint();
+        senderRank = r.uint32('sender_rank');
         break;
       case key(2, WIRE_VARINT):
         // An unknown (newer) reason is treated as a broken link: the sender is gone either way.
-        reason = REASONS[r.varint()] ?? 'link';
+        reason = REASONS[r.enumCode('reason')] ?? 'link';
         break;
       case key(3, WIRE_VARINT):
-        faultyRank = r.varint();
+        faultyRank = r.uint32('faulty_rank');
         break;
       case key(4, WIRE_LEN):
-        message = r.string();
+        message = r.string('message');
         break;
       default:
-        r.skip(k & 7);
+        r.skip(k);
     }
   }
   return { senderRank, reason, faultyRank, message };
@@ -425,42 +478,45 @@ function decodeSegment(r: Reader): LinkSegment {
   let data: Float32Array = new Float32Array(0);
   const buf = r.buf;
   while (!r.done()) {
-    const k = r.varint();
+    const k = r.key();
     switch (k) {
       case key(1, WIRE_LEN):
-        jobId = r.string();
+        jobId = r.string('job_id');
         break;
       case key(2, WIRE_VARINT):
-        generation = r.varint();
+        generation = r.uint64('generation');
         break;
       case key(3, WIRE_VARINT):
-        senderRank = r.varint();
+        senderRank = r.uint32('sender_rank');
         break;
       case key(4, WIRE_VARINT):
-        tag = r.varint();
+        tag = r.uint64('tag');
         break;
       case key(5, WIRE_VARINT):
-        kindCode = r.varint();
+        kindCode = r.enumCode('kind');
         break;
       case key(6, WIRE_VARINT):
-        opCode = r.varint();
+        opCode = r.enumCode('op');
         break;
       case key(7, WIRE_VARINT):
-        root = r.varint();
+        root = r.uint32('root');
         break;
       case key(8, WIRE_VARINT):
-        length = r.varint();
+        length = r.uint64('length');
         break;
       case key(9, WIRE_VARINT):
-        step = r.varint();
+        step = r.uint32('step');
         break;
       case key(10, WIRE_VARINT):
-        index = r.varint();
+        index = r.uint32('index');
         break;
       case key(15, WIRE_LEN): {
-        const [start, end] = r.span();
+        const [start, end] = r.span('data');
         const bytes = end - start;
-        if (bytes % 4 !== 0) throw new WireFormatError(`segment data of ${bytes} bytes is not float32`);
+        if (bytes % 4 !== 0) r.fail(`data of ${bytes} bytes is not float32`);
+        if (bytes > MAX_SEGMENT_BYTES) {
+          r.fail(`data of ${bytes} bytes is over the ${MAX_SEGMENT_BYTES} a segment may carry`);
+        }
         const offset = buf.byteOffset + start;
         if (offset % 4 === 0) {
           data = new Float32Array(buf.buffer, offset, bytes / 4);
@@ -472,33 +528,39 @@ function decodeSegment(r: Reader): LinkSegment {
         break;
       }
       default:
-        r.skip(k & 7);
+        r.skip(k);
     }
   }
   const kind = KINDS[kindCode];
-  if (kind === undefined) throw new WireFormatError(`segment with unknown call kind ${kindCode}`);
+  if (kind === undefined) r.fail(`unknown call kind ${kindCode}`);
   const op = OPS[opCode];
-  if (op === undefined) throw new WireFormatError(`segment with unknown reduce op ${opCode}`);
+  if (op === undefined) r.fail(`unknown reduce op ${opCode}`);
   return { jobId, generation, senderRank, tag, kind, op, root, length, step, index, data };
 }
 
-/** Decodes one LinkMessage; throws WireFormatError on bytes that are not one. */
+/**
+ * Decodes one LinkMessage; throws WireFormatError on bytes that are not one. What it allocates is
+ * bounded by `buf`: strings of its bytes, and a payload that is a view of it where aligned, else
+ * one copy of at most MAX_SEGMENT_BYTES.
+ */
 export function decodeLinkMessage(buf: Buffer): LinkMessage {
-  const r = new Reader(buf, 0, buf.length);
+  const r: Reader = new Reader(buf, 0, buf.length, 'LinkMessage');
   let message: LinkMessage | null = null;
   while (!r.done()) {
-    const k = r.varint();
-    if ((k & 7) !== WIRE_LEN || k >> 3 < 1 || k >> 3 > 3) {
-      r.skip(k & 7);
+    const k = r.key();
+    const field = k >> 3;
+    if ((k & 7) !== WIRE_LEN || field > 3) {
+      r.skip(k);
       continue;
     }
-    const [start, end] = r.span();
-    const body = new Reader(buf, start, end);
+    const name = field === 1 ? 'hello' : field === 2 ? 'segment' : 'abort';
+    const [start, end] = r.span(name);
+    const body = new Reader(buf, start, end, `LinkMessage.${name}`);
     // As in protobuf, the last body present wins.
-    if (k >> 3 === 1) message = { type: 'hello', hello: decodeHello(body) };
-    else if (k >> 3 === 2) message = { type: 'segment', segment: decodeSegment(body) };
+    if (field === 1) message = { type: 'hello', hello: decodeHello(body) };
+    else if (field === 2) message = { type: 'segment', segment: decodeSegment(body) };
     else message = { type: 'abort', abort: decodeAbort(body) };
   }
-  if (message === null) throw new WireFormatError('LinkMessage without a body');
+  if (message === null) r.fail('no body (hello, segment or abort)');
   return message;
 }

@@ -16,6 +16,13 @@ import {
 /** The most UTF-8 bytes a submitted config may take: job files are a few hundred. */
 export const MAX_SUBMISSION_BYTES = 64 * 1024;
 
+/**
+ * The deepest a submitted config may nest arrays and objects: options are scalars or lists, so
+ * 2 is enough. JSON.parse takes any depth within MAX_SUBMISSION_BYTES, but an error message that
+ * quotes a value thousands of levels deep would overflow the stack writing it.
+ */
+export const MAX_SUBMISSION_DEPTH = 8;
+
 const FIELD = 'config_json';
 
 /**
@@ -24,8 +31,9 @@ const FIELD = 'config_json';
  * job without `out` gets `out: ''`, so that the coordinator picks its directory (the model's name
  * under its runs directory). The HARMONIUM_* environment is not read: a submitted job means the
  * same whichever coordinator receives it. Throws a ConfigError naming `config_json` for input over
- * MAX_SUBMISSION_BYTES, malformed JSON or a non-object, and one naming the option for anything a
- * job file would be refused for.
+ * MAX_SUBMISSION_BYTES, malformed JSON, a non-object or one nested deeper than
+ * MAX_SUBMISSION_DEPTH, and one naming the option for anything a job file would be refused for:
+ * any input at all gives a config or a ConfigError.
  */
 export function compileSubmission(json: string, label = `SubmitJob ${FIELD}`): JobConfig {
   // Measured before parsing, so that an oversized request costs no parse.
@@ -46,6 +54,9 @@ export function compileSubmission(json: string, label = `SubmitJob ${FIELD}`): J
     const got = doc === null ? 'null' : Array.isArray(doc) ? 'an array' : typeof doc;
     throw new ConfigError(FIELD, `expected a JSON object of option: value, got ${got}`);
   }
+  if (nestsDeeperThan(doc, MAX_SUBMISSION_DEPTH)) {
+    throw new ConfigError(FIELD, `nests arrays and objects deeper than ${MAX_SUBMISSION_DEPTH} levels`);
+  }
   const sources: OptionSources = {
     flags: new Map(),
     env: {},
@@ -55,6 +66,19 @@ export function compileSubmission(json: string, label = `SubmitJob ${FIELD}`): J
   const config = compileJobConfig(sources);
   const outSpec = TRAINING_OPTIONS.find((s) => s.name === 'out')!;
   return { ...config, out: findOption(sources, outSpec) === null ? '' : config.out };
+}
+
+/** Whether parsed JSON `value` nests arrays and objects more than `max` levels deep. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  // A stack of its own, not recursion: the depth is what is in question.
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [v, depth] = top;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth === max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**

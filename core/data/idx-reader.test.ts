@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
-import { readIdxImageSet } from './idx-reader.js';
+import { MAX_IDX_BYTES, maybeGunzip, readIdxImageSet } from './idx-reader.js';
 import { idx, isDataError } from './testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'harmonium-idx-'));
@@ -109,4 +109,22 @@ test('label count mismatch and out-of-range labels are rejected', async () => {
 
 test('a missing file is DATA_NOT_FOUND', async () => {
   await assert.rejects(readIdxImageSet(join(dir, 'nope'), null, 't'), isDataError('DATA_NOT_FOUND', /nope/));
+});
+
+test('a zero dimension is refused: it would let the others claim any size over no data', async () => {
+  const p = write('zero-dim', idx([0, 0xffffffff, 0xffffffff], new Uint8Array(0)));
+  await assert.rejects(
+    readIdxImageSet(p, null, 't'),
+    isDataError('DATA_FORMAT', /zero-dim: byte offset 4: dimension 0 is 0/),
+  );
+});
+
+test('a gzip stream is inflated only up to the limit (MAX_IDX_BYTES unless given)', async () => {
+  assert.equal(MAX_IDX_BYTES, 2 ** 31);
+  const bomb = gzipSync(Buffer.alloc(1 << 20));
+  await assert.rejects(
+    maybeGunzip(bomb, 'bomb.gz', 1 << 16),
+    isDataError('DATA_FORMAT', /bomb\.gz: gzip stream inflates to more than 65536 bytes/),
+  );
+  assert.equal((await maybeGunzip(bomb, 'bomb.gz', 1 << 20)).length, 1 << 20);
 });

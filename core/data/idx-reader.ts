@@ -14,6 +14,12 @@ import { DataError } from '../errors.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/**
+ * The most bytes an IDX file may take uncompressed: 2 GiB, four times EMNIST's largest. A gzip
+ * stream is inflated only up to it, so a small file cannot unpack to exhaust memory.
+ */
+export const MAX_IDX_BYTES = 2 ** 31;
+
 const TYPE_UBYTE = 0x08;
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   0x08: 'uint8',
@@ -46,10 +52,27 @@ export async function readMaybeGzipped(path: string): Promise<Uint8Array> {
     if (code === 'ENOENT') throw new DataError('DATA_NOT_FOUND', `${path}: no such file`, { cause: err });
     throw new DataError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
+  return maybeGunzip(raw, path);
+}
+
+/**
+ * `raw` read from `path`, gunzipped when it starts with the gzip magic 0x1f 0x8b, to at most
+ * `maxBytes` (MAX_IDX_BYTES unless a test asks for less).
+ */
+export async function maybeGunzip(
+  raw: Uint8Array,
+  path: string,
+  maxBytes = MAX_IDX_BYTES,
+): Promise<Uint8Array> {
   if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
   try {
-    return await gunzipAsync(raw);
+    return await gunzipAsync(raw, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DataError('DATA_FORMAT', `${path}: gzip stream inflates to more than ${maxBytes} bytes`, {
+        cause: err,
+      });
+    }
     throw new DataError('DATA_CORRUPT', `${path}: corrupt gzip stream: ${(err as Error).message}`, {
       cause: err,
     });
@@ -101,6 +124,8 @@ export function parseIdx(bytes: Uint8Array, path: string, expectedDims?: number)
   let total = 1;
   for (let i = 0; i < ndims; i++) {
     const d = view.getUint32(4 + 4 * i, false);
+    // A zero would let the other dimensions claim any size over no data at all.
+    if (d === 0) throw new DataError('DATA_FORMAT', `${path}: byte offset ${4 + 4 * i}: dimension ${i} is 0`);
     dims.push(d);
     total *= d;
   }
