@@ -6,7 +6,8 @@
  */
 import { DataError } from '../core/errors.js';
 import type { ResultPart, ResultPart__Output } from './gen/harmonium/v1/ResultPart.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan, SEGMENT_BYTES } from './state-codec.js';
+import { nestsDeeperThan } from '../core/json-depth.js';
+import { MAX_JSON_DEPTH, SEGMENT_BYTES } from './state-codec.js';
 
 /** A file produced by rank 0, relative to the run's output directory. */
 export interface ResultFile {

@@ -5,6 +5,7 @@
  * never a silently wrong checkpoint; and it checks the header against fixed limits before it
  * allocates anything, so a hostile sender cannot make it reserve more than MAX_STATE_BYTES.
  */
+import { nestsDeeperThan } from '../core/json-depth.js';
 import type { RngState } from '../core/data/rng.js';
 import { CheckpointError } from '../core/errors.js';
 import { flatLength, type ParamSpec } from '../core/models/model.js';
@@ -33,19 +34,6 @@ export const MAX_STATE_BYTES = 2 ** 31;
  * nested that deep would break whoever writes it out later.
  */
 export const MAX_JSON_DEPTH = 64;
-
-/** Whether parsed JSON `value` nests arrays and objects more than `max` levels deep. */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-  // A stack of its own, not recursion: the depth is what is in question.
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [v, depth] = top;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth === max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
 
 /** An optimizer state key (`m`, `velocity`, `t`): a plain identifier, never `__proto__`. */
 const STATE_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;

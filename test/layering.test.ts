@@ -54,6 +54,7 @@ for (const dir of [
   'core/elastic',
   'core/metrics',
   'core/report',
+  'core/security',
 ]) {
   it(`${dir} never loads TensorFlow.js`, () => {
     for (const entry of sources(dir)) {

@@ -3,6 +3,7 @@
  * submit` compiles the same options from a job file, so a client in any language need only send
  * the options it would write in one.
  */
+import { nestsDeeperThan } from '../json-depth.js';
 import { ConfigError } from '../errors.js';
 import { describeModel } from '../models/model-catalogue.js';
 import {
@@ -66,19 +67,6 @@ export function compileSubmission(json: string, label = `SubmitJob ${FIELD}`): J
   const config = compileJobConfig(sources);
   const outSpec = TRAINING_OPTIONS.find((s) => s.name === 'out')!;
   return { ...config, out: findOption(sources, outSpec) === null ? '' : config.out };
-}
-
-/** Whether parsed JSON `value` nests arrays and objects more than `max` levels deep. */
-function nestsDeeperThan(value: unknown, max: number): boolean {
-  // A stack of its own, not recursion: the depth is what is in question.
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [v, depth] = top;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth === max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 /**
