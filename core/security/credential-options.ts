@@ -20,12 +20,14 @@ export interface CredentialFlags {
 
 /**
  * The credentials `flags` and `env` name. A server (`role` 'server': coordinator, worker) without
- * a TLS directory must be told `--insecure`; a client goes plaintext when it has none.
+ * a TLS directory must be told `--insecure`; a client goes plaintext when it has none. A token
+ * without TLS is warned about.
  */
 export function resolveCredentials(
   flags: CredentialFlags,
   role: 'server' | 'client',
   env: NodeJS.ProcessEnv = process.env,
+  warn: (line: string) => void = (line) => console.error(`harmonium: warning: ${line}`),
 ): ClusterCredentials {
   const tlsDir = flags.tlsDir ?? nonEmpty(env['HARMONIUM_TLS_DIR']);
   if (flags.insecure && tlsDir !== undefined) {
@@ -46,6 +48,9 @@ export function resolveCredentials(
   else if (tokenValue !== undefined) token = checkToken(tokenValue, 'HARMONIUM_TOKEN');
   else if (tlsDir !== undefined && existsSync(join(tlsDir, TOKEN_FILE))) {
     token = readToken(join(tlsDir, TOKEN_FILE), 'tls-dir');
+  }
+  if (token !== null && tls === null) {
+    warn('the cluster token travels in plaintext without --tls-dir: anyone on the path can read it');
   }
   return ClusterCredentials.of(tls, token);
 }
