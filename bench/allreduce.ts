@@ -17,10 +17,13 @@
  *
  * A third run adds mutual TLS (certificates from a CA made for the run, as `train --workers` does)
  * to the single-threaded-GC ranks; its last column is its busbw as a fraction of the same ranks'
- * without TLS (the target: at least 0.9).
+ * without TLS (the target: at least 0.9). The yardstick for that fraction, measured first: Node's
+ * own http2, one stream from one process to another, with and without TLS.
  */
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,6 +218,78 @@ async function loopbackTcp(): Promise<{ how: string; bytesPerS: number }> {
   return { how: 'Node net socket, 4 MiB writes', bytesPerS: total / seconds };
 }
 
+/** An http2 server that counts what one POST stream brings (the yardstick's other process). */
+function serveHttp2(tlsDir: string): void {
+  const settings = { initialWindowSize: 2 ** 31 - 1 };
+  const file = (n: string): Buffer => readFileSync(join(tlsDir, n));
+  const server =
+    tlsDir === ''
+      ? http2.createServer({ settings })
+      : http2.createSecureServer({
+          settings,
+          key: file('tls.key'),
+          cert: file('tls.crt'),
+          ca: file('ca.crt'),
+          requestCert: true,
+        });
+  server.on('stream', (stream) => {
+    stream.on('data', () => undefined);
+    stream.on('end', () => {
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.send!((server.address() as AddressInfo).port));
+}
+
+/** One-way bytes/s of Node's http2 between two processes, with mutual TLS from `tlsDir` or plaintext (''). */
+async function http2Rate(tlsDir: string): Promise<number> {
+  const total = 1 << 30;
+  const chunk = Buffer.alloc(MiB, 7);
+  const child = fork(fileURLToPath(import.meta.url), ['--h2-server', '--tls-dir', tlsDir], {
+    stdio: 'inherit',
+  });
+  try {
+    const [port] = (await once(child, 'message')) as [number];
+    const settings = { initialWindowSize: 2 ** 31 - 1 };
+    const file = (n: string): Buffer => readFileSync(join(tlsDir, n));
+    const session =
+      tlsDir === ''
+        ? http2.connect(`http://127.0.0.1:${port}`, { settings })
+        : http2.connect(`https://127.0.0.1:${port}`, {
+            settings,
+            ca: file('ca.crt'),
+            key: file('tls.key'),
+            cert: file('tls.crt'),
+            servername: 'harmonium',
+          });
+    await once(session, 'connect');
+    session.setLocalWindowSize(2 ** 31 - 1);
+    const start = performance.now();
+    const req = session.request({ ':method': 'POST', ':path': '/' });
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    req.on('data', () => undefined);
+    const ended = once(req, 'end');
+    pump();
+    await ended;
+    const seconds = (performance.now() - start) / 1000;
+    session.close();
+    return total / seconds;
+  } finally {
+    child.kill();
+  }
+}
+
 async function main(): Promise<void> {
   const worlds = numbers(arg('worlds', '2,4'));
   const sizes = numbers(arg('sizes', '1,4,16,64')).map((m) => m * MiB);
@@ -222,6 +297,14 @@ async function main(): Promise<void> {
 
   const tcp = await loopbackTcp();
   console.log(`loopback TCP (${tcp.how}): ${(tcp.bytesPerS / 1e9).toFixed(2)} GB/s`);
+  const tlsDir = mkdtempSync(join(tmpdir(), 'harmonium-bench-tls-'));
+  await createCertificates(tlsDir, { days: 1 });
+  const plainH2 = await http2Rate('');
+  const tlsH2 = await http2Rate(tlsDir);
+  console.log(
+    `yardstick, Node http2 one way between two processes: plaintext ${(plainH2 / 1e9).toFixed(3)} GB/s, ` +
+      `mutual TLS ${(tlsH2 / 1e9).toFixed(3)} GB/s: TLS/plain ${(tlsH2 / plainH2).toFixed(2)}`,
+  );
   console.log(`segment ${segmentBytes} bytes; times are medians in ms, busbw in GB/s (1e9 bytes/s)`);
   console.log(
     '                ours, default GC   ours, --single-threaded-gc         gloo     ours/gloo' +
@@ -231,8 +314,6 @@ async function main(): Promise<void> {
     'world  MiB       ms    busbw            ms    busbw           ms    busbw   default single' +
       '       ms    busbw  TLS/plain',
   );
-  const tlsDir = mkdtempSync(join(tmpdir(), 'harmonium-bench-tls-'));
-  await createCertificates(tlsDir, { days: 1 });
   for (const world of worlds) {
     const ours = await timeOurs(world, sizes, segmentBytes, []);
     const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc']);
@@ -269,4 +350,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv.includes('--rank-process')) await runRank();
+else if (process.argv.includes('--h2-server')) serveHttp2(arg('tls-dir', ''));
 else await main();

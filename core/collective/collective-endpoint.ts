@@ -70,6 +70,8 @@ export interface JoinOptions {
 const HELLO_WAIT_MS = 10_000;
 const MAX_HOLD_MS = 3_600_000;
 const MAX_HELD_CALLS = 64;
+/** How long a closing endpoint lets its calls finish delivering before it cancels them. */
+const SHUTDOWN_GRACE_MS = 1_000;
 /** An honest peer holds one early call per generation, and generations of a job follow each other. */
 const MAX_HELD_PER_JOB = 8;
 /** Jobs remembered as expected (a worker serves one job at a time; a few past ones are plenty). */
@@ -242,7 +244,20 @@ export class CollectiveEndpoint {
         return links.close();
       }),
     );
-    this.server.forceShutdown();
+    // A closed group's last segments and goodbye may still be on their way to its successor:
+    // forcing the server down at once cancelled them (its neighbour's final allreduce failed
+    // with CANCELLED). Let the calls end as their peers read them, for at most a grace period.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private accept(call: OutboundCall): void {
