@@ -165,6 +165,28 @@ export function withDeepMember(json: string, key: string, deep: string): string 
   return json.replace(`"${key}":{`, `"${key}":{"deep":${deep},`);
 }
 
+/**
+ * `seed` (a stream of parts) edited, and now and then with a JSON value nested thousands deep as
+ * a member of `member` in the JSON `field` of each part that has one. The nesting goes in last: the
+ * JSON edits could not write such a value back out.
+ */
+export function editedWithDeepJson<P extends object>(
+  seed: P[],
+  edit: fc.Arbitrary<Edit<P[]>>,
+  max: number,
+  field: keyof P & string,
+  member: string,
+): fc.Arbitrary<P[]> {
+  return fc.tuple(edited(seed, edit, max), fc.option(deepJson, { freq: 8 })).map(([parts, deep]) =>
+    deep === null
+      ? parts
+      : parts.map((p) => {
+          const json = p[field];
+          return typeof json === 'string' ? { ...p, [field]: withDeepMember(json, member, deep) } : p;
+        }),
+  );
+}
+
 /** `json` parsed, or `json` itself when it is not JSON (an earlier edit may have made it so). */
 export function parsedOrKept(json: string): unknown {
   try {

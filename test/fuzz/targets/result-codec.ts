@@ -11,15 +11,7 @@ import { encodeResults, ResultAssembler, type ResultLimits } from '../../../prot
 import type { FuzzTarget } from '../fuzz-target.js';
 import { deliver, frame, requestCodec } from '../message-stream.js';
 import { mutatedBytes } from '../mutate.js';
-import {
-  deepJson,
-  edited,
-  jsonEdit,
-  listEdit,
-  parsedOrKept,
-  withDeepMember,
-  type Edit,
-} from '../structured-edits.js';
+import { editedWithDeepJson, jsonEdit, listEdit, parsedOrKept, type Edit } from '../structured-edits.js';
 
 /** Far below the real limits, so that a limit that is not enforced shows up as growth. */
 const LIMITS: ResultLimits = { summaryBytes: 16 << 10, files: 8, fileBytes: 64 << 10, totalBytes: 256 << 10 };
@@ -109,20 +101,9 @@ function structured(seed: ResultPart[]): fc.Arbitrary<Uint8Array> {
     { weight: 3, arbitrary: fileEdit() },
     listEdit(extra),
   );
-  // Nesting goes in last: the JSON edits could not write such a summary back out.
-  return fc
-    .tuple(edited(seed, edit, 12), fc.option(deepJson, { freq: 8 }))
-    .map(([ps, deep]) =>
-      frame(
-        ps.map((p) =>
-          codec.serialize(
-            deep === null || p.summaryJson === undefined
-              ? p
-              : { summaryJson: withDeepMember(p.summaryJson, 'loss', deep) },
-          ),
-        ),
-      ),
-    );
+  return editedWithDeepJson(seed, edit, 12, 'summaryJson', 'loss').map((ps) =>
+    frame(ps.map((p) => codec.serialize(p))),
+  );
 }
 
 /** The ResultAssembler fuzz target. */

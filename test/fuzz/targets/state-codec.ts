@@ -11,15 +11,7 @@ import { encodeState, StateAssembler, type StateLimits } from '../../../proto/st
 import type { FuzzTarget } from '../fuzz-target.js';
 import { deliver, frame, requestCodec } from '../message-stream.js';
 import { mutatedBytes } from '../mutate.js';
-import {
-  deepJson,
-  edited,
-  jsonEdit,
-  listEdit,
-  parsedOrKept,
-  withDeepMember,
-  type Edit,
-} from '../structured-edits.js';
+import { editedWithDeepJson, jsonEdit, listEdit, parsedOrKept, type Edit } from '../structured-edits.js';
 
 /** Far below the real limits, so that a limit that is not enforced shows up as growth. */
 const LIMITS: StateLimits = { headerBytes: 16 << 10, arrays: 8, stateBytes: 1 << 20 };
@@ -119,20 +111,9 @@ function structured(seed: StatePart[]): fc.Arbitrary<Uint8Array> {
     { weight: 3, arbitrary: segmentEdit() },
     listEdit(extra),
   );
-  // Nesting goes in last: the JSON edits could not write such a header back out.
-  return fc
-    .tuple(edited(seed, edit, 6), fc.option(deepJson, { freq: 8 }))
-    .map(([ps, deep]) =>
-      frame(
-        ps.map((p) =>
-          codec.serialize(
-            deep === null || p.headerJson === undefined
-              ? p
-              : { headerJson: withDeepMember(p.headerJson, 'hyper', deep) },
-          ),
-        ),
-      ),
-    );
+  return editedWithDeepJson(seed, edit, 6, 'headerJson', 'hyper').map((ps) =>
+    frame(ps.map((p) => codec.serialize(p))),
+  );
 }
 
 /** The StateAssembler fuzz target. */
