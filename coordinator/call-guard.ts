@@ -3,7 +3,9 @@
  * `authorization: Bearer <token>` (UNAUTHENTICATED otherwise). A call made as a worker (Join and
  * every worker call after it) must carry the key that worker first joined with: one worker, or
  * a client with the token, cannot report, fail, fetch or save state as another (PERMISSION_DENIED).
- * Health and reflection stay open: they say nothing about jobs.
+ * Health and reflection stay open: they say nothing about jobs. Refusals are logged with the
+ * caller's address, once a minute per address and kind, so that a probe shows and a flood does not
+ * fill the log.
  */
 import { createHash } from 'node:crypto';
 import { status as Status, type Metadata, type ServerErrorResponse } from '@grpc/grpc-js';
@@ -16,7 +18,14 @@ export interface CallPolicy {
   readonly token: string | null;
   /** Whether a worker call as `workerId` with a key of hash `keyHash` may proceed. */
   keyMatches(workerId: string, keyHash: string): boolean;
+  /** Where refusals are reported; default nowhere. */
+  readonly log?: (line: string) => void;
 }
+
+/** How often one caller's refusals of one kind are logged. */
+const REFUSAL_LOG_EVERY_MS = 60_000;
+/** Callers remembered for that; more are forgotten oldest first. */
+const MAX_LOGGED_CALLERS = 1024;
 
 /** Calls a worker makes, and where each names the worker. */
 const WORKER_CALLS: Readonly<Record<string, 'request' | 'metadata'>> = {
@@ -48,6 +57,7 @@ function refusal(code: Status, tag: string, why: string): Partial<ServerErrorRes
 
 interface AnyCall {
   readonly metadata: Metadata;
+  getPeer(): string;
   readonly request?: { workerId?: string };
   emit(event: 'error', e: Error): boolean;
 }
@@ -88,11 +98,24 @@ function check(
 
 /** `handlers`, each refusing a call that `policy` does not admit before it runs. */
 export function guarded(handlers: CoordinatorHandlers, policy: CallPolicy): CoordinatorHandlers {
+  const lastLogged = new Map<string, number>();
+  const report = (call: AnyCall, refused: Error): void => {
+    if (!policy.log) return;
+    const peer = call.getPeer();
+    const kind = `${peer} ${refused.message.slice(0, refused.message.indexOf(']') + 1)}`;
+    const now = Date.now();
+    if (now - (lastLogged.get(kind) ?? -Infinity) < REFUSAL_LOG_EVERY_MS) return;
+    lastLogged.delete(kind);
+    lastLogged.set(kind, now);
+    if (lastLogged.size > MAX_LOGGED_CALLERS) lastLogged.delete(lastLogged.keys().next().value!);
+    policy.log(`coordinator: refused a call from ${peer}: ${refused.message}`);
+  };
   const out: Record<string, unknown> = {};
   for (const [name, handler] of Object.entries(handlers)) {
     out[name] = (call: AnyCall, callback?: (e: Partial<ServerErrorResponse>) => void) => {
       const refused = check(name, call, policy);
       if (refused === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
+      report(call, refused);
       // A server stream ends with the status of an 'error' event (destroy would send none).
       if (callback) callback(refused);
       else call.emit('error', refused);

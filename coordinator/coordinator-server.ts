@@ -376,6 +376,8 @@ export async function startCoordinatorServer(
     standby?: () => string | null;
     /** Mutual TLS and the token callers must show; default plaintext, no token. */
     credentials?: ClusterCredentials;
+    /** Where refused calls are reported; default nowhere. */
+    log?: (line: string) => void;
   },
 ): Promise<CoordinatorServer> {
   let intake = opts.intake;
@@ -402,7 +404,11 @@ export async function startCoordinatorServer(
   const led = opts.standby ? gated(all, opts.standby) : all;
   server.addService(
     coordinatorServiceDefinition(),
-    guarded(led, { token: credentials.token, keyMatches: (id, hash) => coordinator.keyMatches(id, hash) }),
+    guarded(led, {
+      token: credentials.token,
+      keyMatches: (id, hash) => coordinator.keyMatches(id, hash),
+      ...(opts.log ? { log: opts.log } : {}),
+    }),
   );
   // Standard grpc.health.v1 and server reflection: grpc_health_probe, Kubernetes gRPC probes and
   // grpcurl work against the coordinator with no Harmonium code.

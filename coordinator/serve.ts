@@ -109,6 +109,7 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
     runsDir,
     intake,
     credentials,
+    log,
     standby: () =>
       leading && (lease === null || lease.valid)
         ? null

@@ -198,6 +198,10 @@ describe('security', () => {
       assert.ok(after, 'the worker is still in the pool');
       assert.ok(Number(after.lastHeartbeatAgeSeconds) < 5, 'and still heartbeating');
       assert.doesNotMatch(cluster.coordinator.output(), new RegExp(`${id}[^\\n]* is leaving`));
+      // Each kind of refusal is logged with the caller's address, once a minute per caller.
+      const refusals =
+        cluster.coordinator.output().match(/refused a call from \S+: \[PERMISSION_DENIED\]/g) ?? [];
+      assert.equal(refusals.length, 1, cluster.coordinator.output());
     });
   });
 
