@@ -17,7 +17,7 @@
  *
  * A third run adds mutual TLS (certificates from a CA made for the run, as `train --workers` does)
  * to the single-threaded-GC ranks; its last column is its busbw as a fraction of the same ranks'
- * without TLS (the target: at least 0.9). The yardstick for that fraction, measured first: Node's
+ * without TLS (the target: at least 0.9). ours/gloo stays in the last columns. The yardstick for that fraction, measured first: Node's
  * own http2, one stream from one process to another, with and without TLS.
  */
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
@@ -307,12 +307,12 @@ async function main(): Promise<void> {
   );
   console.log(`segment ${segmentBytes} bytes; times are medians in ms, busbw in GB/s (1e9 bytes/s)`);
   console.log(
-    '                ours, default GC   ours, --single-threaded-gc         gloo     ours/gloo' +
-      '    single-threaded GC + mutual TLS',
+    '                ours, default GC   ours, --single-threaded-gc   single-threaded GC + mutual TLS' +
+      '         gloo     ours/gloo',
   );
   console.log(
-    'world  MiB       ms    busbw            ms    busbw           ms    busbw   default single' +
-      '       ms    busbw  TLS/plain',
+    'world  MiB       ms    busbw            ms    busbw          ms    busbw  TLS/plain' +
+      '           ms    busbw   default single',
   );
   for (const world of worlds) {
     const ours = await timeOurs(world, sizes, segmentBytes, []);
@@ -335,13 +335,13 @@ async function main(): Promise<void> {
         busbw(o).toFixed(3).padStart(8),
         ms(s1).padStart(13),
         busbw(s1).toFixed(3).padStart(8),
+        ms(t1).padStart(11),
+        busbw(t1).toFixed(3).padStart(8),
+        (busbw(t1) / busbw(s1)).toFixed(2).padStart(10),
         ms(g).padStart(12),
         (g ? gb.toFixed(3) : '-').padStart(8),
         (g ? (busbw(o) / gb).toFixed(2) : '-').padStart(9),
         (g ? (busbw(s1) / gb).toFixed(2) : '-').padStart(6),
-        ms(t1).padStart(8),
-        busbw(t1).toFixed(3).padStart(8),
-        (busbw(t1) / busbw(s1)).toFixed(2).padStart(10),
       ];
       console.log(cells.join(' '));
     }
