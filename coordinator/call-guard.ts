@@ -51,11 +51,15 @@ export function workerKeyHash(md: Metadata): string {
   return key === '' ? '' : createHash('sha256').update(key).digest('hex');
 }
 
-function refusal(code: Status, tag: string, why: string): Partial<ServerErrorResponse> & Error {
+/** A refusal: the gRPC status, with Harmonium's code in its details ("[TAG] why"). */
+export type Refusal = Partial<ServerErrorResponse> & Error;
+
+export function refusal(code: Status, tag: string, why: string): Refusal {
   return Object.assign(new Error(`[${tag}] ${why}`), { code, details: `[${tag}] ${why}` });
 }
 
-interface AnyCall {
+/** What the guard reads of any kind of call. */
+export interface AnyCall {
   readonly metadata: Metadata;
   getPeer(): string;
   readonly request?: { workerId?: string };
@@ -63,11 +67,7 @@ interface AnyCall {
 }
 
 /** Why `call` of method `name` may not proceed, or null. */
-function check(
-  name: string,
-  call: AnyCall,
-  policy: CallPolicy,
-): (Partial<ServerErrorResponse> & Error) | null {
+function check(name: string, call: AnyCall, policy: CallPolicy): Refusal | null {
   if (policy.token !== null && !bearerMatches(first(call.metadata, AUTHORIZATION_KEY), policy.token)) {
     return refusal(
       Status.UNAUTHENTICATED,
@@ -110,12 +110,26 @@ export function guarded(handlers: CoordinatorHandlers, policy: CallPolicy): Coor
     if (lastLogged.size > MAX_LOGGED_CALLERS) lastLogged.delete(lastLogged.keys().next().value!);
     policy.log(`coordinator: refused a call from ${peer}: ${refused.message}`);
   };
+  return refusing(handlers, (name, call) => {
+    const refused = check(name, call, policy);
+    if (refused !== null) report(call, refused);
+    return refused;
+  });
+}
+
+/**
+ * `handlers`, each answering with the refusal `refuse` gives for a call (before the handler
+ * runs), or running as it is when that is null.
+ */
+export function refusing(
+  handlers: CoordinatorHandlers,
+  refuse: (name: string, call: AnyCall) => Refusal | null,
+): CoordinatorHandlers {
   const out: Record<string, unknown> = {};
   for (const [name, handler] of Object.entries(handlers)) {
     out[name] = (call: AnyCall, callback?: (e: Partial<ServerErrorResponse>) => void) => {
-      const refused = check(name, call, policy);
+      const refused = refuse(name, call);
       if (refused === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
-      report(call, refused);
       // A server stream ends with the status of an 'error' event (destroy would send none).
       if (callback) callback(refused);
       else call.emit('error', refused);

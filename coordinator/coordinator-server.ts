@@ -33,7 +33,7 @@ import { ResultAssembler } from '../proto/result-codec.js';
 import { encodeState, StateAssembler } from '../proto/state-codec.js';
 import { MemoryControlStore } from '../core/control-plane/memory-control-store.js';
 import { ClusterCredentials } from '../core/security/cluster-credentials.js';
-import { guarded, workerKeyHash } from './call-guard.js';
+import { guarded, refusal, refusing, workerKeyHash } from './call-guard.js';
 import type { Coordinator } from './coordinator.js';
 import type { Job } from './job.js';
 import { JobIntake } from './job-intake.js';
@@ -55,25 +55,10 @@ export interface CoordinatorServer {
  * the next one.
  */
 function gated(handlers: CoordinatorHandlers, standby: () => string | null): CoordinatorHandlers {
-  const refusal = (why: string): Partial<ServerErrorResponse> & Error =>
-    Object.assign(new Error(`[NOT_LEADER] ${why}`), {
-      code: Status.UNAVAILABLE,
-      details: `[NOT_LEADER] ${why}`,
-    });
-  const out: Record<string, unknown> = {};
-  for (const [name, handler] of Object.entries(handlers)) {
-    out[name] = (
-      call: { emit(event: 'error', e: Error): boolean },
-      callback?: (e: Partial<ServerErrorResponse>) => void,
-    ) => {
-      const why = standby();
-      if (why === null) return (handler as (c: unknown, cb: unknown) => void)(call, callback);
-      // A server stream ends with the status of an 'error' event (destroy would send none).
-      if (callback) callback(refusal(why));
-      else call.emit('error', refusal(why));
-    };
-  }
-  return out as unknown as CoordinatorHandlers;
+  return refusing(handlers, () => {
+    const why = standby();
+    return why === null ? null : refusal(Status.UNAVAILABLE, 'NOT_LEADER', why);
+  });
 }
 
 function grpcCode(err: unknown): Status {

@@ -7,10 +7,11 @@
  * (coordinator-server.ts) turns calls into these methods; a timer calls {@link Coordinator.tick}.
  * Tests drive it directly with a fake clock. It never imports tfjs.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { JobConfig } from '../core/config/job-config.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
 import { ClusterError } from '../core/errors.js';
+import { sameSecret } from '../core/security/bearer-token.js';
 import { createCoordinatorMetrics, type CoordinatorMetrics } from '../core/metrics/coordinator-metrics.js';
 import type { CheckpointData } from '../core/train/checkpoint.js';
 import type { FailureReason } from '../core/train/run-results.js';
@@ -358,10 +359,7 @@ export class Coordinator {
    */
   keyMatches(workerId: string, keyHash: string): boolean {
     const w = this.workers.get(workerId);
-    if (!w || w.keyHash === '') return true;
-    const a = Buffer.from(w.keyHash);
-    const b = Buffer.from(keyHash);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return !w || w.keyHash === '' || sameSecret(w.keyHash, keyHash);
   }
 
   /**

@@ -22,7 +22,7 @@ import {
   type ServerDuplexStream,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../security/bearer-token.js';
 import { BufferPool } from './buffer-pool.js';
 import { CollectiveError } from './collective-error.js';
 import { CLIENT_OPTIONS, LINK_METHOD_PATH } from './grpc-link-service.js';
@@ -279,9 +279,7 @@ export class GrpcRingLinks implements RingLinks {
 
   /** Whether a hello carries this generation's link secret (compared in constant time). */
   admits(hello: LinkHello): boolean {
-    const want = Buffer.from(this.params.secret);
-    const got = Buffer.from(hello.secret);
-    return want.length === got.length && timingSafeEqual(want, got);
+    return sameSecret(hello.secret, this.params.secret);
   }
 
   private openInbound(waitMs: number): void {

@@ -45,8 +45,12 @@ export function readToken(path: string, field = 'token-file'): string {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** Whether two secrets are equal, in time that says nothing about where they differ. */
+export function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
 /** Whether an `authorization` metadata value is `Bearer <token>` (in constant time). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  const presented = header?.startsWith('Bearer ') ? header.slice(7) : '';
-  return timingSafeEqual(digest(presented), digest(token));
+  return sameSecret(header?.startsWith('Bearer ') ? header.slice(7) : '', token);
 }
