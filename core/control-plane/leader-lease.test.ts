@@ -65,4 +65,32 @@ describe('LeaderLease', () => {
     assert.equal(await (first === 'b' ? cAcquired : bAcquired), false, 'the stopped standby gives up');
     await (first === 'b' ? b : c).stop(false);
   });
+
+  it('a renewal whose reply arrives a ttl late (stopped with the write in flight) does not make the lease valid', async () => {
+    const store = new MemoryControlStore();
+    const a = lease(store, 'a');
+    assert.equal(await a.acquire(), true);
+    // The store applies the write at once; its reply reaches a only 1.5 ttl later.
+    let delayed = false;
+    let replied!: () => void;
+    const reply = new Promise<void>((r) => (replied = r));
+    const put = store.putLease.bind(store);
+    store.putLease = async (value, revision) => {
+      const revisionNow = await put(value, revision);
+      if (!delayed) {
+        delayed = true;
+        await new Promise((r) => setTimeout(r, 1.5 * TTL));
+        replied();
+      }
+      return revisionNow;
+    };
+    a.keep(() => undefined);
+    try {
+      await reply;
+      await new Promise((r) => setImmediate(r));
+      assert.equal(a.valid, false, 'valid for a ttl from when the renewal was sent, not from its reply');
+    } finally {
+      await a.stop(false);
+    }
+  });
 });

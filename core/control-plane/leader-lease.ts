@@ -36,7 +36,11 @@ export class LeaderLease {
   private readonly log: (line: string) => void;
   private revision = 0;
   private term = 0;
-  /** When the lease was last taken or renewed (monotonic ms); null while not held. */
+  /**
+   * When the write that last took or renewed the lease was sent (monotonic ms); null while not
+   * held. Counted from the send, not the reply: a reply that arrives late (the process was stopped
+   * with the write in flight) must not give a lease that standbys have long seen expire a fresh ttl.
+   */
   private heldAt: number | null = null;
   private seen: LeaseHolder | null = null;
   private stopped = false;
@@ -127,9 +131,10 @@ export class LeaderLease {
   keep(onLost: (err: ClusterError) => void): void {
     const renew = async (): Promise<void> => {
       if (this.stopped) return;
+      const sentAt = performance.now();
       try {
         this.revision = await this.store.putLease(this.value(), this.revision);
-        this.heldAt = performance.now();
+        this.heldAt = sentAt;
       } catch (err) {
         if (err instanceof ClusterError && err.code === 'STALE_REVISION') {
           this.heldAt = null;
@@ -163,9 +168,10 @@ export class LeaderLease {
 
   private async take(revision: number, term: number): Promise<boolean> {
     this.term = term;
+    const sentAt = performance.now();
     try {
       this.revision = await this.store.putLease(this.value(), revision);
-      this.heldAt = performance.now();
+      this.heldAt = sentAt;
       this.seen = { ...this.me, term };
       return true;
     } catch (err) {
