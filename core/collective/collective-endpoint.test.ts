@@ -48,6 +48,10 @@ for (const worldSize of [1, 2, 3, 4, 5]) {
     let tag = 0;
     for (const length of LENGTHS) await checkAllreduce(groups, length, 'sum', tag++);
     for (const op of OPS) await checkAllreduce(groups, 1001, op, tag++);
+    for (const wire of ['bf16', 'fp16'] as const) {
+      await checkAllreduce(groups, 700_000, 'avg', tag++, wire);
+      await checkAllreduce(groups, 1001, 'max', tag++, wire);
+    }
     for (let root = 0; root < worldSize; root++) await checkBroadcast(groups, 2501, root, tag++);
     await checkBroadcast(groups, 700_000, 0, tag++);
     await checkBroadcast(groups, 0, worldSize - 1, tag++);

@@ -4,6 +4,8 @@
  * deadline, and returns or throws a {@link CollectiveError} that names the peer at fault. Buffers are
  * plain Float32Arrays: this layer never sees tensors.
  */
+import type { WireDtype } from './wire-dtype.js';
+
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min';
 
 /** Per-call options, identical on every rank. */
@@ -15,6 +17,11 @@ export interface CollectiveOptions {
   readonly tag: number;
   /** Milliseconds the whole call may take before it fails with COLLECTIVE_TIMEOUT on this rank. */
   readonly timeoutMs: number;
+  /**
+   * How an allreduce's floats travel (default float32). A 16-bit wire halves the bytes; sums stay
+   * float32, the result is rounded to the wire dtype, and every rank still ends bit-identical.
+   */
+  readonly wire?: WireDtype;
 }
 
 /** One generation of a group of ranks: membership is fixed for its lifetime. */
@@ -26,7 +33,8 @@ export interface ProcessGroup {
   readonly generation: number;
   /**
    * Reduces `data` element-wise across all ranks in place; `avg` divides the sum by worldSize.
-   * Every rank ends with bit-identical values (the same reduction order on every rank).
+   * Every rank ends with bit-identical values (the same reduction order on every rank). With one
+   * rank `data` is left as it is, whatever `opts.wire`.
    */
   allreduce(data: Float32Array, op: ReduceOp, opts: CollectiveOptions): Promise<void>;
   /** Copies `root`'s `data` into every other rank's `data` (same length on every rank). */

@@ -9,11 +9,16 @@
  * its buffer only once it is complete. A segment is sent on as soon as it has been reduced, so
  * sending, receiving and reducing overlap. Each chunk is reduced in one fixed order and then copied
  * everywhere, so every rank ends with bit-identical values. Each rank sends 2(n-1)/n of the buffer.
+ *
+ * With a 16-bit wire (call.wire) every array is rounded to it just before it is sent, and the
+ * completed chunk before it is kept too: sums are float32, what travels is exactly what was
+ * rounded, and the rank that completes a chunk keeps the very values the others receive.
  */
 import type { ReduceOp } from './process-group.js';
 import { reduceInto } from './reduce-ops.js';
 import type { CallSignature, RingLinks } from './ring-links.js';
 import { segmentCount } from './segment-layout.js';
+import { roundToWire } from './wire-dtype.js';
 
 /** Reduces `data` across the ring in place. Every rank passes the same signature and length. */
 export async function ringAllreduce(
@@ -29,6 +34,7 @@ export async function ringAllreduce(
   const total = data.length;
   const chunkStart = (c: number): number => Math.floor((c * total) / n);
   const lastStep = 2 * (n - 1) - 1;
+  const wire = call.wire;
 
   // Step 0 sends this rank's own chunk; every later send forwards what was just received.
   const ownStart = chunkStart(r);
@@ -36,7 +42,10 @@ export async function ringAllreduce(
   const ownSegments = segmentCount(ownEnd - ownStart, segmentElements);
   for (let k = 0; k < ownSegments; k++) {
     const lo = ownStart + k * segmentElements;
-    await links.send(call, 0, k, data.subarray(lo, Math.min(ownEnd, lo + segmentElements)));
+    const own = data.subarray(lo, Math.min(ownEnd, lo + segmentElements));
+    // This rank's own chunk is overwritten by the all-gather, so rounding it in place loses nothing.
+    roundToWire(own, wire);
+    await links.send(call, 0, k, own);
   }
 
   for (let t = 0; t <= lastStep; t++) {
@@ -52,7 +61,10 @@ export async function ringAllreduce(
       // The received array is reduced in place and sent on as it is, which spares the transport a
       // copy; the chunk goes into this rank's buffer once it is complete (t >= n - 2).
       const incoming = await links.receive(call, t, k, hi - lo);
-      if (reducing) reduceInto(incoming, data.subarray(lo, hi), op, divisor);
+      if (reducing) {
+        reduceInto(incoming, data.subarray(lo, hi), op, divisor);
+        roundToWire(incoming, wire);
+      }
       if (t >= n - 2) data.set(incoming, lo);
       if (t < lastStep) await links.send(call, t + 1, k, incoming);
     }

@@ -5,6 +5,7 @@
  */
 import type { CollectiveError } from './collective-error.js';
 import type { ReduceOp } from './process-group.js';
+import type { WireDtype } from './wire-dtype.js';
 
 export type CallKind = 'allreduce' | 'broadcast' | 'barrier';
 
@@ -18,6 +19,8 @@ export interface CallSignature {
   readonly root: number;
   /** Float32 elements in the call's whole buffer. */
   readonly length: number;
+  /** How the call's floats travel (allreduce only, else float32). */
+  readonly wire: WireDtype;
 }
 
 /** One segment as it arrives from the previous rank. */

@@ -9,6 +9,7 @@ import type { CollectiveOptions, ProcessGroup, ReduceOp } from './process-group.
 import { ringAllreduce } from './ring-allreduce.js';
 import { ringBroadcast } from './ring-broadcast.js';
 import type { CallSignature, RingLinks } from './ring-links.js';
+import { WIRE_DTYPES } from './wire-dtype.js';
 
 const REDUCE_OPS: ReadonlySet<string> = new Set<ReduceOp>(['sum', 'avg', 'max', 'min']);
 const EMPTY = new Float32Array(0);
@@ -49,7 +50,10 @@ export class RingProcessGroup implements ProcessGroup {
     if (!(data instanceof Float32Array))
       return Promise.reject(argumentError('allreduce: data must be a Float32Array'));
     if (!REDUCE_OPS.has(op)) return Promise.reject(argumentError(`allreduce: unknown op ${String(op)}`));
-    const call: CallSignature = { tag: opts.tag, kind: 'allreduce', op, root: 0, length: data.length };
+    const wire = opts.wire ?? 'float32';
+    if (!WIRE_DTYPES.includes(wire))
+      return Promise.reject(argumentError(`allreduce: unknown wire dtype ${String(wire)}`));
+    const call: CallSignature = { tag: opts.tag, kind: 'allreduce', op, root: 0, length: data.length, wire };
     return this.run(call, opts, () => ringAllreduce(this.links, call, data, op, this.segmentElements));
   }
 
@@ -61,12 +65,26 @@ export class RingProcessGroup implements ProcessGroup {
         argumentError(`broadcast: root ${root} is not a rank of a group of ${this.worldSize}`),
       );
     }
-    const call: CallSignature = { tag: opts.tag, kind: 'broadcast', op: null, root, length: data.length };
+    const call: CallSignature = {
+      tag: opts.tag,
+      kind: 'broadcast',
+      op: null,
+      root,
+      length: data.length,
+      wire: 'float32',
+    };
     return this.run(call, opts, () => ringBroadcast(this.links, call, data, this.segmentElements));
   }
 
   barrier(opts: CollectiveOptions): Promise<void> {
-    const call: CallSignature = { tag: opts.tag, kind: 'barrier', op: null, root: 0, length: 0 };
+    const call: CallSignature = {
+      tag: opts.tag,
+      kind: 'barrier',
+      op: null,
+      root: 0,
+      length: 0,
+      wire: 'float32',
+    };
     // An empty ring allreduce: each rank's last receive depends on every rank having sent its first
     // message, i.e. on every rank having entered the barrier.
     return this.run(call, opts, () => ringAllreduce(this.links, call, EMPTY, 'sum', this.segmentElements));

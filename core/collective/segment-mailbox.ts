@@ -17,7 +17,8 @@ interface Waiter {
 }
 
 function describeCall(c: CallSignature): string {
-  if (c.kind === 'allreduce') return `allreduce(${c.op}, ${c.length} floats)`;
+  if (c.kind === 'allreduce')
+    return `allreduce(${c.op}, ${c.length} floats${c.wire === 'float32' ? '' : ` as ${c.wire}`})`;
   if (c.kind === 'broadcast') return `broadcast(root ${c.root}, ${c.length} floats)`;
   return 'barrier';
 }
@@ -110,6 +111,7 @@ export class SegmentMailbox {
       s.op === c.op &&
       s.root === c.root &&
       s.length === c.length &&
+      s.wire === c.wire &&
       s.step === w.step &&
       s.index === w.index &&
       s.data.length === w.length;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Rng, deriveSeed } from '../data/rng.js';
 import { CollectiveError, type CollectiveErrorCode } from './collective-error.js';
 import type { ProcessGroup, ReduceOp } from './process-group.js';
+import { roundToWire, type WireDtype } from './wire-dtype.js';
 
 /** Empty, single, shorter than most world sizes, odd, and several 1 MiB segments long. */
 export const LENGTHS: readonly number[] = [0, 1, 3, 1001, 700_000];
@@ -40,20 +41,27 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   );
 }
 
+/** Unit roundoff of each wire dtype: the relative error of one rounding to it. */
+const UNIT_ROUNDOFF: Record<WireDtype, number> = { float32: 2 ** -24, bf16: 2 ** -8, fp16: 2 ** -11 };
+
 /**
  * Allreduces random data on every rank and checks the result against a float64 reduction (within
- * float32 rounding; max and min exactly) and that all ranks hold bit-identical results.
+ * the rounding of float32 sums and of the wire dtype; max and min exactly, rounded to the wire
+ * dtype) and that all ranks hold bit-identical results.
  */
 export async function checkAllreduce(
   groups: readonly ProcessGroup[],
   length: number,
   op: ReduceOp,
   tag: number,
+  wire: WireDtype = 'float32',
 ) {
   const n = groups.length;
   const inputs = randomInputs(n, length, tag);
   const outputs = inputs.map((a) => a.slice());
-  await Promise.all(groups.map((g, r) => g.allreduce(outputs[r]!, op, { tag, timeoutMs: CALL_TIMEOUT_MS })));
+  await Promise.all(
+    groups.map((g, r) => g.allreduce(outputs[r]!, op, { tag, timeoutMs: CALL_TIMEOUT_MS, wire })),
+  );
   for (let r = 1; r < n; r++) assert.ok(sameBits(outputs[r]!, outputs[0]!), `rank ${r} differs from rank 0`);
   const out = outputs[0]!;
   for (let i = 0; i < length; i++) {
@@ -67,11 +75,18 @@ export async function checkAllreduce(
       else want += x;
     }
     if (op === 'max' || op === 'min') {
-      if (out[i] !== want) assert.fail(`${op} element ${i}: ${out[i]} != ${want}`);
+      // Rounding is monotonic: the extreme of the rounded values is the rounded extreme.
+      const exact = Float32Array.of(want);
+      if (n > 1) roundToWire(exact, wire);
+      if (out[i] !== exact[0]) assert.fail(`${op} element ${i}: ${out[i]} != ${exact[0]}`);
       continue;
     }
-    // Each float32 addition rounds by at most 2^-24 of a partial sum bounded by absSum.
-    let tolerance = n * 2 ** -24 * absSum;
+    // Each float32 addition, and each rounding to the wire, errs by at most its unit roundoff of a
+    // partial sum bounded by absSum (plus, for fp16, half its smallest subnormal, 2^-25, each).
+    const lossy = n > 1 && wire !== 'float32';
+    let tolerance =
+      n * (2 ** -24 + (lossy ? UNIT_ROUNDOFF[wire] : 0)) * absSum +
+      (lossy && wire === 'fp16' ? n * 2 ** -25 : 0);
     if (op === 'avg') {
       want /= n;
       tolerance /= n;

@@ -5,6 +5,7 @@ import { loadSync, type MethodDefinition } from '@grpc/proto-loader';
 
 import { LINK_METHOD_PATH } from './grpc-link-service.js';
 import type { CallSignature } from './ring-links.js';
+import { roundToWire } from './wire-dtype.js';
 import {
   WireFormatError,
   decodeLinkMessage,
@@ -46,7 +47,14 @@ test('the Link method path and streaming flags match the .proto', () => {
 });
 
 test('encodeSegment writes a LinkSegment protobufjs reads back', () => {
-  const call: CallSignature = { tag: 2 ** 40 + 3, kind: 'allreduce', op: 'avg', root: 0, length: 1001 };
+  const call: CallSignature = {
+    tag: 2 ** 40 + 3,
+    kind: 'allreduce',
+    op: 'avg',
+    root: 0,
+    length: 1001,
+    wire: 'float32',
+  };
   const payload = Float32Array.from({ length: 251 }, (_, i) => i / 3 - 40);
   const bytes = encodeSegment({ jobId: 'job-ü', generation: 7, senderRank: 4 }, call, 5, 2, payload);
   const m = reference.decode(bytes);
@@ -65,11 +73,58 @@ test('encodeSegment writes a LinkSegment protobufjs reads back', () => {
       length: 1001,
       step: 5,
       index: 2,
+      dtype: 'WIRE_DTYPE_FLOAT32',
       padding: undefined,
       data: undefined,
     },
   );
   assert.deepEqual(s['data'], Buffer.from(payload.buffer));
+});
+
+test('a 16-bit segment carries 2 bytes a value, and both codecs read each other', () => {
+  const payload = Float32Array.of(1, -2.5, 0.333251953125, 65504, 2 ** -24, 0);
+  for (const [wire, name] of [
+    ['bf16', 'WIRE_DTYPE_BF16'],
+    ['fp16', 'WIRE_DTYPE_FP16'],
+  ] as const) {
+    const call: CallSignature = { tag: 4, kind: 'allreduce', op: 'sum', root: 0, length: 6, wire };
+    const rounded = payload.slice();
+    roundToWire(rounded, wire);
+    const bytes = encodeSegment({ jobId: 'j', generation: 1, senderRank: 0 }, call, 0, 0, rounded);
+    const s = reference.decode(bytes)['segment'] as Record<string, unknown>;
+    assert.equal(s['dtype'], name);
+    assert.equal((s['data'] as Buffer).length, 12);
+    const mine = segmentOf(decodeLinkMessage(asReceived(bytes)));
+    assert.equal(mine.wire, wire);
+    assert.deepEqual([...mine.data], [...rounded], `${wire} comes back as the rounded values`);
+    const theirs = segmentOf(
+      decodeLinkMessage(
+        reference.encode({ segment: { kind: 'CALL_KIND_ALLREDUCE', dtype: name, data: s['data'] } }),
+      ),
+    );
+    assert.deepEqual([...theirs.data], [...rounded]);
+  }
+  assert.throws(
+    () =>
+      decodeLinkMessage(
+        reference.encode({
+          segment: { kind: 'CALL_KIND_ALLREDUCE', dtype: 'WIRE_DTYPE_BF16', data: Buffer.alloc(3) },
+        }),
+      ),
+    /data of 3 bytes is not a whole number of bf16 values/,
+  );
+  const unknown = Buffer.from(
+    encodeSegment(
+      { jobId: 'j', generation: 1, senderRank: 0 },
+      { tag: 4, kind: 'allreduce', op: 'sum', root: 0, length: 1, wire: 'bf16' },
+      0,
+      0,
+      Float32Array.of(1),
+    ),
+  );
+  // The dtype code (field 11, varint) sits just before the padding (field 14): make it 7.
+  unknown[unknown.indexOf(Buffer.from([11 << 3, 1])) + 1] = 7;
+  assert.throws(() => decodeLinkMessage(unknown), /unknown wire dtype 7/);
 });
 
 test('decodeLinkMessage reads a LinkSegment written by protobufjs, defaults omitted', () => {
@@ -97,6 +152,7 @@ test('decodeLinkMessage reads a LinkSegment written by protobufjs, defaults omit
       op: null,
       root: 2,
       length: 3,
+      wire: 'float32',
       step: 0,
       index: 0,
       data: [...data],
@@ -105,7 +161,7 @@ test('decodeLinkMessage reads a LinkSegment written by protobufjs, defaults omit
 });
 
 test('a received segment payload is a view of the receive buffer, not a copy', () => {
-  const call: CallSignature = { tag: 1, kind: 'barrier', op: null, root: 0, length: 0 };
+  const call: CallSignature = { tag: 1, kind: 'barrier', op: null, root: 0, length: 0, wire: 'float32' };
   for (const jobId of ['a', 'ab', 'abc', 'abcd']) {
     for (const floats of [0, 1, 40, 70_000]) {
       const received = asReceived(
@@ -127,7 +183,14 @@ test('a received segment payload is a view of the receive buffer, not a copy', (
 });
 
 test('forwardSegment rewrites a received segment in place for the next hop', () => {
-  const call: CallSignature = { tag: 7, kind: 'allreduce', op: 'sum', root: 0, length: 5000 };
+  const call: CallSignature = {
+    tag: 7,
+    kind: 'allreduce',
+    op: 'sum',
+    root: 0,
+    length: 5000,
+    wire: 'float32',
+  };
   const payload = Float32Array.from({ length: 1250 }, (_, i) => i);
   const sent = encodeSegment({ jobId: 'j', generation: 2, senderRank: 126 }, call, 126, 3, payload);
   const received = segmentOf(decodeLinkMessage(asReceived(sent)));

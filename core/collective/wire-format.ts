@@ -10,6 +10,7 @@ import { HarmoniumError } from '../errors.js';
 import type { ReduceOp } from './process-group.js';
 import type { CallKind, CallSignature } from './ring-links.js';
 import { MAX_SEGMENT_BYTES } from './segment-layout.js';
+import { packWire, unpackWire, wireBytes, type WireDtype } from './wire-dtype.js';
 
 // Float32Array uses the host's byte order and the wire is little-endian.
 if (endianness() !== 'LE') throw new Error('core/collective supports little-endian hosts only');
@@ -67,6 +68,8 @@ const KIND_CODES: Record<CallKind, number> = { allreduce: 1, broadcast: 2, barri
 const KINDS: readonly (CallKind | undefined)[] = [undefined, 'allreduce', 'broadcast', 'barrier'];
 const OP_CODES: Record<ReduceOp, number> = { sum: 1, avg: 2, max: 3, min: 4 };
 const OPS: readonly (ReduceOp | null)[] = [null, 'sum', 'avg', 'max', 'min'];
+const DTYPE_CODES: Record<WireDtype, number> = { float32: 0, bf16: 1, fp16: 2 };
+const DTYPES: readonly (WireDtype | undefined)[] = ['float32', 'bf16', 'fp16'];
 const REASON_CODES: Record<AbortReason, number> = { closed: 1, link: 2 };
 const REASONS: readonly (AbortReason | undefined)[] = [undefined, 'closed', 'link'];
 
@@ -214,7 +217,8 @@ class SegmentHeaderWriter {
       uintSize(7, call.root) +
       uintSize(8, call.length) +
       uintSize(9, step) +
-      uintSize(10, index);
+      uintSize(10, index) +
+      (call.wire === 'float32' ? 0 : uintSize(11, DTYPE_CODES[call.wire]));
     this.dataFieldHeader = varintSize(key(15, WIRE_LEN)) + varintSize(dataBytes);
   }
 
@@ -240,6 +244,7 @@ class SegmentHeaderWriter {
     w.uint(8, call.length);
     w.uint(9, this.step);
     w.uint(10, this.index);
+    if (call.wire !== 'float32') w.uint(11, DTYPE_CODES[call.wire]);
     w.bytesHeader(14, padding);
     out.fill(0, w.pos, w.pos + padding);
     w.pos += padding;
@@ -253,7 +258,8 @@ class SegmentHeaderWriter {
 
 /**
  * Encodes a LinkMessage carrying one segment into a buffer from `allocate`: header fields,
- * padding (so the payload lands aligned at the receiver, plus slack for forwarding), payload.
+ * padding (so the payload lands aligned at the receiver, plus slack for forwarding), payload in
+ * the call's wire dtype.
  */
 export function encodeSegment(
   origin: SegmentOrigin,
@@ -263,13 +269,14 @@ export function encodeSegment(
   payload: Float32Array,
   allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
-  const header = new SegmentHeaderWriter(origin, call, step, index, payload.byteLength);
+  const dataBytes = payload.length * wireBytes(call.wire);
+  const header = new SegmentHeaderWriter(origin, call, step, index, dataBytes);
   let padding = FORWARD_SLACK;
   while (header.headerBytes(padding) % 4 !== ALIGN_REMAINDER) padding++;
   const headerBytes = header.headerBytes(padding);
-  const out = allocate(headerBytes + payload.byteLength);
+  const out = allocate(headerBytes + dataBytes);
   header.write(out, 0, padding);
-  out.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), headerBytes);
+  packWire(payload, call.wire, out, headerBytes);
   return out;
 }
 
@@ -287,7 +294,8 @@ export function forwardSegment(
   payload: Float32Array,
 ): Buffer | null {
   const start = receivedInPlace.get(payload);
-  if (start === undefined) return null;
+  // Only float32 payloads are received in place; a 16-bit one was widened into a new array.
+  if (start === undefined || call.wire !== 'float32') return null;
   receivedInPlace.delete(payload);
   const room = payload.byteOffset - start;
   const header = new SegmentHeaderWriter(origin, call, step, index, payload.byteLength);
@@ -475,8 +483,8 @@ function decodeSegment(r: Reader): LinkSegment {
   let length = 0;
   let step = 0;
   let index = 0;
-  let data: Float32Array = new Float32Array(0);
-  const buf = r.buf;
+  let dtypeCode = 0;
+  let dataSpan: [number, number] | null = null;
   while (!r.done()) {
     const k = r.key();
     switch (k) {
@@ -510,20 +518,14 @@ function decodeSegment(r: Reader): LinkSegment {
       case key(10, WIRE_VARINT):
         index = r.uint32('index');
         break;
+      case key(11, WIRE_VARINT):
+        dtypeCode = r.enumCode('dtype');
+        break;
       case key(15, WIRE_LEN): {
-        const [start, end] = r.span('data');
-        const bytes = end - start;
-        if (bytes % 4 !== 0) r.fail(`data of ${bytes} bytes is not float32`);
+        dataSpan = r.span('data');
+        const bytes = dataSpan[1] - dataSpan[0];
         if (bytes > MAX_SEGMENT_BYTES) {
           r.fail(`data of ${bytes} bytes is over the ${MAX_SEGMENT_BYTES} a segment may carry`);
-        }
-        const offset = buf.byteOffset + start;
-        if (offset % 4 === 0) {
-          data = new Float32Array(buf.buffer, offset, bytes / 4);
-          receivedInPlace.set(data, buf.byteOffset);
-        } else {
-          data = new Float32Array(bytes / 4);
-          new Uint8Array(data.buffer).set(buf.subarray(start, end));
         }
         break;
       }
@@ -535,13 +537,30 @@ function decodeSegment(r: Reader): LinkSegment {
   if (kind === undefined) r.fail(`unknown call kind ${kindCode}`);
   const op = OPS[opCode];
   if (op === undefined) r.fail(`unknown reduce op ${opCode}`);
-  return { jobId, generation, senderRank, tag, kind, op, root, length, step, index, data };
+  const wire = DTYPES[dtypeCode];
+  if (wire === undefined) r.fail(`unknown wire dtype ${dtypeCode}`);
+  const data = dataSpan === null ? new Float32Array(0) : readPayload(r, dataSpan, wire);
+  return { jobId, generation, senderRank, tag, kind, op, root, length, wire, step, index, data };
+}
+
+/** The payload in `span` as float32: a view of the received bytes where aligned, else a copy. */
+function readPayload(r: Reader, [start, end]: [number, number], wire: WireDtype): Float32Array {
+  const bytes = end - start;
+  const size = wireBytes(wire);
+  if (bytes % size !== 0) r.fail(`data of ${bytes} bytes is not a whole number of ${wire} values`);
+  const buf = r.buf;
+  if (wire !== 'float32') return unpackWire(buf.subarray(start, end), wire);
+  const offset = buf.byteOffset + start;
+  if (offset % 4 !== 0) return unpackWire(buf.subarray(start, end), wire);
+  const data = new Float32Array(buf.buffer, offset, bytes / 4);
+  receivedInPlace.set(data, buf.byteOffset);
+  return data;
 }
 
 /**
  * Decodes one LinkMessage; throws WireFormatError on bytes that are not one. What it allocates is
  * bounded by `buf`: strings of its bytes, and a payload that is a view of it where aligned, else
- * one copy of at most MAX_SEGMENT_BYTES.
+ * one copy of at most MAX_SEGMENT_BYTES (twice that for a 16-bit payload widened to float32).
  */
 export function decodeLinkMessage(buf: Buffer): LinkMessage {
   const r: Reader = new Reader(buf, 0, buf.length, 'LinkMessage');

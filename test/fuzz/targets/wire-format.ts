@@ -17,8 +17,15 @@ import type { FuzzTarget } from '../fuzz-target.js';
 import { mutatedBytes } from '../mutate.js';
 
 const origin = { jobId: 'job-1', generation: 3, senderRank: 1 };
-const allreduce: CallSignature = { tag: 2 ** 40 + 1, kind: 'allreduce', op: 'avg', root: 0, length: 1000 };
-const barrier: CallSignature = { tag: 2, kind: 'barrier', op: null, root: 0, length: 0 };
+const allreduce: CallSignature = {
+  tag: 2 ** 40 + 1,
+  kind: 'allreduce',
+  op: 'avg',
+  root: 0,
+  length: 1000,
+  wire: 'float32',
+};
+const barrier: CallSignature = { tag: 2, kind: 'barrier', op: null, root: 0, length: 0, wire: 'float32' };
 
 /** The LinkMessage fuzz target. */
 export const wireFormatTarget: FuzzTarget = {
