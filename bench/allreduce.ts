@@ -4,8 +4,10 @@
  * the raw loopback TCP rate (iperf3, else a Node socket).
  *
  *   node --import tsx bench/allreduce.ts [--worlds 2,4] [--sizes 1,4,16,64] [--segment-bytes 1048576]
+ *     [--wire float32|bf16|fp16]
  *
- * Sizes are MiB of float32. Both sides run float32 sum with a few warm-up calls, then per iteration
+ * Sizes are MiB of float32. `--wire bf16` (or fp16) sends our ring's values as 16 bits (gloo's stay
+ * float32); busbw still counts the float32 bytes reduced, so it is the rate a caller sees. Both sides run float32 sum with a few warm-up calls, then per iteration
  * a barrier and one timed call; an iteration counts the slowest rank, and the median is reported.
  * busbw follows nccl-tests: algbw = bytes / time, busbw = algbw * 2(n-1)/n. The gloo column needs
  * Debian's python3-torch (skipped with a note when absent).
@@ -30,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
+import { WIRE_DTYPES, type WireDtype } from '../core/collective/wire-dtype.js';
 import { createCertificates } from '../core/security/certificate-authority.js';
 import { ClusterCredentials } from '../core/security/cluster-credentials.js';
 import { readTlsDir } from '../core/security/tls-dir.js';
@@ -44,6 +47,7 @@ interface RankTask {
   readonly sizes: readonly number[];
   readonly iters: readonly number[];
   readonly segmentBytes: number;
+  readonly wire: WireDtype;
 }
 
 interface Timing {
@@ -85,7 +89,7 @@ async function runRank(): Promise<void> {
     linkSecret: 'bench-generation-secret',
   });
   let tag = 0;
-  const opts = () => ({ tag: tag++, timeoutMs: TIMEOUT_MS });
+  const opts = () => ({ tag: tag++, timeoutMs: TIMEOUT_MS, wire: task.wire });
   for (let s = 0; s < task.sizes.length; s++) {
     const bytes = task.sizes[s]!;
     const data = new Float32Array(bytes / 4).fill(1 / (task.rank + 1));
@@ -97,7 +101,7 @@ async function runRank(): Promise<void> {
       await group.allreduce(data, 'avg', opts());
       times[i] = (performance.now() - start) / 1000;
     }
-    await group.allreduce(times, 'max', opts());
+    await group.allreduce(times, 'max', { tag: tag++, timeoutMs: TIMEOUT_MS });
     if (task.rank === 0) process.send!({ bytes, medianS: median([...times]) } satisfies Timing);
   }
   await group.close();
@@ -111,6 +115,7 @@ async function timeOurs(
   sizes: readonly number[],
   segmentBytes: number,
   nodeFlags: readonly string[],
+  wire: WireDtype,
   tlsDir: string | null = null,
 ): Promise<Timing[]> {
   const script = fileURLToPath(import.meta.url);
@@ -128,7 +133,7 @@ async function timeOurs(
     children[0]!.on('message', (t: Timing) => timings.push(t));
     const iters = sizes.map(iterationsFor);
     children.forEach((c, rank) =>
-      c.send({ peers: addresses, rank, sizes, iters, segmentBytes } satisfies RankTask),
+      c.send({ peers: addresses, rank, sizes, iters, segmentBytes, wire } satisfies RankTask),
     );
     const exits = await Promise.all(
       children.map(async (c) => ((await once(c, 'exit')) as [number | null])[0]),
@@ -294,6 +299,8 @@ async function main(): Promise<void> {
   const worlds = numbers(arg('worlds', '2,4'));
   const sizes = numbers(arg('sizes', '1,4,16,64')).map((m) => m * MiB);
   const segmentBytes = Number(arg('segment-bytes', String(MiB)));
+  const wire = arg('wire', 'float32') as WireDtype;
+  if (!WIRE_DTYPES.includes(wire)) throw new Error(`--wire must be one of ${WIRE_DTYPES.join(', ')}`);
 
   const tcp = await loopbackTcp();
   console.log(`loopback TCP (${tcp.how}): ${(tcp.bytesPerS / 1e9).toFixed(2)} GB/s`);
@@ -305,7 +312,9 @@ async function main(): Promise<void> {
     `yardstick, Node http2 one way between two processes: plaintext ${(plainH2 / 1e9).toFixed(3)} GB/s, ` +
       `mutual TLS ${(tlsH2 / 1e9).toFixed(3)} GB/s: TLS/plain ${(tlsH2 / plainH2).toFixed(2)}`,
   );
-  console.log(`segment ${segmentBytes} bytes; times are medians in ms, busbw in GB/s (1e9 bytes/s)`);
+  console.log(
+    `segment ${segmentBytes} bytes; our wire ${wire}; times are medians in ms, busbw in GB/s (1e9 bytes/s)`,
+  );
   console.log(
     '                ours, default GC   ours, --single-threaded-gc   single-threaded GC + mutual TLS' +
       '         gloo     ours/gloo',
@@ -315,9 +324,9 @@ async function main(): Promise<void> {
       '           ms    busbw   default single',
   );
   for (const world of worlds) {
-    const ours = await timeOurs(world, sizes, segmentBytes, []);
-    const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc']);
-    const tls = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc'], tlsDir);
+    const ours = await timeOurs(world, sizes, segmentBytes, [], wire);
+    const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc'], wire);
+    const tls = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc'], wire, tlsDir);
     const gloo = timeGloo(world, sizes);
     const factor = (2 * (world - 1)) / world;
     for (const bytes of sizes) {

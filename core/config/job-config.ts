@@ -1,4 +1,5 @@
 import { BACKEND_CHOICES, type BackendChoice } from '../compute/backend-choice.js';
+import type { WireDtype } from '../collective/wire-dtype.js';
 import { ConfigError } from '../errors.js';
 import type { HyperValues, ModelDescription } from '../models/hyper.js';
 import { describeModel } from '../models/model-catalogue.js';
@@ -62,6 +63,8 @@ export interface JobConfig {
   readonly digestEvery: number;
   /** Seconds one collective call may take before the job fails. */
   readonly collectiveTimeout: number;
+  /** How the gradients travel in the all-reduce (sums stay float32); absent in older records: float32. */
+  readonly allreduceDtype: WireDtype;
   /** Seconds without a heartbeat after which a worker is declared lost. */
   readonly heartbeatTimeout: number;
   /** NATS servers the coordinator publishes job events to; '' for none. */
@@ -233,6 +236,13 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     doc: 'seconds one all-reduce may take before its group is re-formed',
   },
   {
+    name: 'allreduce-dtype',
+    type: 'enum',
+    default: 'float32',
+    values: ['float32', 'bf16', 'fp16'],
+    doc: 'how gradients travel in the all-reduce: bf16/fp16 halve the bytes (sums stay float32)',
+  },
+  {
     name: 'heartbeat-timeout',
     type: 'float',
     default: 5,
@@ -381,6 +391,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     metricsPort: get('metrics-port') as number,
     digestEvery: get('digest-every') as number,
     collectiveTimeout: get('collective-timeout') as number,
+    allreduceDtype: get('allreduce-dtype') as WireDtype,
     heartbeatTimeout: get('heartbeat-timeout') as number,
     nats: get('nats') as string,
   };

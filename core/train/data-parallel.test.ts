@@ -238,6 +238,64 @@ describe('data-parallel training loop', () => {
     assert.deepEqual(setup.model.saveState!(), ckpt.modelState!.slice(10 * 784));
   });
 
+  for (const wire of ['bf16', 'fp16'] as const) {
+    it(`on a ${wire} wire 3 uneven shares keep bit-identical replicas, a float32 loss and the exact audit, close to float32's run`, async () => {
+      const base = {
+        model: 'ae',
+        layers: '32,8',
+        epochs: '1',
+        limit: '400',
+        'batch-size': '10',
+        'log-every': '5',
+        'audit-samples': 'true',
+        workers: '3',
+      };
+      const [full, half] = await Promise.all([
+        trainRanks(config(base), 3, createMemoryProcessGroups(3)),
+        trainRanks(config({ ...base, 'allreduce-dtype': wire }), 3, createMemoryProcessGroups(3)),
+      ]);
+      for (const r of half!) assert.deepEqual(r.params, half![0]!.params);
+      assert.notDeepEqual(half![0]!.params, full![0]!.params, 'the gradients were rounded');
+      // Adam moves a parameter by at most about lr = 1e-3 a step, 0.04 in 40 steps; the rounding
+      // (fp16's underflow of the smallest gradients too) moves none by an eighth of that.
+      const diff = maxAbsDiff(half![0]!.params, full![0]!.params);
+      assert.ok(diff < 5e-3, `max |difference| from float32 ${diff}`);
+      const losses = (run: RankRun[]) => run[0]!.host.records.map((x) => x.loss);
+      const [a, b] = [losses(full!), losses(half!)];
+      assert.equal(b.length, a.length);
+      b.forEach((l, i) => assert.ok(Math.abs(l - a[i]!) < 2e-3 * a[i]!, `record ${i}: ${l} vs ${a[i]}`));
+      assert.deepEqual(
+        half![0]!.host.samples.map((l) => l.samples),
+        full![0]!.host.samples.map((l) => l.samples),
+      );
+      // Bytes put through the all-reduce: the gradients at 2 bytes each, the rest as float32.
+      const params = full![0]!.params.length;
+      assert.equal(full![0]!.host.steps[0]!.allreduceBytes, 4 * (params + 2) + 4 * 2 * 10);
+      assert.equal(half![0]!.host.steps[0]!.allreduceBytes, 2 * params + 4 * 2 + 4 * 2 * 10);
+    });
+  }
+
+  it('gradients past what fp16 carries stop every rank with a ConfigError naming --allreduce-dtype', async () => {
+    const cfg = config({ ...SMALL_TWO_WORKER_AE, 'allreduce-dtype': 'fp16', optimizer: 'sgd', lr: '500' });
+    const groups = createMemoryProcessGroups(2);
+    const setups = await Promise.all([0, 1].map(() => setUpRun(cfg)));
+    const results = await Promise.allSettled(
+      setups.map((setup, rank) =>
+        runTrainingLoop(
+          setup,
+          new TrainingState(setup, freshStart(setup)),
+          rankOptions(setup, groups[rank]!, new RecordingHost(), 0),
+        ),
+      ),
+    );
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      const err = (r as PromiseRejectedResult).reason as HarmoniumError;
+      assert.equal(err.code, 'CONFIG_INVALID', err.message);
+      assert.match(err.message, /after the fp16 all-reduce at step \d+ .* use --allreduce-dtype bf16/);
+    }
+  });
+
   it('replicas that drift apart stop the job with REPLICA_DIVERGED on every rank', async () => {
     const cfg = config(SMALL_TWO_WORKER_AE);
     const groups = createMemoryProcessGroups(2);

@@ -6,12 +6,13 @@
  *
  * Replicas stay identical because every rank starts from the same state, commits the same
  * all-reduced gradient with the same optimizer, and the all-reduce gives every rank bit-identical
- * sums. The loss, the model's extras and a drain vote ride in the same buffer as the gradients,
- * so the logged loss is the job-wide mean and the ranks agree on where a generation stops at no
- * extra round trip. What outlives one generation (the state, the cursor) lives in
+ * sums. The loss, the model's extras and a drain vote ride in the step's all-reduce with the
+ * gradients, so the logged loss is the job-wide mean and the ranks agree on where a generation
+ * stops at no extra round trip. `--allreduce-dtype bf16|fp16` sends the gradients as 16 bits. What outlives one generation (the state, the cursor) lives in
  * {@link TrainingState}; membership, rollback and state transfer live in core/elastic/.
  */
 import type { ProcessGroup } from '../collective/process-group.js';
+import { wireBytes, type WireDtype } from '../collective/wire-dtype.js';
 import type { BatchShare } from '../data/sampler.js';
 import { NOISE_STREAM, SampleNoise } from '../data/sample-noise.js';
 import { deriveSeed, Rng } from '../data/rng.js';
@@ -131,57 +132,81 @@ export async function checkReplicas(
 }
 
 /**
- * The all-reduce buffers of one rank. `packed` is averaged: [gradients | loss | extras | drain
- * vote], each rank's mean values scaled by count * W / B when the shares differ, so that the
- * average is the mean over the global batch. `exact` is summed, for values that must arrive
- * bit for bit: the model state of every position and, when audited, every position's corpus index
- * (two 16-bit halves); each rank fills its positions and leaves the rest zero.
+ * The all-reduce buffers of one rank. `packed` is averaged: the gradients, each rank's mean values
+ * scaled by count * W / B when the shares differ, so that the average is the mean over the global
+ * batch. `exact` is summed, for values that must arrive bit for bit: the model state of every
+ * position and, when audited, every position's corpus index (two 16-bit halves); each rank fills
+ * its positions and leaves the rest zero. The tail [loss | extras | drain vote] rides at the end
+ * of `packed` on a float32 wire; on a 16-bit one it leads `exact` (summed, then divided by W), so
+ * that the logged loss and the vote keep float32's precision.
  */
 class StepBuffers {
   readonly packed: Float32Array;
   readonly exact: Float32Array | null;
   readonly extraNames: readonly string[];
-  private readonly stateLength: number;
+  readonly wire: WireDtype;
+  private readonly tail: Float32Array;
+  /** Where `exact`'s own values start: after the tail when it rides there. */
+  private readonly exactStart: number;
 
   constructor(
     gradLength: number,
     extraNames: readonly string[],
-    stateLength: number,
+    private readonly stateLength: number,
     private readonly auditPositions: number,
+    wire: WireDtype,
+    private readonly worldSize: number,
   ) {
     this.extraNames = extraNames;
-    this.packed = new Float32Array(gradLength + 1 + extraNames.length + 1);
-    this.stateLength = stateLength;
-    const exact = stateLength + 2 * auditPositions;
-    this.exact = exact > 0 ? new Float32Array(exact) : null;
+    this.wire = wire;
+    const tailLength = 1 + extraNames.length + 1;
+    const own = stateLength + 2 * auditPositions;
+    if (wire === 'float32') {
+      this.packed = new Float32Array(gradLength + tailLength);
+      this.tail = this.packed.subarray(gradLength);
+      this.exact = own > 0 ? new Float32Array(own) : null;
+      this.exactStart = 0;
+    } else {
+      this.packed = new Float32Array(gradLength);
+      this.exact = new Float32Array(tailLength + own);
+      this.tail = this.exact.subarray(0, tailLength);
+      this.exactStart = tailLength;
+    }
   }
 
   get grads(): Float32Array {
-    return this.packed.subarray(0, this.packed.length - 2 - this.extraNames.length);
+    return this.wire === 'float32' ? this.packed.subarray(0, this.tail.byteOffset / 4) : this.packed;
+  }
+
+  /** Bytes one step puts through the all-reduce, as they travel. */
+  get wireBytes(): number {
+    return this.packed.length * wireBytes(this.wire) + (this.exact?.byteLength ?? 0);
   }
 
   fill(result: StepResult, weight: number, drain: boolean): void {
-    const n = this.grads.length;
-    if (result.grads.buffer !== this.packed.buffer) this.packed.set(result.grads);
-    this.packed[n] = result.loss;
-    this.extraNames.forEach((k, i) => (this.packed[n + 1 + i] = result.extras?.[k] ?? NaN));
+    const grads = this.grads;
+    if (result.grads.buffer !== this.packed.buffer) grads.set(result.grads);
+    const t = this.tail;
+    t[0] = result.loss;
+    this.extraNames.forEach((k, i) => (t[1 + i] = result.extras?.[k] ?? NaN));
     if (weight !== 1) {
-      const p = this.packed;
-      for (let i = 0; i <= n + this.extraNames.length; i++) p[i] = p[i]! * weight;
+      for (let i = 0; i < grads.length; i++) grads[i] = grads[i]! * weight;
+      for (let i = 0; i <= this.extraNames.length; i++) t[i] = t[i]! * weight;
     }
-    this.packed[this.packed.length - 1] = drain ? 1 : 0;
+    t[t.length - 1] = drain ? 1 : 0;
   }
 
   fillExact(share: BatchShare, modelState: Float32Array | null, indices: Uint32Array): void {
     const e = this.exact;
     if (!e) return;
-    e.fill(0);
+    const at = this.exactStart;
+    e.fill(0, at);
     if (this.stateLength > 0 && modelState) {
       const perRow = modelState.length / share.count;
-      e.set(modelState, share.offset * perRow);
+      e.set(modelState, at + share.offset * perRow);
     }
     if (this.auditPositions > 0) {
-      const base = this.stateLength + 2 * share.offset;
+      const base = at + this.stateLength + 2 * share.offset;
       for (let i = 0; i < share.count; i++) {
         e[base + 2 * i] = indices[i]! >>> 16;
         e[base + 2 * i + 1] = indices[i]! & 0xffff;
@@ -189,29 +214,53 @@ class StepBuffers {
     }
   }
 
+  /** A tail value averaged over the ranks (the ring averaged it, or it was summed). */
+  private mean(i: number): number {
+    return this.exactStart > 0 ? this.tail[i]! / this.worldSize : this.tail[i]!;
+  }
+
   loss(): number {
-    return this.packed[this.grads.length]!;
+    return this.mean(0);
   }
 
   extras(): Record<string, number> {
-    const n = this.grads.length;
-    return Object.fromEntries(this.extraNames.map((k, i) => [k, this.packed[n + 1 + i]!]));
+    return Object.fromEntries(this.extraNames.map((k, i) => [k, this.mean(1 + i)]));
   }
 
   drained(): boolean {
-    return this.packed[this.packed.length - 1]! > 0;
+    return this.tail[this.tail.length - 1]! > 0;
   }
 
   modelState(): Float32Array | null {
-    return this.exact && this.stateLength > 0 ? this.exact.slice(0, this.stateLength) : null;
+    const at = this.exactStart;
+    return this.exact && this.stateLength > 0 ? this.exact.slice(at, at + this.stateLength) : null;
   }
 
   samples(): number[] {
     const e = this.exact!;
+    const base = this.exactStart + this.stateLength;
     return Array.from(
       { length: this.auditPositions },
-      (_, i) => e[this.stateLength + 2 * i]! * 65536 + e[this.stateLength + 2 * i + 1]!,
+      (_, i) => e[base + 2 * i]! * 65536 + e[base + 2 * i + 1]!,
     );
+  }
+
+  /**
+   * Throws when a 16-bit wire could not carry the averaged gradients: past 65504 fp16 holds only
+   * infinity, which the optimizer would write into every replica.
+   */
+  checkCarried(step: number): void {
+    if (this.wire !== 'fp16') return;
+    const g = this.grads;
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i]!)) {
+        throw new ConfigError(
+          'allreduce-dtype',
+          `gradient ${i} is ${g[i]} after the fp16 all-reduce at step ${step} (fp16 carries magnitudes up to 65504); ` +
+            'use --allreduce-dtype bf16 (float32 range) or float32',
+        );
+      }
+    }
   }
 }
 
@@ -236,6 +285,8 @@ export async function runTrainingLoop(
   // Equal shares average as they are; unequal ones are weighted so the average is the global mean.
   const weight = worldSize > 1 ? (share.count * worldSize) / globalBatch : 1;
   const exactRows = group !== null && model.saveState !== undefined ? globalBatch : 0;
+  // Records of jobs submitted before the option existed have none.
+  const wire: WireDtype = config.allreduceDtype ?? 'float32';
 
   const phaseSeconds = phases.map(() => 0);
   const pictures: string[] = [];
@@ -339,6 +390,8 @@ export async function runTrainingLoop(
               Object.keys(extras).sort(),
               committedState ? (committedState.length / share.count) * exactRows : 0,
               config.auditSamples ? globalBatch : 0,
+              wire,
+              worldSize,
             );
           }
           buffers.fill(result, weight, opts.drainRequested?.() ?? false);
@@ -347,6 +400,7 @@ export async function runTrainingLoop(
           await group.allreduce(buffers.packed, 'avg', {
             tag: collectiveTag(step, 'grads'),
             timeoutMs: opts.collectiveTimeoutMs,
+            wire,
           });
           if (buffers.exact) {
             await group.allreduce(buffers.exact, 'sum', {
@@ -355,6 +409,7 @@ export async function runTrainingLoop(
             });
           }
           allreduceSeconds = (performance.now() - t0) / 1000;
+          buffers.checkCarried(step);
           grads = buffers.grads;
           loss = buffers.loss();
           extras = buffers.extras();
@@ -391,7 +446,7 @@ export async function runTrainingLoop(
           loss,
           stepSeconds: (performance.now() - stepStarted) / 1000,
           allreduceSeconds,
-          allreduceBytes: group ? buffers!.packed.byteLength + (buffers!.exact?.byteLength ?? 0) : 0,
+          allreduceBytes: group ? buffers!.wireBytes : 0,
         });
         if (opts.digestEvery > 0 && cursor.step % opts.digestEvery === 0) await check();
         const endOfEpoch = cursor.step % stepsPerEpoch === 0;
