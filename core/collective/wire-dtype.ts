@@ -72,26 +72,46 @@ export function roundToWire(data: Float32Array, dtype: WireDtype): void {
     for (let i = 0; i < bits.length; i++) bits[i] = bf16Bits(bits[i]!) << 16;
   } else {
     const t = halves();
-    for (let i = 0; i < bits.length; i++) data[i] = t[fp16Bits(bits[i]!)]!;
+    for (let i = 0; i < bits.length; i++) {
+      const u = bits[i]!;
+      const e = (u >>> 23) & 0xff;
+      if (e >= 113 && e <= 142) {
+        // A normal half: drop 13 mantissa bits, rounding to nearest even, in the float32 bits.
+        const r = (u + 0xfff + ((u >>> 13) & 1)) & 0xffffe000;
+        bits[i] = ((r >>> 23) & 0xff) > 142 ? (u & 0x80000000) | 0x7f800000 : r;
+      } else {
+        data[i] = t[fp16Bits(u)]!;
+      }
+    }
   }
+}
+
+/** `bytes` as 16-bit values: a view where aligned, else an aligned copy (one memcpy). */
+function halfWords(bytes: Uint8Array): Uint16Array {
+  if ((bytes.byteOffset & 1) === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+  const words = new Uint16Array(bytes.length >> 1);
+  new Uint8Array(words.buffer).set(bytes);
+  return words;
 }
 
 /**
  * Writes `data` as `dtype` little-endian into `out` at `offset` (data.length * wireBytes bytes).
- * For a 16-bit dtype the values are rounded to it (exact for values {@link roundToWire} made).
+ * For a 16-bit dtype the values are rounded to it (exact for values {@link roundToWire} made);
+ * an even `out.byteOffset + offset` writes in place, an odd one through one extra copy.
  */
 export function packWire(data: Float32Array, dtype: WireDtype, out: Uint8Array, offset: number): void {
   if (dtype === 'float32') {
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
     return;
   }
-  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const convert = dtype === 'bf16' ? bf16Bits : fp16Bits;
-  for (let i = 0, o = offset; i < bits.length; i++, o += 2) {
-    const h = convert(bits[i]!);
-    out[o] = h & 0xff;
-    out[o + 1] = h >>> 8;
-  }
+  const n = data.length;
+  const at = out.byteOffset + offset;
+  const aligned = (at & 1) === 0;
+  const words = aligned ? new Uint16Array(out.buffer, at, n) : new Uint16Array(n);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, n);
+  if (dtype === 'bf16') for (let i = 0; i < n; i++) words[i] = bf16Bits(bits[i]!);
+  else for (let i = 0; i < n; i++) words[i] = fp16Bits(bits[i]!);
+  if (!aligned) out.set(new Uint8Array(words.buffer), offset);
 }
 
 /** Reads `bytes` (a whole number of `dtype` elements, little-endian) into a new Float32Array. */
@@ -99,12 +119,15 @@ export function unpackWire(bytes: Uint8Array, dtype: WireDtype): Float32Array {
   const out = new Float32Array(bytes.length / wireBytes(dtype));
   if (dtype === 'float32') {
     new Uint8Array(out.buffer).set(bytes);
-  } else if (dtype === 'bf16') {
+    return out;
+  }
+  const words = halfWords(bytes);
+  if (dtype === 'bf16') {
     const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < out.length; i++) bits[i] = (bytes[2 * i]! | (bytes[2 * i + 1]! << 8)) << 16;
+    for (let i = 0; i < out.length; i++) bits[i] = words[i]! << 16;
   } else {
     const t = halves();
-    for (let i = 0; i < out.length; i++) out[i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+    for (let i = 0; i < out.length; i++) out[i] = t[words[i]!]!;
   }
   return out;
 }

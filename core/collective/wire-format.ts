@@ -272,7 +272,10 @@ export function encodeSegment(
   const dataBytes = payload.length * wireBytes(call.wire);
   const header = new SegmentHeaderWriter(origin, call, step, index, dataBytes);
   let padding = FORWARD_SLACK;
-  while (header.headerBytes(padding) % 4 !== ALIGN_REMAINDER) padding++;
+  // float32 lands aligned at the receiver, to be read in place; 16-bit values are widened into a
+  // new array there anyway, so they are aligned here instead, to be written in place.
+  if (call.wire === 'float32') while (header.headerBytes(padding) % 4 !== ALIGN_REMAINDER) padding++;
+  else while (header.headerBytes(padding) % 2 !== 0) padding++;
   const headerBytes = header.headerBytes(padding);
   const out = allocate(headerBytes + dataBytes);
   header.write(out, 0, padding);
