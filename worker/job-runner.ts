@@ -328,8 +328,9 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
         err instanceof CollectiveError ||
         (err instanceof HarmoniumError && err.code === 'RPC_FAILED');
       if (!broken) return { state, outcome: await failJob(ctx, jobId, a.generation, a.rank, err) };
-      const step = state ? state.cursor.step : -1;
+      // Restored first: a local-SGD round that did not reach its sync is not a committed step.
       if (state) state.restore(share);
+      const step = state ? state.cursor.step : -1;
       const why = sig ? sig.message : (err as Error).message;
       ctx.log(
         `worker ${ctx.workerId}: generation ${a.generation} of job ${jobId} ended at step ${step}: ${why}`,

@@ -65,6 +65,11 @@ export interface JobConfig {
   readonly collectiveTimeout: number;
   /** How the gradients travel in the all-reduce (sums stay float32); absent in older records: float32. */
   readonly allreduceDtype: WireDtype;
+  /** Local SGD: inner steps between syncs (1: every step's gradient is all-reduced); absent in older records: 1. */
+  readonly syncEvery: number;
+  /** Local SGD's outer learning rate and Nesterov momentum (DiLoCo's outer step). */
+  readonly outerLr: number;
+  readonly outerMomentum: number;
   /** Seconds without a heartbeat after which a worker is declared lost. */
   readonly heartbeatTimeout: number;
   /** NATS servers the coordinator publishes job events to; '' for none. */
@@ -243,6 +248,29 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     doc: 'how gradients travel in the all-reduce: bf16/fp16 halve the bytes (sums stay float32)',
   },
   {
+    name: 'sync-every',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 100_000,
+    doc: 'local SGD (DiLoCo): H inner steps per worker between syncs of the parameter change (1: all-reduce every step)',
+  },
+  {
+    name: 'outer-lr',
+    type: 'float',
+    default: 0.7,
+    min: 0,
+    doc: "local SGD's outer learning rate (DiLoCo: 0.7)",
+  },
+  {
+    name: 'outer-momentum',
+    type: 'float',
+    default: 0.9,
+    min: 0,
+    max: 0.999,
+    doc: "local SGD's outer Nesterov momentum (DiLoCo: 0.9)",
+  },
+  {
     name: 'heartbeat-timeout',
     type: 'float',
     default: 5,
@@ -392,6 +420,9 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     digestEvery: get('digest-every') as number,
     collectiveTimeout: get('collective-timeout') as number,
     allreduceDtype: get('allreduce-dtype') as WireDtype,
+    syncEvery: get('sync-every') as number,
+    outerLr: get('outer-lr') as number,
+    outerMomentum: get('outer-momentum') as number,
     heartbeatTimeout: get('heartbeat-timeout') as number,
     nats: get('nats') as string,
   };

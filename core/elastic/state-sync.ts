@@ -73,7 +73,7 @@ export async function syncState(
   let json: Uint8Array = new Uint8Array(0);
   let arrays: Array<[string, Float32Array]> = [];
   if (sending) {
-    const optState = state.optimizer.state();
+    const optState = state.optimizerState();
     arrays = Object.entries(optState)
       .filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array)
       .sort((a, b) => a[0].localeCompare(b[0]));

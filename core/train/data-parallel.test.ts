@@ -296,6 +296,76 @@ describe('data-parallel training loop', () => {
     }
   });
 
+  it('local SGD (--sync-every 5) on 3 uneven shares: identical replicas at every sync, every step logged and audited once, 5x fewer bytes, close to synchronous', async () => {
+    const base = {
+      model: 'ae',
+      layers: '32,8',
+      epochs: '2',
+      limit: '300',
+      'batch-size': '10',
+      'log-every': '5',
+      'audit-samples': 'true',
+      'checkpoint-every': '20',
+      workers: '3',
+    };
+    const [sync, local] = await Promise.all([
+      trainRanks(config(base), 3, createMemoryProcessGroups(3)),
+      trainRanks(config({ ...base, 'sync-every': '5' }), 3, createMemoryProcessGroups(3)),
+    ]);
+    for (const r of local!) assert.deepEqual(r.params, local![0]!.params);
+    const r0 = local![0]!.host;
+    assert.deepEqual(
+      r0.steps.map((s) => s.step),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      r0.samples.map((l) => l.samples),
+      sync![0]!.host.samples.map((l) => l.samples),
+      'the same global batches, every image of every step once',
+    );
+    assert.deepEqual(
+      r0.records.map((x) => x.step),
+      sync![0]!.host.records.map((x) => x.step),
+    );
+    const bytes = (run: RankRun[]) => run[0]!.host.steps.reduce((n, s) => n + s.allreduceBytes, 0);
+    assert.ok(
+      bytes(sync!) > 4.5 * bytes(local!),
+      `${bytes(sync!)} bytes synchronous, ${bytes(local!)} local`,
+    );
+    const [ls, ll] = [sync![0]!.host.records.at(-1)!.loss, r0.records.at(-1)!.loss];
+    assert.ok(ll < 1.1 * ls, `last logged loss ${ll} with local SGD, ${ls} synchronous`);
+    // Checkpoints at steps 20, 40 and 60 hold the synced parameters and the outer momentum.
+    assert.deepEqual(
+      r0.checkpoints.map((c) => c.cursor.step),
+      [20, 40, 60],
+    );
+    assert.deepEqual(r0.checkpoints.at(-1)!.params, local![0]!.params);
+    assert.ok(r0.checkpoints.at(-1)!.optimizer.state['outer_velocity'] instanceof Float32Array);
+  });
+
+  it('a local-SGD round that does not reach its sync is rolled back: parameters, optimizer and cursor', async () => {
+    const cfg = config({ ...SMALL_TWO_WORKER_AE, 'sync-every': '5' });
+    const groups = createMemoryProcessGroups(2);
+    const setup = await setUpRun(cfg);
+    const state = new TrainingState(setup, freshStart(setup));
+    const before = Float32Array.from(state.params);
+    const host = new RecordingHost();
+    const run = runTrainingLoop(setup, state, {
+      ...rankOptions(setup, groups[0]!, host, 0),
+      collectiveTimeoutMs: 20_000,
+    });
+    // Rank 1 never trains: rank 0 takes its 5 inner steps, then waits at the sync until rank 1 leaves.
+    while (state.cursor.step < 5) await new Promise((r) => setTimeout(r, 5));
+    assert.notDeepEqual(state.params, before, 'the inner steps moved the parameters');
+    await groups[1]!.close();
+    await assert.rejects(run, (err: HarmoniumError) => err.code === 'COLLECTIVE_LINK');
+    assert.equal(host.steps.length, 0, 'no step of the round was reported as committed');
+    state.restore(setup.source.shareOf(0, 2));
+    assert.equal(state.cursor.step, 0);
+    assert.deepEqual(state.params, before);
+    assert.deepEqual(state.optimizerState(), new TrainingState(setup, freshStart(setup)).optimizerState());
+  });
+
   it('replicas that drift apart stop the job with REPLICA_DIVERGED on every rank', async () => {
     const cfg = config(SMALL_TWO_WORKER_AE);
     const groups = createMemoryProcessGroups(2);

@@ -22,8 +22,11 @@ import type { MetricsRecord } from './metrics-log.js';
 import type { ProgressReporter } from './progress.js';
 import type { RunSetup } from './run-setup.js';
 import type { TrainingHost } from './training-host.js';
+import type { DataCursor } from './checkpoint.js';
+import { SyncRound, type CommittedStep } from './sync-round.js';
 import type { TrainingState } from './training-state.js';
 import { epochSamplesFile, epochSamplesPng } from '../viz/epoch-samples.js';
+import { checkWireRange } from './wire-range.js';
 
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
 export const SEED_STREAM = { init: 1, noise: NOISE_STREAM, eval: 3 } as const;
@@ -244,31 +247,16 @@ class StepBuffers {
       (_, i) => e[base + 2 * i]! * 65536 + e[base + 2 * i + 1]!,
     );
   }
-
-  /**
-   * Throws when a 16-bit wire could not carry the averaged gradients: past 65504 fp16 holds only
-   * infinity, which the optimizer would write into every replica.
-   */
-  checkCarried(step: number): void {
-    if (this.wire !== 'fp16') return;
-    const g = this.grads;
-    for (let i = 0; i < g.length; i++) {
-      if (!Number.isFinite(g[i]!)) {
-        throw new ConfigError(
-          'allreduce-dtype',
-          `gradient ${i} is ${g[i]} after the fp16 all-reduce at step ${step} (fp16 carries magnitudes up to 65504); ` +
-            'use --allreduce-dtype bf16 (float32 range) or float32',
-        );
-      }
-    }
-  }
 }
 
 /**
  * Trains `state` from its cursor on this rank's share, committing every step, until the run's
  * last step (ended 'done') or a step boundary the group voted to stop at (ended 'drained'). A
  * failed collective throws its CollectiveError with the step uncommitted: the caller restores the
- * state and re-forms the group.
+ * state and re-forms the group. With local SGD (`--sync-every H`) each rank commits its own inner
+ * steps and a round's sync commits them for the job (sync-round.ts); a round ends every H steps
+ * and at every epoch end, checkpoint, phase change and the run's end, so those always see synced
+ * parameters.
  */
 export async function runTrainingLoop(
   setup: RunSetup,
@@ -285,8 +273,10 @@ export async function runTrainingLoop(
   // Equal shares average as they are; unequal ones are weighted so the average is the global mean.
   const weight = worldSize > 1 ? (share.count * worldSize) / globalBatch : 1;
   const exactRows = group !== null && model.saveState !== undefined ? globalBatch : 0;
-  // Records of jobs submitted before the option existed have none.
+  // Records of jobs submitted before the options existed have neither.
   const wire: WireDtype = config.allreduceDtype ?? 'float32';
+  const outer = state.outer;
+  const round = outer ? new SyncRound() : null;
 
   const phaseSeconds = phases.map(() => 0);
   const pictures: string[] = [];
@@ -316,10 +306,14 @@ export async function runTrainingLoop(
   const started = performance.now();
   let phaseStarted = started;
 
-  const flush = async (lr: number, momentum: number | null, phaseIndex: number): Promise<void> => {
+  const flush = async (
+    cursor: DataCursor,
+    lr: number,
+    momentum: number | null,
+    phaseIndex: number,
+  ): Promise<void> => {
     if (lossCount === 0) return;
     const seconds = (performance.now() - intervalStart) / 1000;
-    const cursor = state.cursor;
     const record: Record<string, number> = {
       step: cursor.step,
       epoch: cursor.epoch,
@@ -359,6 +353,62 @@ export async function runTrainingLoop(
       await host.saveCheckpoint(state.checkpoint(checkpointRng(config.seed, state.cursor.step).state()));
   };
 
+  const checkpointAt = (step: number): boolean =>
+    config.checkpointEvery > 0 ? step % config.checkpointEvery === 0 : step % stepsPerEpoch === 0;
+
+  /**
+   * What follows a step the job committed: its records, progress, pictures and checkpoint. `last`
+   * is false for a local-SGD round's steps before its last (the parameters are the synced ones
+   * only after the last), `digestDue` whether the replicas are compared now.
+   */
+  const committed = async (c: CommittedStep, last: boolean, digestDue: boolean, drained: boolean) => {
+    if (last && c.info.phase.index !== state.phase.index) {
+      phaseSeconds[c.info.phase.index]! += (performance.now() - phaseStarted) / 1000;
+      phaseStarted = performance.now();
+    }
+    if (c.samples)
+      await host.appendSamples?.({
+        step: c.step,
+        epoch: c.epoch,
+        generation: opts.generation ?? 0,
+        samples: c.samples,
+      });
+    const cursor = c.cursor;
+    lossSum += c.loss;
+    lossCount++;
+    allreduceSum += c.allreduceSeconds;
+    intervalImages += globalBatch;
+    for (const [k, v] of Object.entries(c.extras)) extrasSum[k] = (extrasSum[k] ?? 0) + v;
+    host.stepDone({
+      step: cursor.step,
+      epoch: c.epoch,
+      phase: c.info.phase.index,
+      totalSteps,
+      imagesSeen: cursor.imagesSeen,
+      rankImages: share.count,
+      loss: c.loss,
+      stepSeconds: c.stepSeconds,
+      allreduceSeconds: c.allreduceSeconds,
+      allreduceBytes: c.allreduceBytes,
+    });
+    if (last && digestDue) await check();
+    const endOfEpoch = cursor.step % stepsPerEpoch === 0;
+    const checkpointNow = checkpointAt(cursor.step);
+    if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow || (last && drained))
+      await flush(cursor, c.info.lr, c.info.momentum, c.info.phase.index);
+    progress?.update({ step: cursor.step, imagesSeen: cursor.imagesSeen, loss: c.loss, epoch: c.epoch });
+    if (endOfEpoch) await epochSamples(c.epoch);
+    if (checkpointNow) {
+      if (endOfEpoch) state.endEpoch(c.epoch);
+      await save();
+    }
+  };
+
+  const diverged = (step: number, loss: number): ConfigError =>
+    new ConfigError('lr', `training diverged at step ${step} (loss ${loss}); lower --lr (now ${config.lr})`);
+  const digestBetween = (from: number, to: number): boolean =>
+    opts.digestEvery > 0 && Math.floor(to / opts.digestEvery) > Math.floor(from / opts.digestEvery);
+
   // Every step's gradient is written into one buffer: the all-reduce buffer once it exists.
   const gradsAlone = new Float32Array(params.length);
   const finish = (ended: LoopResult['ended']): LoopResult => {
@@ -373,8 +423,60 @@ export async function runTrainingLoop(
         const stepStarted = performance.now();
         const step = state.cursor.step;
         opts.onStepStarted?.(true);
-        const into = buffers ? buffers.grads : gradsAlone;
         const noise = new SampleNoise(config.seed, step, share.offset, share.count);
+        if (round) {
+          // Local SGD: this rank's own step, committed for the job by the round's sync.
+          const roundFrom = step - round.length;
+          const result = modelStep(setup, params, batch.pixels, share.count, noise, gradsAlone);
+          if (!Number.isFinite(result.loss)) throw diverged(step, result.loss);
+          const info = state.commit(result.grads, null);
+          round.add({
+            step,
+            epoch,
+            cursor: state.cursor,
+            info,
+            loss: result.loss,
+            extras: { ...(result.extras ?? {}) },
+            indices: config.auditSamples ? Uint32Array.from(batch.indices) : null,
+            stepSeconds: (performance.now() - stepStarted) / 1000,
+          });
+          const at = state.cursor.step;
+          const roundEnds =
+            round.length >= outer!.settings.every ||
+            at % stepsPerEpoch === 0 ||
+            checkpointAt(at) ||
+            at >= totalSteps ||
+            state.phase.index !== info.phase.index;
+          if (!roundEnds) continue;
+          // This rank's rows of the model state (PCD particles) after its last inner step.
+          const ownState = model.saveState?.() ?? null;
+          const synced = await round.sync(
+            state,
+            {
+              group,
+              share,
+              globalBatch,
+              extraNames: Object.keys(result.extras ?? {}).sort(),
+              wire,
+              audit: config.auditSamples,
+              statePerRow: ownState ? ownState.length / share.count : 0,
+              timeoutMs: opts.collectiveTimeoutMs,
+            },
+            { delta: collectiveTag(step, 'grads'), summed: collectiveTag(step, 'exact') },
+            opts.drainRequested?.() ?? false,
+            ownState,
+          );
+          opts.onStepStarted?.(false);
+          const n = synced.committed.length;
+          for (let k = 0; k < n; k++) {
+            const c = synced.committed[k]!;
+            if (!Number.isFinite(c.loss)) throw diverged(c.step, c.loss);
+            await committed(c, k === n - 1, digestBetween(roundFrom, at), synced.drained);
+          }
+          if (synced.drained) return finish('drained');
+          continue;
+        }
+        const into = buffers ? buffers.grads : gradsAlone;
         const result = modelStep(setup, params, batch.pixels, share.count, noise, into);
         let loss = result.loss;
         let grads = result.grads;
@@ -409,7 +511,7 @@ export async function runTrainingLoop(
             });
           }
           allreduceSeconds = (performance.now() - t0) / 1000;
-          buffers.checkCarried(step);
+          checkWireRange(buffers.grads, wire, step, 'gradient');
           grads = buffers.grads;
           loss = buffers.loss();
           extras = buffers.extras();
@@ -417,57 +519,33 @@ export async function runTrainingLoop(
           if (samples) samples = buffers.samples();
           drained = buffers.drained();
         }
-        if (!Number.isFinite(loss)) {
-          throw new ConfigError(
-            'lr',
-            `training diverged at step ${step} (loss ${loss}); lower --lr (now ${config.lr})`,
-          );
-        }
+        if (!Number.isFinite(loss)) throw diverged(step, loss);
         const info = state.commit(grads, committedState);
         opts.onStepStarted?.(false);
-        if (info.phase.index !== state.phase.index) {
-          phaseSeconds[info.phase.index]! += (performance.now() - phaseStarted) / 1000;
-          phaseStarted = performance.now();
-        }
-        if (samples) await host.appendSamples?.({ step, epoch, generation: opts.generation ?? 0, samples });
-        const cursor = state.cursor;
-        lossSum += loss;
-        lossCount++;
-        allreduceSum += allreduceSeconds;
-        intervalImages += globalBatch;
-        for (const [k, v] of Object.entries(extras)) extrasSum[k] = (extrasSum[k] ?? 0) + v;
-        host.stepDone({
-          step: cursor.step,
-          epoch,
-          phase: info.phase.index,
-          totalSteps,
-          imagesSeen: cursor.imagesSeen,
-          rankImages: share.count,
-          loss,
-          stepSeconds: (performance.now() - stepStarted) / 1000,
-          allreduceSeconds,
-          allreduceBytes: group ? buffers!.wireBytes : 0,
-        });
-        if (opts.digestEvery > 0 && cursor.step % opts.digestEvery === 0) await check();
-        const endOfEpoch = cursor.step % stepsPerEpoch === 0;
-        const checkpointNow =
-          config.checkpointEvery > 0 ? cursor.step % config.checkpointEvery === 0 : endOfEpoch;
-        if (cursor.step % config.logEvery === 0 || endOfEpoch || checkpointNow || drained)
-          await flush(info.lr, info.momentum, info.phase.index);
-        progress?.update({ step: cursor.step, imagesSeen: cursor.imagesSeen, loss, epoch });
-        if (endOfEpoch) await epochSamples(epoch);
-        if (checkpointNow) {
-          if (endOfEpoch) state.endEpoch(epoch);
-          await save();
-        }
+        await committed(
+          {
+            step,
+            epoch,
+            cursor: state.cursor,
+            info,
+            loss,
+            extras,
+            samples,
+            stepSeconds: (performance.now() - stepStarted) / 1000,
+            allreduceSeconds,
+            allreduceBytes: group ? buffers!.wireBytes : 0,
+          },
+          true,
+          opts.digestEvery > 0 && state.cursor.step % opts.digestEvery === 0,
+          drained,
+        );
         if (drained) return finish('drained');
       }
       state.endEpoch(epoch);
     }
     // The final state is always checkpointed (a no-op when the last step just was).
     const step = state.cursor.step;
-    if (config.checkpointEvery > 0 ? step % config.checkpointEvery !== 0 : step % stepsPerEpoch !== 0)
-      await save();
+    if (!checkpointAt(step)) await save();
     if (group) await check();
   } finally {
     progress?.finish();

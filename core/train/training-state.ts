@@ -8,11 +8,16 @@
  * gradient; a step that did not complete (its all-reduce failed, its group was re-formed) is undone
  * by {@link TrainingState.restore}, which only has to put the model's live state back: nothing is
  * copied per step and nothing is read from disk.
+ *
+ * With local SGD (`--sync-every H`, outer-sync.ts) a commit is one rank's inner step, and only a
+ * round's sync commits for the job: {@link TrainingState.sync} takes the outer step and marks the
+ * round's start, and restore() rolls a round that did not reach its sync back to that start.
  */
 import type { BatchShare } from '../data/sampler.js';
 import { CheckpointError } from '../errors.js';
 import type { CheckpointData, DataCursor } from './checkpoint.js';
 import type { Optimizer, OptimizerState } from './optimizer.js';
+import { OuterSync } from './outer-sync.js';
 import { checkpointSnapshot, type RunSetup } from './run-setup.js';
 import { Sgd } from './sgd.js';
 import { createPhaseOptimizer, phaseAtStep, phaseMomentum, type PhasePlan } from './training-phases.js';
@@ -46,6 +51,15 @@ export class TrainingState {
   private optimizerNow: Optimizer;
   /** Committed model state of every global-batch position, rows in position order; null for none yet. */
   private committedModelState: Float32Array | null;
+  /** Local SGD's outer loop; null when every step is all-reduced. */
+  readonly outer: OuterSync | null;
+  /** Where the open local-SGD round started: what restore() rolls back to. */
+  private roundStart: {
+    cursor: DataCursor;
+    phase: PhasePlan;
+    inner: OptimizerState;
+    modelState: Float32Array | null;
+  } | null = null;
 
   constructor(setup: RunSetup, start: LoopStart) {
     this.setup = setup;
@@ -55,6 +69,13 @@ export class TrainingState {
     this.optimizerNow = createPhaseOptimizer(this.phaseNow, start.params.length, setup.config.beta2);
     if (start.optimizerState) this.optimizerNow.loadState(start.optimizerState);
     this.committedModelState = start.modelState ?? null;
+    const { syncEvery, outerLr, outerMomentum } = setup.config;
+    this.outer =
+      (syncEvery ?? 1) > 1
+        ? new OuterSync(start.params, { every: syncEvery, lr: outerLr, momentum: outerMomentum })
+        : null;
+    if (start.optimizerState) this.outer?.loadState(start.optimizerState);
+    this.markRound();
     setup.model.setPhase?.(this.phaseNow.index);
   }
 
@@ -68,6 +89,40 @@ export class TrainingState {
 
   get optimizer(): Optimizer {
     return this.optimizerNow;
+  }
+
+  /** What checkpoints and state transfers carry: the inner optimizer's state, and local SGD's outer momentum. */
+  optimizerState(): OptimizerState {
+    return { ...this.optimizerNow.state(), ...(this.outer?.state() ?? {}) };
+  }
+
+  /**
+   * Ends a local-SGD round: the outer step with the ranks' averaged outer gradient `delta` makes
+   * the parameters the synced ones, `modelState` (every position's, or null) becomes the committed
+   * model state, and the next round starts here. A round that crossed into a new phase leaves the
+   * outer momentum behind with the old phase's optimizer.
+   */
+  sync(delta: Float32Array, modelState: Float32Array | null): void {
+    const outer = this.outer!;
+    outer.step(this.params, delta);
+    if (modelState) this.committedModelState = modelState;
+    if (this.roundStart !== null && this.roundStart.phase.index !== this.phaseNow.index) outer.reset();
+    this.markRound();
+  }
+
+  /** Whether a local-SGD round holds inner steps not synced yet. */
+  get roundOpen(): boolean {
+    return this.roundStart !== null && this.roundStart.cursor.step !== this.cursorNow.step;
+  }
+
+  private markRound(): void {
+    if (this.outer === null) return;
+    this.roundStart = {
+      cursor: this.cursorNow,
+      phase: this.phaseNow,
+      inner: this.optimizerNow.state(),
+      modelState: this.committedModelState,
+    };
   }
 
   /** The committed model state of every position of the global batch, or null. */
@@ -127,8 +182,20 @@ export class TrainingState {
   /**
    * Puts the model's live state back to the committed one for the rows of `share` (after a step
    * that did not commit, or when this rank's share changes); a model without state is untouched.
+   * A local-SGD round that did not reach its sync is undone first: the parameters go back to the
+   * anchor, the inner optimizer, phase and cursor to the round's start.
    */
   restore(share: BatchShare): void {
+    const r = this.roundStart;
+    if (this.outer !== null && r !== null && this.roundOpen) {
+      this.params.set(this.outer.anchor);
+      this.cursorNow = r.cursor;
+      this.phaseNow = r.phase;
+      this.optimizerNow = createPhaseOptimizer(r.phase, this.params.length, this.setup.config.beta2);
+      this.optimizerNow.loadState(r.inner);
+      this.committedModelState = r.modelState;
+      this.setup.model.setPhase?.(r.phase.index);
+    }
     const { model } = this.setup;
     if (!model.loadState) return;
     const all = this.committedModelState;
@@ -149,7 +216,8 @@ export class TrainingState {
 
   /**
    * Replaces the whole state by a transferred one (parameters, optimizer state, model state, cursor);
-   * the optimizer is the fresh one of the cursor's phase with `optimizerState` loaded.
+   * the optimizer is the fresh one of the cursor's phase with `optimizerState` loaded. With local
+   * SGD the parameters, already set, are the synced ones: the anchor of the next round.
    */
   adopt(cursor: DataCursor, optimizerState: Readonly<OptimizerState>, modelState: Float32Array | null): void {
     this.cursorNow = cursor;
@@ -157,6 +225,9 @@ export class TrainingState {
     this.optimizerNow = createPhaseOptimizer(this.phaseNow, this.params.length, this.setup.config.beta2);
     this.optimizerNow.loadState(optimizerState);
     this.committedModelState = modelState;
+    this.outer?.loadState(optimizerState);
+    this.outer?.reanchor(this.params);
+    this.markRound();
     this.setup.model.setPhase?.(this.phaseNow.index);
   }
 
@@ -168,7 +239,7 @@ export class TrainingState {
       hyper: config.hyper,
       paramSpecs: model.paramSpecs,
       params: this.params,
-      optimizer: { name: this.optimizerNow.name, state: this.optimizerNow.state() },
+      optimizer: { name: this.optimizerNow.name, state: this.optimizerState() },
       rng: rngState,
       cursor: this.cursorNow,
       seed: config.seed,
