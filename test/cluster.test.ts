@@ -94,6 +94,45 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     assert.ok(Math.abs(half - full) < 0.01 * full, `test SSE per image ${half} on bf16, ${full} on float32`);
   });
 
+  it('local SGD trains the deep autoencoder to within 5 % of synchronous training with 9x fewer bytes', () => {
+    const common = [
+      '--model',
+      'ae',
+      '--layers',
+      '1000,500,250,30',
+      '--limit',
+      '6000',
+      '--epochs',
+      '5',
+      '--batch-size',
+      '100',
+      '--workers',
+      '2',
+      '--log-every',
+      '10',
+      '--no-eval',
+      '--no-pictures',
+    ];
+    const runs = [1, 10].map((h) => {
+      const out = join(tmp, `sync-every-${h}`);
+      const r = harmonium(['train', ...common, '--sync-every', String(h), '--out', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const lines = readJsonLines(join(out, 'metrics.jsonl'));
+      // The last epoch's mean training loss, and the bytes each rank put through the all-reduce.
+      const last = lines.filter((l) => l['epoch'] === 4 || (l['epoch'] === 5 && l['step'] === 300));
+      return {
+        loss: last.reduce((n, l) => n + l['loss']!, 0) / last.length,
+        bytes: lines.reduce((n, l) => n + l['allreduce_bytes']! * 10, 0),
+      };
+    });
+    const [sync, local] = runs as [{ loss: number; bytes: number }, { loss: number; bytes: number }];
+    assert.ok(
+      local.loss < 1.05 * sync.loss,
+      `last-epoch loss ${local.loss} at H = 10, ${sync.loss} synchronous`,
+    );
+    assert.ok(sync.bytes > 9 * local.bytes, `${sync.bytes} bytes synchronous, ${local.bytes} at H = 10`);
+  });
+
   it('refuses a global batch smaller than --workers, and --min-workers above --workers', () => {
     const small = harmonium([
       'train',

@@ -300,6 +300,7 @@ export async function runTrainingLoop(
   let lossCount = 0;
   let extrasSum: Record<string, number> = {};
   let allreduceSum = 0;
+  let allreduceBytesSum = 0;
   let lastLoss = NaN;
   let intervalStart = performance.now();
   let intervalImages = 0;
@@ -325,6 +326,7 @@ export async function runTrainingLoop(
     if (multiPhase) record['phase'] = phaseIndex;
     if (group) {
       record['allreduce_seconds'] = allreduceSum / lossCount;
+      record['allreduce_bytes'] = allreduceBytesSum / lossCount;
       record['generation'] = opts.generation ?? 0;
       record['world_size'] = worldSize;
     }
@@ -334,6 +336,7 @@ export async function runTrainingLoop(
     lossSum = 0;
     lossCount = 0;
     allreduceSum = 0;
+    allreduceBytesSum = 0;
     extrasSum = {};
     intervalStart = performance.now();
     intervalImages = 0;
@@ -377,6 +380,7 @@ export async function runTrainingLoop(
     lossSum += c.loss;
     lossCount++;
     allreduceSum += c.allreduceSeconds;
+    allreduceBytesSum += c.allreduceBytes;
     intervalImages += globalBatch;
     for (const [k, v] of Object.entries(c.extras)) extrasSum[k] = (extrasSum[k] ?? 0) + v;
     host.stepDone({
