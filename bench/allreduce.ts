@@ -4,7 +4,7 @@
  * the raw loopback TCP rate (iperf3, else a Node socket).
  *
  *   node --import tsx bench/allreduce.ts [--worlds 2,4] [--sizes 1,4,16,64] [--segment-bytes 1048576]
- *     [--wire float32|bf16|fp16]
+ *     [--wire float32|bf16|fp16] [--ours-only]
  *
  * Sizes are MiB of float32. `--wire bf16` (or fp16) sends our ring's values as 16 bits (gloo's stay
  * float32); busbw still counts the float32 bytes reduced, so it is the rate a caller sees. Both sides run float32 sum with a few warm-up calls, then per iteration
@@ -295,12 +295,44 @@ async function http2Rate(tlsDir: string): Promise<number> {
   }
 }
 
+/** `--ours-only`: our ring alone (both GC settings, no TLS, no yardsticks, no gloo), e.g. for bench/link-stress.ts. */
+async function oursOnly(
+  worlds: readonly number[],
+  sizes: readonly number[],
+  segmentBytes: number,
+  wire: WireDtype,
+): Promise<void> {
+  console.log('world  MiB   default GC ms  single-threaded GC ms');
+  for (const world of worlds) {
+    const ours = await timeOurs(world, sizes, segmentBytes, [], wire);
+    const single = await timeOurs(world, sizes, segmentBytes, ['--single-threaded-gc'], wire);
+    for (const bytes of sizes) {
+      const ms = (list: Timing[]): string => {
+        const t = list.find((x) => x.bytes === bytes);
+        return t === undefined ? '-' : (t.medianS * 1000).toFixed(2);
+      };
+      console.log(
+        [
+          String(world).padStart(5),
+          String(bytes / MiB).padStart(4),
+          ms(ours).padStart(15),
+          ms(single).padStart(22),
+        ].join(' '),
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const worlds = numbers(arg('worlds', '2,4'));
   const sizes = numbers(arg('sizes', '1,4,16,64')).map((m) => m * MiB);
   const segmentBytes = Number(arg('segment-bytes', String(MiB)));
   const wire = arg('wire', 'float32') as WireDtype;
   if (!WIRE_DTYPES.includes(wire)) throw new Error(`--wire must be one of ${WIRE_DTYPES.join(', ')}`);
+  if (process.argv.includes('--ours-only')) {
+    await oursOnly(worlds, sizes, segmentBytes, wire);
+    return;
+  }
 
   const tcp = await loopbackTcp();
   console.log(`loopback TCP (${tcp.how}): ${(tcp.bytesPerS / 1e9).toFixed(2)} GB/s`);
