@@ -22,7 +22,7 @@
  * without TLS (the target: at least 0.9). ours/gloo stays in the last columns. The yardstick for that fraction, measured first: Node's
  * own http2, one stream from one process to another, with and without TLS.
  */
-import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -31,29 +31,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CollectiveEndpoint } from '../core/collective/collective-endpoint.js';
 import { WIRE_DTYPES, type WireDtype } from '../core/collective/wire-dtype.js';
 import { createCertificates } from '../core/security/certificate-authority.js';
-import { ClusterCredentials } from '../core/security/cluster-credentials.js';
-import { readTlsDir } from '../core/security/tls-dir.js';
-
-const MiB = 1 << 20;
-const WARMUP = 2;
-const TIMEOUT_MS = 120_000;
-
-interface RankTask {
-  readonly peers: readonly string[];
-  readonly rank: number;
-  readonly sizes: readonly number[];
-  readonly iters: readonly number[];
-  readonly segmentBytes: number;
-  readonly wire: WireDtype;
-}
-
-interface Timing {
-  readonly bytes: number;
-  readonly medianS: number;
-}
+import { forkRanks, iterationsFor, MiB, timeRing, type Timing } from './ring-ranks.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,55 +42,8 @@ function arg(name: string, fallback: string): string {
 
 const numbers = (s: string): number[] => s.split(',').map(Number);
 
-/** Enough iterations for a stable median without minutes of 64 MiB calls on 2 cores. */
-const iterationsFor = (bytes: number): number => Math.min(20, Math.max(5, Math.ceil((256 * MiB) / bytes)));
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** One rank, in its own process: reports its address, joins, times every size, reports timings. */
-async function runRank(): Promise<void> {
-  const tlsDir = arg('tls-dir', '');
-  const credentials =
-    tlsDir === '' ? ClusterCredentials.INSECURE : ClusterCredentials.of(readTlsDir(tlsDir), null);
-  const endpoint = await CollectiveEndpoint.listen({ host: '127.0.0.1', port: 0, credentials });
-  process.send!({ address: endpoint.address });
-  const [task] = (await once(process, 'message')) as [RankTask];
-  const group = await endpoint.join({
-    jobId: 'bench',
-    generation: 1,
-    rank: task.rank,
-    peers: task.peers,
-    timeoutMs: TIMEOUT_MS,
-    segmentBytes: task.segmentBytes,
-    linkSecret: 'bench-generation-secret',
-  });
-  let tag = 0;
-  const opts = () => ({ tag: tag++, timeoutMs: TIMEOUT_MS, wire: task.wire });
-  for (let s = 0; s < task.sizes.length; s++) {
-    const bytes = task.sizes[s]!;
-    const data = new Float32Array(bytes / 4).fill(1 / (task.rank + 1));
-    for (let i = 0; i < WARMUP; i++) await group.allreduce(data, 'avg', opts());
-    const times = new Float32Array(task.iters[s]!);
-    for (let i = 0; i < times.length; i++) {
-      await group.barrier(opts());
-      const start = performance.now();
-      await group.allreduce(data, 'avg', opts());
-      times[i] = (performance.now() - start) / 1000;
-    }
-    await group.allreduce(times, 'max', { tag: tag++, timeoutMs: TIMEOUT_MS });
-    if (task.rank === 0) process.send!({ bytes, medianS: median([...times]) } satisfies Timing);
-  }
-  await group.close();
-  await endpoint.close();
-  process.disconnect();
-}
-
-/** Our ring with `world` rank processes; resolves with rank 0's timings. */
-async function timeOurs(
+/** Our ring with `world` rank processes forked here with `nodeFlags`; rank 0's timings. */
+function timeOurs(
   world: number,
   sizes: readonly number[],
   segmentBytes: number,
@@ -118,31 +51,7 @@ async function timeOurs(
   wire: WireDtype,
   tlsDir: string | null = null,
 ): Promise<Timing[]> {
-  const script = fileURLToPath(import.meta.url);
-  const children: ChildProcess[] = [];
-  const execArgv = [...process.execArgv, ...nodeFlags];
-  try {
-    for (let r = 0; r < world; r++) {
-      const args = ['--rank-process', ...(tlsDir ? ['--tls-dir', tlsDir] : [])];
-      children.push(fork(script, args, { stdio: 'inherit', execArgv }));
-    }
-    const addresses = await Promise.all(
-      children.map(async (c) => ((await once(c, 'message')) as [{ address: string }])[0].address),
-    );
-    const timings: Timing[] = [];
-    children[0]!.on('message', (t: Timing) => timings.push(t));
-    const iters = sizes.map(iterationsFor);
-    children.forEach((c, rank) =>
-      c.send({ peers: addresses, rank, sizes, iters, segmentBytes, wire } satisfies RankTask),
-    );
-    const exits = await Promise.all(
-      children.map(async (c) => ((await once(c, 'exit')) as [number | null])[0]),
-    );
-    if (exits.some((code) => code !== 0)) throw new Error(`a rank process exited with ${exits.join(', ')}`);
-    return timings;
-  } finally {
-    for (const c of children) if (c.exitCode === null) c.kill();
-  }
+  return timeRing(world, sizes, segmentBytes, wire, forkRanks(nodeFlags), tlsDir);
 }
 
 /** gloo through bench/gloo-allreduce.py, or null with the reason printed. */
@@ -390,6 +299,5 @@ async function main(): Promise<void> {
   rmSync(tlsDir, { recursive: true, force: true });
 }
 
-if (process.argv.includes('--rank-process')) await runRank();
-else if (process.argv.includes('--h2-server')) serveHttp2(arg('tls-dir', ''));
+if (process.argv.includes('--h2-server')) serveHttp2(arg('tls-dir', ''));
 else await main();

@@ -6,6 +6,9 @@ rank's, and the median over iterations is reported. Prints one JSON object per s
 
     /usr/bin/python3 bench/gloo-allreduce.py --world 2 --sizes 1048576,4194304 --iters 10 --warmup 2
 
+With --rank R --master HOST:PORT it runs rank R alone (one process per emulated host, started by
+bench/scaling.ts; GLOO_SOCKET_IFNAME names the host's interface); rank 0 prints.
+
 Needs Debian's python3-torch (torch 1.13 with gloo).
 """
 
@@ -26,10 +29,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_rank(rank: int, world: int, port: int, sizes: list, warmup: int, iters: list) -> None:
+def run_rank(rank: int, world: int, master: str, sizes: list, warmup: int, iters: list) -> None:
     # One thread per rank, like one Node process per rank: the machine has few cores.
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"tcp://{master}", rank=rank, world_size=world)
     generator = torch.Generator().manual_seed(rank)
     for size, count in zip(sizes, iters):
         data = torch.randn(size // 4, generator=generator, dtype=torch.float32)
@@ -54,12 +57,18 @@ def main() -> None:
     parser.add_argument("--sizes", required=True, help="comma-separated buffer sizes in bytes")
     parser.add_argument("--iters", required=True, help="comma-separated timed iterations per size")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rank", type=int, default=-1, help="run this rank only (with --master)")
+    parser.add_argument("--master", default="", help="HOST:PORT of rank 0's rendezvous")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     iters = [int(s) for s in args.iters.split(",")]
     if len(iters) != len(sizes):
         parser.error("--iters needs one count per size")
-    mp.spawn(run_rank, args=(args.world, free_port(), sizes, args.warmup, iters), nprocs=args.world)
+    if args.rank >= 0:
+        run_rank(args.rank, args.world, args.master, sizes, args.warmup, iters)
+        return
+    master = f"127.0.0.1:{free_port()}"
+    mp.spawn(run_rank, args=(args.world, master, sizes, args.warmup, iters), nprocs=args.world)
 
 
 if __name__ == "__main__":
