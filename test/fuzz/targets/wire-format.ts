@@ -50,6 +50,21 @@ export const wireFormatTarget: FuzzTarget = {
       Float32Array.from({ length: 25 }, (_, i) => i / 3),
     ),
     encodeSegment(origin, barrier, 0, 0, new Float32Array(0)),
+    // 16-bit payloads: the dtype field, and data a whole number of 2-byte values.
+    encodeSegment(
+      origin,
+      { ...allreduce, wire: 'bf16' },
+      1,
+      0,
+      Float32Array.from({ length: 25 }, (_, i) => i - 12),
+    ),
+    encodeSegment(
+      origin,
+      { ...allreduce, wire: 'fp16' },
+      1,
+      1,
+      Float32Array.from({ length: 7 }, (_, i) => i / 8),
+    ),
   ],
   arbitrary: (seeds) => mutatedBytes(seeds),
   run: (input) => {
