@@ -41,16 +41,19 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     ];
     const one = harmonium(['train', ...common, '--test-limit', '200', '--out', join(tmp, 'one')]);
     assert.equal(one.status, 0, one.stderr);
-    const two = harmonium([
-      'train',
-      ...common,
-      '--workers',
-      '2',
-      '--test-limit',
-      '200',
-      '--out',
-      join(tmp, 'two'),
-    ]);
+    const twoWorkers = (out: string, extra: readonly string[] = []) =>
+      harmonium([
+        'train',
+        ...common,
+        '--workers',
+        '2',
+        '--test-limit',
+        '200',
+        ...extra,
+        '--out',
+        join(tmp, out),
+      ]);
+    const two = twoWorkers('two');
     assert.equal(two.status, 0, two.stderr);
     const s = readJson(join(tmp, 'two', 'summary.json'));
     assert.equal(s['workers'], 2);
@@ -73,19 +76,7 @@ describe('harmonium cluster (real processes, loopback gRPC)', () => {
     assert.ok(diff < 1e-4, `max |difference| ${diff}`);
 
     // Gradients on a bf16 wire: half the bytes, the test figure within 1 % of float32's.
-    const bf16 = harmonium([
-      'train',
-      ...common,
-      '--workers',
-      '2',
-      '--test-limit',
-      '200',
-      '--allreduce-dtype',
-      'bf16',
-      '--no-pictures',
-      '--out',
-      join(tmp, 'bf16'),
-    ]);
+    const bf16 = twoWorkers('bf16', ['--allreduce-dtype', 'bf16', '--no-pictures']);
     assert.equal(bf16.status, 0, bf16.stderr);
     const figure = (dir: string) =>
       (readJson(join(tmp, dir, 'summary.json'))['test'] as Record<string, number>)['sse_per_image']!;

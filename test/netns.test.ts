@@ -107,6 +107,13 @@ async function creatorReady(creator: ChildProcess): Promise<number> {
   return sleeper;
 }
 
+/** Ends a creator however its test went, and removes what it left. */
+async function endCreator(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await exited(child);
+  await sweepStale();
+}
+
 describe('network-namespace hosts (real namespaces)', { skip: netnsSkip }, () => {
   it('a 100 Mbit/s link carries 4 MiB from h0 to h1 (by name) at no more than its rate', async (t) => {
     const net = await NetnsHosts.create({ hosts: 2, rateMbit: 100 });
@@ -177,9 +184,7 @@ describe('network-namespace hosts (real namespaces)', { skip: netnsSkip }, () =>
       assert.deepEqual(etcDirs(prefix), []);
       await until('the sleeper to end', 5_000, () => (running(sleeper) ? null : true));
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited(child);
-      await sweepStale();
+      await endCreator(child);
     }
   });
 
@@ -200,9 +205,7 @@ describe('network-namespace hosts (real namespaces)', { skip: netnsSkip }, () =>
       assert.deepEqual(etcDirs(prefix), []);
       await until('the sleeper to end', 5_000, () => (running(sleeper) ? null : true));
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited(child);
-      await sweepStale();
+      await endCreator(child);
     }
   });
 
