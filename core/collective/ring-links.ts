@@ -49,7 +49,8 @@ export interface RingLinks {
   /**
    * Queues a segment for the next rank. The payload is copied before this returns, so the caller
    * may overwrite it at once, except when it is an array receive() returned: the transport may
-   * then send its bytes as they are, and the caller must leave it alone. Resolves when the
+   * then send its bytes as they are, and the caller must leave it alone. On a 16-bit wire the
+   * payload's values are already ones the wire carries (roundToWire). Resolves when the
    * transport can take more (backpressure); rejects with the links' failure.
    */
   send(call: CallSignature, step: number, index: number, payload: Float32Array): Promise<void>;

@@ -96,8 +96,10 @@ function halfWords(bytes: Uint8Array): Uint16Array {
 
 /**
  * Writes `data` as `dtype` little-endian into `out` at `offset` (data.length * wireBytes bytes).
- * For a 16-bit dtype the values are rounded to it (exact for values {@link roundToWire} made);
- * an even `out.byteOffset + offset` writes in place, an odd one through one extra copy.
+ * For a 16-bit dtype the values must be ones it carries ({@link roundToWire} made them so: the
+ * ring rounds every array before it sends it), so bfloat16 takes each value's high half as it is
+ * rather than rounding a second time; an even `out.byteOffset + offset` writes in place, an odd
+ * one through one extra copy.
  */
 export function packWire(data: Float32Array, dtype: WireDtype, out: Uint8Array, offset: number): void {
   if (dtype === 'float32') {
@@ -109,7 +111,7 @@ export function packWire(data: Float32Array, dtype: WireDtype, out: Uint8Array, 
   const aligned = (at & 1) === 0;
   const words = aligned ? new Uint16Array(out.buffer, at, n) : new Uint16Array(n);
   const bits = new Uint32Array(data.buffer, data.byteOffset, n);
-  if (dtype === 'bf16') for (let i = 0; i < n; i++) words[i] = bf16Bits(bits[i]!);
+  if (dtype === 'bf16') for (let i = 0; i < n; i++) words[i] = bits[i]! >>> 16;
   else for (let i = 0; i < n; i++) words[i] = fp16Bits(bits[i]!);
   if (!aligned) out.set(new Uint8Array(words.buffer), offset);
 }

@@ -12,6 +12,7 @@ import { wireBytes, type WireDtype } from '../collective/wire-dtype.js';
 import type { BatchShare } from '../data/sampler.js';
 import type { DataCursor } from './checkpoint.js';
 import type { CommitInfo, TrainingState } from './training-state.js';
+import { putHalves, readHalves } from './exact-halves.js';
 import { checkWireRange } from './wire-range.js';
 
 /** A step this rank took inside the round. */
@@ -91,13 +92,8 @@ export class SyncRound {
     steps.forEach((s, k) => {
       summed[k * perStep] = s.loss * share1;
       extraNames.forEach((name, i) => (summed[k * perStep + 1 + i] = (s.extras[name] ?? NaN) * share1));
-      if (ctx.audit && s.indices) {
-        const base = auditAt + k * 2 * globalBatch + 2 * share.offset;
-        for (let i = 0; i < share.count; i++) {
-          summed[base + 2 * i] = s.indices[i]! >>> 16;
-          summed[base + 2 * i + 1] = s.indices[i]! & 0xffff;
-        }
-      }
+      if (ctx.audit && s.indices)
+        putHalves(summed, auditAt + k * 2 * globalBatch + 2 * share.offset, s.indices);
     });
     summed[n * perStep] = drainVote ? 1 : 0;
     if (modelState && ctx.statePerRow > 0) summed.set(modelState, stateAt + share.offset * ctx.statePerRow);
@@ -116,12 +112,7 @@ export class SyncRound {
     const bytes = group ? delta.length * wireBytes(ctx.wire) + summed.byteLength : 0;
     const committed = steps.map((s, k): CommittedStep => {
       const last = k === n - 1;
-      const samples = ctx.audit
-        ? Array.from({ length: globalBatch }, (_, i) => {
-            const at = auditAt + k * 2 * globalBatch + 2 * i;
-            return summed[at]! * 65536 + summed[at + 1]!;
-          })
-        : null;
+      const samples = ctx.audit ? readHalves(summed, auditAt + k * 2 * globalBatch, globalBatch) : null;
       return {
         step: s.step,
         epoch: s.epoch,

@@ -26,6 +26,7 @@ import type { DataCursor } from './checkpoint.js';
 import { SyncRound, type CommittedStep } from './sync-round.js';
 import type { TrainingState } from './training-state.js';
 import { epochSamplesFile, epochSamplesPng } from '../viz/epoch-samples.js';
+import { putHalves, readHalves } from './exact-halves.js';
 import { checkWireRange } from './wire-range.js';
 
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
@@ -115,14 +116,13 @@ export async function checkReplicas(
   timeoutMs: number,
 ): Promise<boolean> {
   const digest = paramDigest(params);
-  // Two 16-bit halves: exact in float32, so the sum over one non-zero slot is exact.
-  const all = await allGather(
-    group,
-    Float32Array.of(digest >>> 16, digest & 0xffff),
-    collectiveTag(step, 'digest'),
-    timeoutMs,
+  const mine = new Float32Array(2);
+  putHalves(mine, 0, [digest]);
+  const digests = readHalves(
+    await allGather(group, mine, collectiveTag(step, 'digest'), timeoutMs),
+    0,
+    group.worldSize,
   );
-  const digests = Array.from({ length: group.worldSize }, (_, r) => all[2 * r]! * 65536 + all[2 * r + 1]!);
   const odd = digests.flatMap((d, r) => (d === digests[0] ? [] : [r]));
   if (odd.length > 0) {
     throw new ClusterError(
@@ -208,13 +208,8 @@ class StepBuffers {
       const perRow = modelState.length / share.count;
       e.set(modelState, at + share.offset * perRow);
     }
-    if (this.auditPositions > 0) {
-      const base = at + this.stateLength + 2 * share.offset;
-      for (let i = 0; i < share.count; i++) {
-        e[base + 2 * i] = indices[i]! >>> 16;
-        e[base + 2 * i + 1] = indices[i]! & 0xffff;
-      }
-    }
+    if (this.auditPositions > 0)
+      putHalves(e, at + this.stateLength + 2 * share.offset, indices.subarray(0, share.count));
   }
 
   /** A tail value averaged over the ranks (the ring averaged it, or it was summed). */
@@ -240,12 +235,7 @@ class StepBuffers {
   }
 
   samples(): number[] {
-    const e = this.exact!;
-    const base = this.exactStart + this.stateLength;
-    return Array.from(
-      { length: this.auditPositions },
-      (_, i) => e[base + 2 * i]! * 65536 + e[base + 2 * i + 1]!,
-    );
+    return readHalves(this.exact!, this.exactStart + this.stateLength, this.auditPositions);
   }
 }
 

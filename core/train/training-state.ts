@@ -111,7 +111,7 @@ export class TrainingState {
   }
 
   /** Whether a local-SGD round holds inner steps not synced yet. */
-  get roundOpen(): boolean {
+  private get roundOpen(): boolean {
     return this.roundStart !== null && this.roundStart.cursor.step !== this.cursorNow.step;
   }
 
