@@ -98,6 +98,9 @@ export function forkRanks(nodeFlags: readonly string[]): RankLauncher {
   return (_rank, args) => fork(RANK_SCRIPT, [...args], { stdio: 'inherit', execArgv });
 }
 
+/** How long a whole timing run may take before its rank processes are killed. */
+const RUN_DEADLINE_MS = 900_000;
+
 /** Our ring with `world` rank processes started by `launch`; resolves with rank 0's timings. */
 export async function timeRing(
   world: number,
@@ -108,27 +111,45 @@ export async function timeRing(
   tlsDir: string | null = null,
 ): Promise<Timing[]> {
   const children: ChildProcess[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the ${world}-rank timing run did not end within ${RUN_DEADLINE_MS / 1000} s`)),
+      RUN_DEADLINE_MS,
+    );
+  });
   try {
-    for (let r = 0; r < world; r++) {
-      children.push(launch(r, ['--rank-process', ...(tlsDir ? ['--tls-dir', tlsDir] : [])]));
-    }
-    const addresses = await Promise.all(
-      children.map(async (c) => ((await once(c, 'message')) as [{ address: string }])[0].address),
-    );
-    const timings: Timing[] = [];
-    children[0]!.on('message', (t: Timing) => timings.push(t));
-    const iters = sizes.map(iterationsFor);
-    children.forEach((c, rank) =>
-      c.send({ peers: addresses, rank, sizes, iters, segmentBytes, wire } satisfies RankTask),
-    );
-    const exits = await Promise.all(
-      children.map(async (c) => ((await once(c, 'exit')) as [number | null])[0]),
-    );
-    if (exits.some((code) => code !== 0)) throw new Error(`a rank process exited with ${exits.join(', ')}`);
-    return timings;
+    return await Promise.race([runRanks(children, world, sizes, segmentBytes, wire, launch, tlsDir), late]);
   } finally {
+    clearTimeout(timer);
     for (const c of children) if (c.exitCode === null) c.kill();
   }
+}
+
+async function runRanks(
+  children: ChildProcess[],
+  world: number,
+  sizes: readonly number[],
+  segmentBytes: number,
+  wire: WireDtype,
+  launch: RankLauncher,
+  tlsDir: string | null,
+): Promise<Timing[]> {
+  for (let r = 0; r < world; r++) {
+    children.push(launch(r, ['--rank-process', ...(tlsDir ? ['--tls-dir', tlsDir] : [])]));
+  }
+  const addresses = await Promise.all(
+    children.map(async (c) => ((await once(c, 'message')) as [{ address: string }])[0].address),
+  );
+  const timings: Timing[] = [];
+  children[0]!.on('message', (t: Timing) => timings.push(t));
+  const iters = sizes.map(iterationsFor);
+  children.forEach((c, rank) =>
+    c.send({ peers: addresses, rank, sizes, iters, segmentBytes, wire } satisfies RankTask),
+  );
+  const exits = await Promise.all(children.map(async (c) => ((await once(c, 'exit')) as [number | null])[0]));
+  if (exits.some((code) => code !== 0)) throw new Error(`a rank process exited with ${exits.join(', ')}`);
+  return timings;
 }
 
 if (process.argv.includes('--rank-process')) await runRank();

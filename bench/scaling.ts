@@ -4,11 +4,12 @@
  * 0, all real processes over real sockets.
  *
  *   node --import tsx bench/scaling.ts [--models deep,wide] [--workers 1,2,4,8] [--rates 1000,10000]
- *     [--steps 25] [--per-worker-batch 100] [--no-gloo] [--no-jobs]
+ *     [--steps 25] [--per-worker-batch 100] [--no-gloo] [--no-jobs] [--wire bf16|fp16]
  *
  * 1. The all-reduce of each model's parameters (float32) on the shaped links: our ring and
  *    torch.distributed gloo (one python process per host), against the ring's bound
- *    2(n-1)/n * S / link rate.
+ *    2(n-1)/n * S / link rate; with `--wire bf16`, our ring on a 16-bit wire too, as a ratio to
+ *    its float32 time on the same links.
  * 2. Weak scaling: a job of `--steps` steps with `--per-worker-batch` images per worker per step
  *    (global batch n * b), the deep autoencoder (784-1000-500-250-30, 2.8M parameters) and a
  *    communication-bound wide one (784-16000-784, 25.1M). From metrics.jsonl after the first
@@ -30,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetnsHosts } from '../test/netns.js';
+import { WIRE_DTYPES, type WireDtype } from '../core/collective/wire-dtype.js';
 import { RANK_SCRIPT, iterationsFor, timeRing } from './ring-ranks.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +80,26 @@ function watch(child: ChildProcess): { output: () => string; exit: Promise<numbe
   return { output: () => text, exit };
 }
 
+/** Its exit code, or an error naming `what` once `ms` have passed (the caller's teardown kills it). */
+async function exitWithin(
+  w: { exit: Promise<number | null>; output: () => string },
+  ms: number,
+  what: string,
+) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not exit within ${ms / 1000} s:\n${w.output().slice(-2000)}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([w.exit, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function untilOutput(
   w: { output: () => string },
   pattern: RegExp,
@@ -97,6 +119,8 @@ interface AllreducePoint {
   readonly n: number;
   readonly bytes: number;
   readonly oursS: number;
+  /** Ours on `--wire` (16 bits), when asked for. */
+  readonly wireS: number | null;
   readonly glooS: number | null;
 }
 
@@ -105,16 +129,29 @@ async function allreducePoint(
   net: NetnsHosts,
   bytes: number,
   gloo: boolean,
-): Promise<{ ours: number; gloo: number | null }> {
+  wire: WireDtype,
+): Promise<{ ours: number; wire: number | null; gloo: number | null }> {
   const n = net.hosts.length;
-  const ours = await timeRing(n, [bytes], 1 << 20, 'float32', (rank, args) =>
-    net.spawn(
-      rank,
-      process.execPath,
-      [...process.execArgv, '--single-threaded-gc', RANK_SCRIPT, ...args, '--host', net.hosts[rank]!.address],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-    ),
-  );
+  const ring = async (dtype: WireDtype): Promise<number> =>
+    (
+      await timeRing(n, [bytes], 1 << 20, dtype, (rank, args) =>
+        net.spawn(
+          rank,
+          process.execPath,
+          [
+            ...process.execArgv,
+            '--single-threaded-gc',
+            RANK_SCRIPT,
+            ...args,
+            '--host',
+            net.hosts[rank]!.address,
+          ],
+          { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+        ),
+      )
+    )[0]!.medianS;
+  const ours = await ring('float32');
+  const onWire = wire === 'float32' ? null : await ring(wire);
   let glooS: number | null = null;
   if (gloo) {
     const master = `${net.hosts[0]!.address}:29500`;
@@ -132,14 +169,14 @@ async function allreducePoint(
         ),
       ),
     );
-    const codes = await Promise.all(ranks.map((r) => r.exit));
+    const codes = await Promise.all(ranks.map((r, i) => exitWithin(r, 600_000, `gloo rank ${i}`)));
     if (codes.every((c) => c === 0)) {
       glooS = (JSON.parse(ranks[0]!.output().trim().split('\n').pop()!) as { median_s: number }).median_s;
     } else {
       console.error(`gloo on ${n} hosts failed: ${ranks[0]!.output().trim().split('\n').pop()}`);
     }
   }
-  return { ours: ours[0]!.medianS, gloo: glooS };
+  return { ours, wire: onWire, gloo: glooS };
 }
 
 interface JobPoint {
@@ -209,13 +246,13 @@ async function jobPoint(
         piped,
       ),
     );
-    const code = await submit.exit;
+    const code = await exitWithin(submit, 1_800_000, `the job on ${n} hosts`);
     if (code !== 0) {
       throw new Error(
         `the job on ${n} hosts failed (${code}):\n${submit.output()}\n${coordinator.output().slice(-3000)}\n${workers[0]!.output().slice(-2000)}`,
       );
     }
-    await Promise.all(workers.map((w) => w.exit));
+    await Promise.all(workers.map((w, i) => exitWithin(w, 60_000, `worker ${i} after its job`)));
     const records = readFileSync(join(runs, 'job', 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -292,13 +329,16 @@ async function main(): Promise<void> {
   const perWorker = Number(arg('per-worker-batch', '100'));
   const gloo = !process.argv.includes('--no-gloo');
   const jobs = !process.argv.includes('--no-jobs');
+  const wire = arg('wire', 'float32') as WireDtype;
+  if (!WIRE_DTYPES.includes(wire)) throw new Error(`--wire must be one of ${WIRE_DTYPES.join(', ')}`);
   const cores = availableParallelism();
   console.log(`${cores} cores shared by every emulated host; links shaped with tbf both ways`);
 
   const ar: AllreducePoint[] = [];
   console.log('\nall-reduce of the parameters (float32), median ms; fraction = bound / measured');
   console.log(
-    'model                          Mbit/s  hosts    MiB     ours     gloo    bound  ours frac  gloo frac',
+    'model                          Mbit/s  hosts    MiB     ours     gloo    bound  ours frac  gloo frac' +
+      (wire === 'float32' ? '' : `  ours ${wire}  ${wire}/float32`),
   );
   for (const model of models) {
     const bytes = model.params * 4;
@@ -306,8 +346,8 @@ async function main(): Promise<void> {
       for (const n of workers.filter((w) => w >= 2)) {
         const net = await NetnsHosts.create({ hosts: n, rateMbit: mbit });
         try {
-          const t = await allreducePoint(net, bytes, gloo);
-          ar.push({ model: model.name, mbit, n, bytes, oursS: t.ours, glooS: t.gloo });
+          const t = await allreducePoint(net, bytes, gloo, wire);
+          ar.push({ model: model.name, mbit, n, bytes, oursS: t.ours, wireS: t.wire, glooS: t.gloo });
           const bound = ringBound(n, bytes, mbit);
           console.log(
             [
@@ -320,6 +360,7 @@ async function main(): Promise<void> {
               f(bound * 1000).padStart(8),
               f(bound / t.ours, 2).padStart(10),
               (t.gloo === null ? '-' : f(bound / t.gloo, 2)).padStart(10),
+              ...(t.wire === null ? [] : [f(t.wire * 1000).padStart(10), f(t.wire / t.ours, 2).padStart(14)]),
             ].join(' '),
           );
         } finally {
