@@ -11,6 +11,7 @@ import {
   checkConcurrentTags,
   checkLeavingPeer,
   checkStalledPeer,
+  firstBucketDifference,
   isCollectiveError,
 } from './testing.js';
 
@@ -52,6 +53,11 @@ for (const worldSize of [1, 2, 3, 4, 5]) {
       await checkAllreduce(groups, 700_000, 'avg', tag++, wire);
       await checkAllreduce(groups, 1001, 'max', tag++, wire);
     }
+    // Interleaved: blocks of one float, blocks larger than a segment, one block, no floats.
+    await checkAllreduce(groups, 1001, 'sum', tag++, 'float32', 1);
+    await checkAllreduce(groups, 700_000, 'avg', tag++, 'bf16', 300_000);
+    await checkAllreduce(groups, 1001, 'max', tag++, 'fp16', 5000);
+    await checkAllreduce(groups, 0, 'sum', tag++, 'float32', 256);
     for (let root = 0; root < worldSize; root++) await checkBroadcast(groups, 2501, root, tag++);
     await checkBroadcast(groups, 700_000, 0, tag++);
     await checkBroadcast(groups, 0, worldSize - 1, tag++);
@@ -67,6 +73,48 @@ test('gRPC ring: small segments, and calls with different tags in flight togethe
   await checkAllreduce(groups, 1001, 'avg', 1);
   await checkBroadcast(groups, 1001, 1, 2);
   await checkConcurrentTags(groups, 2000, [3, 4]);
+  await closeAll(groups);
+});
+
+test('gRPC ring: interleaved sub-ranges in flight together reduce as the whole buffer', async () => {
+  const eps = await endpoints(3);
+  // 256-float segments cut each 1000-float block in four.
+  const groups = await joinAll(eps, 1, { segmentBytes: 1024 });
+  const unit = 1000 * 3;
+  const cuts = [2 * unit, 5 * unit] as const;
+  for (const [wire, tag] of [
+    ['float32', 10],
+    ['bf16', 20],
+  ] as const) {
+    assert.equal(await firstBucketDifference(groups, 8 * unit + 333, cuts, 1000, wire, tag), -1, wire);
+  }
+  await closeAll(groups);
+});
+
+test('gRPC ring: a peer with another interleave fails with COLLECTIVE_MISMATCH, even for the same segments', async () => {
+  const eps = await endpoints(2);
+  const groups = await joinAll(eps, 1);
+  // 8 floats on 2 ranks: contiguous chunks and blocks of 4 cut the buffer alike, so only the
+  // interleave field of the segments tells the calls apart.
+  const results = await Promise.allSettled(
+    groups.map((g, r) =>
+      g.allreduce(new Float32Array(8), 'sum', { tag: 1, timeoutMs: 5_000, interleave: r === 0 ? 4 : 0 }),
+    ),
+  );
+  const reasons = results.map((res) => {
+    assert.equal(res.status, 'rejected');
+    return (res as PromiseRejectedResult).reason as unknown;
+  });
+  isCollectiveError(
+    'COLLECTIVE_MISMATCH',
+    1,
+    /sent allreduce\(sum, 8 floats\) step 0 segment 0 \(4 floats\) where this rank expected allreduce\(sum, 8 floats, interleaved by 4\)/,
+  )(reasons[0]);
+  isCollectiveError(
+    'COLLECTIVE_MISMATCH',
+    0,
+    /sent allreduce\(sum, 8 floats, interleaved by 4\)/,
+  )(reasons[1]);
   await closeAll(groups);
 });
 

@@ -22,6 +22,15 @@ export interface CollectiveOptions {
    * float32, the result is rounded to the wire dtype, and every rank still ends bit-identical.
    */
   readonly wire?: WireDtype;
+  /**
+   * Floats per block of an interleaved layout (allreduce only). Block j of the call's buffer
+   * (elements [j * G, (j + 1) * G), the last one possibly shorter) belongs to ring chunk
+   * j mod worldSize. A sub-range of a buffer that starts at a multiple of G * worldSize is then
+   * reduced bit for bit as within the whole buffer (the same ranks add in the same order), on any
+   * wire dtype, so a buffer may be reduced in buckets. Absent or 0: contiguous chunks, best for a
+   * buffer reduced once.
+   */
+  readonly interleave?: number;
 }
 
 /** One generation of a group of ranks: membership is fixed for its lifetime. */

@@ -21,6 +21,8 @@ export interface CallSignature {
   readonly length: number;
   /** How the call's floats travel (allreduce only, else float32). */
   readonly wire: WireDtype;
+  /** Floats per block of the interleaved layout (allreduce only); 0 for contiguous chunks. */
+  readonly interleave: number;
 }
 
 /** One segment as it arrives from the previous rank. */

@@ -53,7 +53,21 @@ export class RingProcessGroup implements ProcessGroup {
     const wire = opts.wire ?? 'float32';
     if (!WIRE_DTYPES.includes(wire))
       return Promise.reject(argumentError(`allreduce: unknown wire dtype ${String(wire)}`));
-    const call: CallSignature = { tag: opts.tag, kind: 'allreduce', op, root: 0, length: data.length, wire };
+    const interleave = opts.interleave ?? 0;
+    if (!Number.isSafeInteger(interleave) || interleave < 0) {
+      return Promise.reject(
+        argumentError(`allreduce: interleave ${String(interleave)} is not a non-negative integer`),
+      );
+    }
+    const call: CallSignature = {
+      tag: opts.tag,
+      kind: 'allreduce',
+      op,
+      root: 0,
+      length: data.length,
+      wire,
+      interleave,
+    };
     return this.run(call, opts, () => ringAllreduce(this.links, call, data, op, this.segmentElements));
   }
 
@@ -72,6 +86,7 @@ export class RingProcessGroup implements ProcessGroup {
       root,
       length: data.length,
       wire: 'float32',
+      interleave: 0,
     };
     return this.run(call, opts, () => ringBroadcast(this.links, call, data, this.segmentElements));
   }
@@ -84,6 +99,7 @@ export class RingProcessGroup implements ProcessGroup {
       root: 0,
       length: 0,
       wire: 'float32',
+      interleave: 0,
     };
     // An empty ring allreduce: each rank's last receive depends on every rank having sent its first
     // message, i.e. on every rank having entered the barrier.

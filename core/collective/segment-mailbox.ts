@@ -17,8 +17,11 @@ interface Waiter {
 }
 
 function describeCall(c: CallSignature): string {
-  if (c.kind === 'allreduce')
-    return `allreduce(${c.op}, ${c.length} floats${c.wire === 'float32' ? '' : ` as ${c.wire}`})`;
+  if (c.kind === 'allreduce') {
+    const wire = c.wire === 'float32' ? '' : ` as ${c.wire}`;
+    const layout = c.interleave === 0 ? '' : `, interleaved by ${c.interleave}`;
+    return `allreduce(${c.op}, ${c.length} floats${wire}${layout})`;
+  }
   if (c.kind === 'broadcast') return `broadcast(root ${c.root}, ${c.length} floats)`;
   return 'barrier';
 }
@@ -112,6 +115,7 @@ export class SegmentMailbox {
       s.root === c.root &&
       s.length === c.length &&
       s.wire === c.wire &&
+      s.interleave === c.interleave &&
       s.step === w.step &&
       s.index === w.index &&
       s.data.length === w.length;

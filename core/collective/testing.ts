@@ -47,7 +47,7 @@ const UNIT_ROUNDOFF: Record<WireDtype, number> = { float32: 2 ** -24, bf16: 2 **
 /**
  * Allreduces random data on every rank and checks the result against a float64 reduction (within
  * the rounding of float32 sums and of the wire dtype; max and min exactly, rounded to the wire
- * dtype) and that all ranks hold bit-identical results.
+ * dtype) and that all ranks hold bit-identical results. `interleave` is CollectiveOptions.interleave.
  */
 export async function checkAllreduce(
   groups: readonly ProcessGroup[],
@@ -55,12 +55,13 @@ export async function checkAllreduce(
   op: ReduceOp,
   tag: number,
   wire: WireDtype = 'float32',
+  interleave = 0,
 ) {
   const n = groups.length;
   const inputs = randomInputs(n, length, tag);
   const outputs = inputs.map((a) => a.slice());
   await Promise.all(
-    groups.map((g, r) => g.allreduce(outputs[r]!, op, { tag, timeoutMs: CALL_TIMEOUT_MS, wire })),
+    groups.map((g, r) => g.allreduce(outputs[r]!, op, { tag, timeoutMs: CALL_TIMEOUT_MS, wire, interleave })),
   );
   for (let r = 1; r < n; r++) assert.ok(sameBits(outputs[r]!, outputs[0]!), `rank ${r} differs from rank 0`);
   const out = outputs[0]!;
@@ -93,6 +94,50 @@ export async function checkAllreduce(
     }
     if (!(Math.abs(out[i]! - want) <= tolerance)) assert.fail(`${op} element ${i}: ${out[i]} != ${want}`);
   }
+}
+
+/**
+ * Averages random floats of magnitudes 2^-12 to 2^12 (so that the order of the float32 additions
+ * shows in the bits) on every rank twice: once as the whole buffer, and on copies as the sub-ranges
+ * [0, cuts[0]), [cuts[0], cuts[1]) and [cuts[1], length), all in flight together (tags tag to
+ * tag + 3, the last rank starting the sub-ranges in reverse order), each call with `interleave`.
+ * Checks that all ranks agree bit for bit within each way, and returns the first element whose
+ * bits differ between the two ways, or -1 if none does: with interleave G > 0 and cuts at multiples
+ * of G * worldSize there must be none.
+ */
+export async function firstBucketDifference(
+  groups: readonly ProcessGroup[],
+  length: number,
+  cuts: readonly [number, number],
+  interleave: number,
+  wire: WireDtype,
+  tag: number,
+): Promise<number> {
+  const n = groups.length;
+  const whole = groups.map((_, r) => {
+    const rng = new Rng(deriveSeed(tag, length, r));
+    return Float32Array.from({ length }, () => rng.normal() * 2 ** (rng.int(25) - 12));
+  });
+  const bucketed = whole.map((a) => a.slice());
+  const ranges = [0, cuts[0], cuts[1], length];
+  const opts = (k: number) => ({ tag: tag + k, timeoutMs: CALL_TIMEOUT_MS, wire, interleave });
+  await Promise.all(
+    groups.flatMap((g, r) => [
+      g.allreduce(whole[r]!, 'avg', opts(0)),
+      ...(r === n - 1 ? [2, 1, 0] : [0, 1, 2]).map((b) =>
+        g.allreduce(bucketed[r]!.subarray(ranges[b]!, ranges[b + 1]!), 'avg', opts(b + 1)),
+      ),
+    ]),
+  );
+  const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let r = 1; r < n; r++) {
+    assert.ok(sameBits(whole[r]!, whole[0]!), `whole: rank ${r} differs from rank 0`);
+    assert.ok(sameBits(bucketed[r]!, bucketed[0]!), `sub-ranges: rank ${r} differs from rank 0`);
+  }
+  const a = bits(whole[0]!);
+  const b = bits(bucketed[0]!);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return i;
+  return -1;
 }
 
 /** Broadcasts random data from `root` and checks every rank got the root's exact bits. */

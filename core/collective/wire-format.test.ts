@@ -54,6 +54,7 @@ test('encodeSegment writes a LinkSegment protobufjs reads back', () => {
     root: 0,
     length: 1001,
     wire: 'float32',
+    interleave: 2 ** 40 + 5,
   };
   const payload = Float32Array.from({ length: 251 }, (_, i) => i / 3 - 40);
   const bytes = encodeSegment({ jobId: 'job-ü', generation: 7, senderRank: 4 }, call, 5, 2, payload);
@@ -74,6 +75,7 @@ test('encodeSegment writes a LinkSegment protobufjs reads back', () => {
       step: 5,
       index: 2,
       dtype: 'WIRE_DTYPE_FLOAT32',
+      interleave: 2 ** 40 + 5,
       padding: undefined,
       data: undefined,
     },
@@ -87,7 +89,15 @@ test('a 16-bit segment carries 2 bytes a value, and both codecs read each other'
     ['bf16', 'WIRE_DTYPE_BF16'],
     ['fp16', 'WIRE_DTYPE_FP16'],
   ] as const) {
-    const call: CallSignature = { tag: 4, kind: 'allreduce', op: 'sum', root: 0, length: 6, wire };
+    const call: CallSignature = {
+      tag: 4,
+      kind: 'allreduce',
+      op: 'sum',
+      root: 0,
+      length: 6,
+      wire,
+      interleave: 0,
+    };
     const rounded = payload.slice();
     roundToWire(rounded, wire);
     const bytes = encodeSegment({ jobId: 'j', generation: 1, senderRank: 0 }, call, 0, 0, rounded);
@@ -116,7 +126,7 @@ test('a 16-bit segment carries 2 bytes a value, and both codecs read each other'
   const unknown = Buffer.from(
     encodeSegment(
       { jobId: 'j', generation: 1, senderRank: 0 },
-      { tag: 4, kind: 'allreduce', op: 'sum', root: 0, length: 1, wire: 'bf16' },
+      { tag: 4, kind: 'allreduce', op: 'sum', root: 0, length: 1, wire: 'bf16', interleave: 0 },
       0,
       0,
       Float32Array.of(1),
@@ -153,6 +163,7 @@ test('decodeLinkMessage reads a LinkSegment written by protobufjs, defaults omit
       root: 2,
       length: 3,
       wire: 'float32',
+      interleave: 0,
       step: 0,
       index: 0,
       data: [...data],
@@ -160,8 +171,56 @@ test('decodeLinkMessage reads a LinkSegment written by protobufjs, defaults omit
   );
 });
 
+test('the interleave field (12) agrees with protobufjs both ways and is written only when set', () => {
+  const origin = { jobId: 'j', generation: 1, senderRank: 0 };
+  for (const interleave of [0, 1, 256, 2 ** 53 - 1]) {
+    const call: CallSignature = {
+      tag: 3,
+      kind: 'allreduce',
+      op: 'avg',
+      root: 0,
+      length: 1000,
+      wire: 'bf16',
+      interleave,
+    };
+    const bytes = encodeSegment(origin, call, 1, 2, Float32Array.of(1, 2));
+    const s = reference.decode(bytes)['segment'] as Record<string, unknown>;
+    assert.equal(s['interleave'], interleave);
+    assert.equal(segmentOf(decodeLinkMessage(asReceived(bytes))).interleave, interleave);
+    const theirs = reference.encode({ segment: { kind: 'CALL_KIND_ALLREDUCE', interleave } });
+    assert.equal(segmentOf(decodeLinkMessage(theirs)).interleave, interleave);
+  }
+  // As for dtype, the default is left out, so contiguous calls keep their old bytes. No other byte
+  // of this message can be the field's key (12 << 3).
+  const barrier: CallSignature = {
+    tag: 3,
+    kind: 'barrier',
+    op: null,
+    root: 0,
+    length: 0,
+    wire: 'float32',
+    interleave: 0,
+  };
+  assert.ok(!encodeSegment(origin, barrier, 0, 0, new Float32Array(0)).includes(12 << 3));
+  assert.throws(
+    () =>
+      decodeLinkMessage(
+        reference.encode({ segment: { kind: 'CALL_KIND_ALLREDUCE', interleave: '18446744073709551615' } }),
+      ),
+    /interleave: .* is past 2\^53 - 1/,
+  );
+});
+
 test('a received segment payload is a view of the receive buffer, not a copy', () => {
-  const call: CallSignature = { tag: 1, kind: 'barrier', op: null, root: 0, length: 0, wire: 'float32' };
+  const call: CallSignature = {
+    tag: 1,
+    kind: 'barrier',
+    op: null,
+    root: 0,
+    length: 0,
+    wire: 'float32',
+    interleave: 0,
+  };
   for (const jobId of ['a', 'ab', 'abc', 'abcd']) {
     for (const floats of [0, 1, 40, 70_000]) {
       const received = asReceived(
@@ -190,6 +249,7 @@ test('forwardSegment rewrites a received segment in place for the next hop', () 
     root: 0,
     length: 5000,
     wire: 'float32',
+    interleave: 100,
   };
   const payload = Float32Array.from({ length: 1250 }, (_, i) => i);
   const sent = encodeSegment({ jobId: 'j', generation: 2, senderRank: 126 }, call, 126, 3, payload);

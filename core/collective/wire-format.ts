@@ -218,7 +218,8 @@ class SegmentHeaderWriter {
       uintSize(8, call.length) +
       uintSize(9, step) +
       uintSize(10, index) +
-      (call.wire === 'float32' ? 0 : uintSize(11, DTYPE_CODES[call.wire]));
+      (call.wire === 'float32' ? 0 : uintSize(11, DTYPE_CODES[call.wire])) +
+      (call.interleave === 0 ? 0 : uintSize(12, call.interleave));
     this.dataFieldHeader = varintSize(key(15, WIRE_LEN)) + varintSize(dataBytes);
   }
 
@@ -245,6 +246,7 @@ class SegmentHeaderWriter {
     w.uint(9, this.step);
     w.uint(10, this.index);
     if (call.wire !== 'float32') w.uint(11, DTYPE_CODES[call.wire]);
+    if (call.interleave !== 0) w.uint(12, call.interleave);
     w.bytesHeader(14, padding);
     out.fill(0, w.pos, w.pos + padding);
     w.pos += padding;
@@ -487,6 +489,7 @@ function decodeSegment(r: Reader): LinkSegment {
   let step = 0;
   let index = 0;
   let dtypeCode = 0;
+  let interleave = 0;
   let dataSpan: [number, number] | null = null;
   while (!r.done()) {
     const k = r.key();
@@ -524,6 +527,9 @@ function decodeSegment(r: Reader): LinkSegment {
       case key(11, WIRE_VARINT):
         dtypeCode = r.enumCode('dtype');
         break;
+      case key(12, WIRE_VARINT):
+        interleave = r.uint64('interleave');
+        break;
       case key(15, WIRE_LEN): {
         dataSpan = r.span('data');
         const bytes = dataSpan[1] - dataSpan[0];
@@ -543,7 +549,7 @@ function decodeSegment(r: Reader): LinkSegment {
   const wire = DTYPES[dtypeCode];
   if (wire === undefined) r.fail(`unknown wire dtype ${dtypeCode}`);
   const data = dataSpan === null ? new Float32Array(0) : readPayload(r, dataSpan, wire);
-  return { jobId, generation, senderRank, tag, kind, op, root, length, wire, step, index, data };
+  return { jobId, generation, senderRank, tag, kind, op, root, length, wire, interleave, step, index, data };
 }
 
 /** The payload in `span` as float32: a view of the received bytes where aligned, else a copy. */

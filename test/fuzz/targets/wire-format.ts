@@ -24,8 +24,17 @@ const allreduce: CallSignature = {
   root: 0,
   length: 1000,
   wire: 'float32',
+  interleave: 0,
 };
-const barrier: CallSignature = { tag: 2, kind: 'barrier', op: null, root: 0, length: 0, wire: 'float32' };
+const barrier: CallSignature = {
+  tag: 2,
+  kind: 'barrier',
+  op: null,
+  root: 0,
+  length: 0,
+  wire: 'float32',
+  interleave: 0,
+};
 
 /** The LinkMessage fuzz target. */
 export const wireFormatTarget: FuzzTarget = {
