@@ -44,6 +44,9 @@ describe('autoencoder gradients (central differences, float32)', () => {
       loss: 'mse',
     });
   });
+  it('ae: relu hidden, untied, mse', () => {
+    assertGradient('ae', { layers: [5, 3], activation: 'relu', loss: 'mse' });
+  });
   it('ae: overcomplete single layer', () => {
     assertGradient('ae', { layers: [9], 'code-activation': 'tanh' });
   });

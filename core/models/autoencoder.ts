@@ -11,8 +11,9 @@ import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
 import { activate, dense, denseTransposed, glorotInit, matrix, reconstructionLoss } from './layers.js';
 import type { Activation, ReconstructionLoss } from './layers.js';
-import { denseLayerValues } from './model.js';
-import type { DenseLayerValues, Model, ParamSpec, StepResult } from './model.js';
+import { denseLayerValues, paramOffsets } from './model.js';
+import type { DenseLayerValues, LayeredStep, Model, ParamSpec, StepResult } from './model.js';
+import { completeStep, denseStackStep, type StackLayer } from './dense-stack.js';
 import {
   AE_HYPERS,
   CONTRACTIVE_AE_HYPERS,
@@ -54,6 +55,7 @@ export class Autoencoder implements Model {
   readonly paramSpecs: readonly ParamSpec[];
   readonly hyper: Readonly<Record<string, unknown>>;
   private readonly sizes: readonly number[];
+  private readonly stack: readonly StackLayer[];
 
   constructor(private readonly config: AutoencoderConfig) {
     const { layers, inputSize } = config;
@@ -79,6 +81,34 @@ export class Autoencoder implements Model {
       specs.push({ name: `dec${j}.b`, shape: [to] });
     }
     this.paramSpecs = specs;
+    this.stack = this.stackLayers();
+  }
+
+  /** The encoder, then the decoder, as dense layers over the flat parameters. */
+  private stackLayers(): StackLayer[] {
+    const l = this.config.layers.length;
+    const at = paramOffsets(this.paramSpecs);
+    const offset = (name: string): number => at.get(name)!.offset;
+    const encoder = Array.from({ length: l }, (_, i): StackLayer => ({
+      inputs: this.sizes[i]!,
+      outputs: this.sizes[i + 1]!,
+      weight: offset(`enc${i}.w`),
+      transposed: false,
+      bias: offset(`enc${i}.b`),
+      activation: i === l - 1 ? this.config.codeActivation : this.config.activation,
+    }));
+    const decoder = Array.from({ length: l }, (_, j): StackLayer => {
+      const [inputs, outputs] = this.decoderSizes(j);
+      return {
+        inputs,
+        outputs,
+        weight: offset(this.config.tied ? `enc${l - 1 - j}.w` : `dec${j}.w`),
+        transposed: this.config.tied,
+        bias: offset(`dec${j}.b`),
+        activation: j === l - 1 ? 'linear' : this.config.activation,
+      };
+    });
+    return [...encoder, ...decoder];
   }
 
   /** Decoder layer j maps sizes[L - j] to sizes[L - j - 1]. */
@@ -151,6 +181,8 @@ export class Autoencoder implements Model {
     noise: Noise,
     out?: Float32Array,
   ): StepResult {
+    const layered = this.stepLayered(params, batch, batchSize, noise, out);
+    if (layered) return completeStep(layered);
     const clean = batch.subarray(0, batchSize * this.inputSize);
     const input = this.corrupt(clean, noise);
     const r = lossAndGrads(
@@ -175,6 +207,28 @@ export class Autoencoder implements Model {
     return Object.keys(r.extras).length > 0
       ? { loss: r.loss, grads: r.grads, extras: r.extras }
       : { loss: r.loss, grads: r.grads };
+  }
+
+  /** Layer by layer for every variant but the contractive one, whose penalty involves the Jacobian. */
+  stepLayered(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    noise: Noise,
+    out?: Float32Array,
+  ): LayeredStep | null {
+    if (this.config.contraction > 0) return null;
+    const clean = batch.subarray(0, batchSize * this.inputSize);
+    const { loss, sparsity } = this.config;
+    return denseStackStep(
+      this.stack,
+      { loss, sparsity, codeLayer: this.config.layers.length - 1, sse: false },
+      params,
+      this.corrupt(clean, noise),
+      clean,
+      batchSize,
+      out,
+    );
   }
 
   /** The encoder's dense layers (hidden activation, then the code activation). */

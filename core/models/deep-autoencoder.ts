@@ -13,19 +13,21 @@ import type { Noise } from '../data/sample-noise.js';
 import { HarmoniumError } from '../errors.js';
 import type { HyperValues } from './hyper.js';
 import { HyperReader } from './hyper-values.js';
-import { dense, denseTransposed, glorotInit, matrix, reconstructionLoss, sumSquares } from './layers.js';
-import type { ReconstructionLoss } from './layers.js';
+import { dense, denseTransposed, glorotInit, matrix, reconstructionLoss } from './layers.js';
+import type { Activation, ReconstructionLoss } from './layers.js';
 import { DEEP_AE_HYPERS } from './model-catalogue.js';
 import { denseLayerValues, flatLength, paramOffsets } from './model.js';
 import type {
   DenseLayerValues,
+  LayeredStep,
   Model,
   ParamSpec,
   StepResult,
   TrainingDefaults,
   TrainingPhase,
 } from './model.js';
-import { lossAndGrads, paramTensors, withParams } from './params.js';
+import { completeStep, denseStackStep, type StackLayer } from './dense-stack.js';
+import { paramTensors, withParams } from './params.js';
 import { bernoulli } from './rbm-energy.js';
 
 /** How the weights start before fine-tuning. */
@@ -94,6 +96,7 @@ export class DeepAutoencoder implements Model {
   private readonly sizes: readonly number[];
   private readonly offsets: ReadonlyMap<string, { offset: number; size: number }>;
   private phase = 0;
+  private readonly stack: readonly StackLayer[];
 
   constructor(private readonly config: DeepAutoencoderConfig) {
     this.inputSize = config.inputSize;
@@ -112,6 +115,7 @@ export class DeepAutoencoder implements Model {
     }
     this.paramSpecs = specs;
     this.offsets = paramOffsets(specs);
+    this.stack = this.stackLayers();
     const finetune: TrainingPhase = { name: 'finetune', epochs: null, training: null };
     this.phases =
       config.pretrain === 'rbm'
@@ -220,7 +224,7 @@ export class DeepAutoencoder implements Model {
     const rbm = this.config.pretrain === 'rbm' && this.phase < rbms ? this.phase : -1;
     return rbm >= 0
       ? this.cdStep(rbm, params, batch, batchSize, noise, out)
-      : this.fineTuneStep(params, batch, batchSize, out);
+      : completeStep(this.stepLayered(params, batch, batchSize, noise, out)!);
   }
 
   /**
@@ -297,30 +301,50 @@ export class DeepAutoencoder implements Model {
   }
 
   /**
-   * Backpropagation through the unrolled net: sigmoid hidden layers, linear code, sigmoid decoder
-   * layers, logistic output. loss: the configured loss per image summed over pixels, averaged over
-   * the batch; extras.sse: the squared error per image (Hinton & Salakhutdinov's figure).
+   * Fine-tuning, layer by layer: backpropagation through the unrolled net. loss: the configured
+   * loss per image summed over pixels, averaged over the batch; extras.sse: the squared error per
+   * image (Hinton & Salakhutdinov's figure). Null in the CD phases, whose statistics come in one piece.
    */
-  private fineTuneStep(
+  stepLayered(
     params: Float32Array,
     batch: Float32Array,
     batchSize: number,
+    _noise: Noise,
     out?: Float32Array,
-  ): StepResult {
+  ): LayeredStep | null {
+    if (this.config.pretrain === 'rbm' && this.phase < this.sizes.length - 1) return null;
     const l = this.sizes.length - 1;
-    const r = lossAndGrads(
-      this.paramSpecs,
+    const x = batch.subarray(0, batchSize * this.inputSize);
+    return denseStackStep(
+      this.stack,
+      { loss: this.config.loss, sparsity: 0, codeLayer: l - 1, sse: true },
       params,
-      (p, report) => {
-        const { encW, encB, decW, decB } = this.split(p);
-        const x = matrix(batch, batchSize, this.inputSize);
-        const logits = this.downLogits(decW, decB, this.up(encW, encB, x, l));
-        report('sse', tf.mean(sumSquares(tf.sigmoid(logits), x)) as tf.Scalar);
-        return tf.mean(reconstructionLoss(this.config.loss, logits, x)) as tf.Scalar;
-      },
+      x,
+      x,
+      batchSize,
       out,
     );
-    return { loss: r.loss, grads: r.grads, extras: r.extras };
+  }
+
+  /** The unrolled net: sigmoid hidden layers, linear code, sigmoid decoder layers, output logits. */
+  private stackLayers(): StackLayer[] {
+    const l = this.sizes.length - 1;
+    const layer = (name: string, inputs: number, outputs: number, activation: Activation): StackLayer => ({
+      inputs,
+      outputs,
+      weight: this.slot(`${name}.w`).offset,
+      transposed: false,
+      bias: this.slot(`${name}.b`).offset,
+      activation,
+    });
+    const encoder = Array.from({ length: l }, (_, i) =>
+      layer(`enc${i}`, this.sizes[i]!, this.sizes[i + 1]!, i === l - 1 ? 'linear' : 'sigmoid'),
+    );
+    const decoder = Array.from({ length: l }, (_, j) => {
+      const i = l - 1 - j;
+      return layer(`dec${i}`, this.sizes[i + 1]!, this.sizes[i]!, i === 0 ? 'linear' : 'sigmoid');
+    });
+    return [...encoder, ...decoder];
   }
 
   /** The linear code of each image (the encoder's up-pass). */

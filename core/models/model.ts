@@ -61,6 +61,26 @@ export interface StepResult {
 }
 
 /**
+ * A training step whose backward pass runs one layer at a time, from the output (`Model.stepLayered`):
+ * between layers the caller may start sending the gradients already final, so that the all-reduce
+ * runs while the rest of the backward pass is computed.
+ */
+export interface LayeredStep {
+  /** The batch's loss, known once the forward pass ran. */
+  readonly loss: number;
+  readonly extras?: Readonly<Record<string, number>>;
+  /** The descent direction (as `StepResult.grads`), written as the backward pass reaches each layer. */
+  readonly grads: Float32Array;
+  /** True once every layer has run its backward pass. */
+  readonly done: boolean;
+  /**
+   * Runs the backward pass through the next layer and returns the ranges [lo, hi) of `grads` that
+   * are final now; over the whole pass every element is reported exactly once.
+   */
+  backward(): ReadonlyArray<readonly [number, number]>;
+}
+
+/**
  * The small interface every model implements. Parameters live outside the model, in one flat
  * `Float32Array` laid out as `paramSpecs` in order; the model turns them into named tensors for
  * its computation and returns flat gradients, so optimizers and all-reduce never see tensors.
@@ -98,6 +118,17 @@ export interface Model {
     noise: Noise,
     out?: Float32Array,
   ): StepResult;
+  /**
+   * The same step as `step` (bit for bit), with its backward pass exposed a layer at a time; absent
+   * where the model computes its gradients in one piece (in the current phase, where it has phases).
+   */
+  stepLayered?(
+    params: Float32Array,
+    batch: Float32Array,
+    batchSize: number,
+    noise: Noise,
+    out?: Float32Array,
+  ): LayeredStep | null;
   /**
    * Training phases in order; absent for a model trained in one phase with the job's settings.
    * The phase list is fixed by the hyperparameters.
