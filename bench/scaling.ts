@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/scaling.ts [--models deep,wide] [--workers 1,2,4,8] [--rates 1000,10000]
  *     [--steps 25] [--per-worker-batch 100] [--no-gloo] [--no-jobs] [--wire bf16|fp16]
+ *     [--bucket-mb 0,4]
  *
  * 1. The all-reduce of each model's parameters (float32) on the shaped links: our ring and
  *    torch.distributed gloo (one python process per host), against the ring's bound
@@ -13,15 +14,16 @@
  * 2. Weak scaling: a job of `--steps` steps with `--per-worker-batch` images per worker per step
  *    (global batch n * b), the deep autoencoder (784-1000-500-250-30, 2.8M parameters) and a
  *    communication-bound wide one (784-16000-784, 25.1M). From metrics.jsonl after the first
- *    record: images/s, seconds per step, the all-reduce's share; weak-scaling efficiency is
- *    images/s(n) / (n * images/s(1)).
+ *    record: images/s, seconds per step, the all-reduce's share and the part of it the backward
+ *    pass did not hide (allreduce_exposed_seconds), once per `--bucket-mb` (0: one all-reduce after
+ *    the backward pass); weak-scaling efficiency is images/s(n) / (n * images/s(1)).
  * 3. The hosts share this machine's cores, so the measured points mix in CPU contention. A model
  *    fitted to the measured all-reduces, t(n, R) = 2(n-1) a + 2(n-1)/n * S * max(1 / (e R), c k(n)),
  *    separates the link (efficiency e), per-hop latency (a) and the CPU cost per byte (c, times the
  *    oversubscription k(n) = max(1, n / cores)); with the compute time of one worker alone it
  *    predicts each measured job (checked: predicted / measured) and then a cluster with a core per
- *    worker: 8-64 workers on 10, 25 and 100 Gbit/s. Nothing is overlapped today: step = compute +
- *    all-reduce.
+ *    worker: 8-64 workers on 10, 25 and 100 Gbit/s, with nothing overlapped (step = compute +
+ *    all-reduce), which the bucketed rows' exposed time then improves on.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -186,6 +188,7 @@ interface JobPoint {
   readonly imagesPerS: number;
   readonly stepS: number;
   readonly allreduceS: number;
+  readonly exposedS: number;
 }
 
 /** A weak-scaling job: the coordinator and worker 0 on host 0, worker i on host i. */
@@ -194,6 +197,7 @@ async function jobPoint(
   model: ModelSpec,
   steps: number,
   perWorker: number,
+  bucketMb: number,
 ): Promise<JobPoint> {
   const n = net.hosts.length;
   const runs = mkdtempSync(join(tmpdir(), 'harmonium-scaling-'));
@@ -242,6 +246,7 @@ async function jobPoint(
           ...['--model', 'ae', '--layers', model.layers, '--limit', String(steps * batch)],
           ...['--batch-size', String(batch), '--epochs', '1', '--log-every', '5', '--workers', String(n)],
           ...['--no-eval', '--no-pictures', '--threads', '1', '--digest-every', '0', '--out', 'job'],
+          ...['--bucket-mb', String(bucketMb)],
         ],
         piped,
       ),
@@ -268,6 +273,7 @@ async function jobPoint(
       imagesPerS,
       stepS: batch / imagesPerS,
       allreduceS: n > 1 ? mean((r) => r['allreduce_seconds']!) : 0,
+      exposedS: n > 1 ? mean((r) => r['allreduce_exposed_seconds']!) : 0,
     };
   } finally {
     rmSync(runs, { recursive: true, force: true });
@@ -328,6 +334,7 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '25'));
   const perWorker = Number(arg('per-worker-batch', '100'));
   const gloo = !process.argv.includes('--no-gloo');
+  const buckets = numbers(arg('bucket-mb', '0,4'));
   const jobs = !process.argv.includes('--no-jobs');
   const wire = arg('wire', 'float32') as WireDtype;
   if (!WIRE_DTYPES.includes(wire)) throw new Error(`--wire must be one of ${WIRE_DTYPES.join(', ')}`);
@@ -386,7 +393,7 @@ async function main(): Promise<void> {
     `\nweak scaling, ${perWorker} images per worker per step, ${steps} steps (means after the first record)`,
   );
   console.log(
-    'model                          Mbit/s  hosts  images/s  step ms  all-reduce ms  bound ms  efficiency  predicted  pred/meas',
+    'model                          Mbit/s  hosts  bucket MiB  images/s  step ms  all-reduce ms  exposed ms  bound ms  efficiency  predicted  pred/meas',
   );
   const single = new Map<string, JobPoint>();
   const computeAlone = new Map<string, number>();
@@ -394,37 +401,41 @@ async function main(): Promise<void> {
     for (const mbit of rates) {
       for (const n of workers) {
         if (n === 1 && single.has(model.name)) continue;
-        const net = await NetnsHosts.create({ hosts: n, ...(n > 1 ? { rateMbit: mbit } : {}) });
-        let p: JobPoint;
-        try {
-          p = await jobPoint(net, model, steps, perWorker);
-        } finally {
-          await net.destroy();
+        for (const bucketMb of n === 1 ? [0] : buckets) {
+          const net = await NetnsHosts.create({ hosts: n, ...(n > 1 ? { rateMbit: mbit } : {}) });
+          let p: JobPoint;
+          try {
+            p = await jobPoint(net, model, steps, perWorker, bucketMb);
+          } finally {
+            await net.destroy();
+          }
+          if (n === 1) {
+            single.set(model.name, p);
+            computeAlone.set(model.name, p.stepS);
+          }
+          const one = single.get(model.name)!;
+          const k = Math.max(1, n / cores);
+          // Shared cores: each worker's compute runs k times slower than alone.
+          const predictedStep =
+            computeAlone.get(model.name)! * k + modelTime(fit, n, model.params * 4, mbit, k);
+          const predicted = (n * perWorker) / predictedStep;
+          console.log(
+            [
+              model.name.padEnd(30),
+              (n === 1 ? '-' : String(mbit)).padStart(6),
+              String(n).padStart(6),
+              (n === 1 ? '-' : String(bucketMb)).padStart(11),
+              f(p.imagesPerS, 0).padStart(9),
+              f(p.stepS * 1000).padStart(8),
+              f(p.allreduceS * 1000).padStart(14),
+              f(p.exposedS * 1000).padStart(11),
+              f(ringBound(n, model.params * 4, mbit) * 1000).padStart(9),
+              f(p.imagesPerS / (n * one.imagesPerS), 2).padStart(11),
+              f(predicted, 0).padStart(10),
+              f(predicted / p.imagesPerS, 2).padStart(10),
+            ].join(' '),
+          );
         }
-        if (n === 1) {
-          single.set(model.name, p);
-          computeAlone.set(model.name, p.stepS);
-        }
-        const one = single.get(model.name)!;
-        const k = Math.max(1, n / cores);
-        // Shared cores: each worker's compute runs k times slower than alone.
-        const predictedStep =
-          computeAlone.get(model.name)! * k + modelTime(fit, n, model.params * 4, mbit, k);
-        const predicted = (n * perWorker) / predictedStep;
-        console.log(
-          [
-            model.name.padEnd(30),
-            (n === 1 ? '-' : String(mbit)).padStart(6),
-            String(n).padStart(6),
-            f(p.imagesPerS, 0).padStart(9),
-            f(p.stepS * 1000).padStart(8),
-            f(p.allreduceS * 1000).padStart(14),
-            f(ringBound(n, model.params * 4, mbit) * 1000).padStart(9),
-            f(p.imagesPerS / (n * one.imagesPerS), 2).padStart(11),
-            f(predicted, 0).padStart(10),
-            f(predicted / p.imagesPerS, 2).padStart(10),
-          ].join(' '),
-        );
       }
     }
   }

@@ -90,7 +90,11 @@ export class CoordinatorHost implements TrainingHost {
       phase: info.phase,
     });
     if (info.allreduceBytes > 0) {
-      this.metricsNow?.recordAllreduce({ seconds: info.allreduceSeconds, bytes: info.allreduceBytes });
+      this.metricsNow?.recordAllreduce({
+        seconds: info.allreduceSeconds,
+        exposedSeconds: info.allreduceExposedSeconds,
+        bytes: info.allreduceBytes,
+      });
     }
     if (this.reportError) throw this.reportError;
     const now = Date.now();

@@ -65,6 +65,8 @@ export interface JobConfig {
   readonly collectiveTimeout: number;
   /** How the gradients travel in the all-reduce (sums stay float32); absent in older records: float32. */
   readonly allreduceDtype: WireDtype;
+  /** MiB per bucket of the gradient all-reduce, started as the backward pass fills it (0: one all-reduce after it); absent in older records: the default. */
+  readonly bucketMb?: number;
   /** Local SGD: inner steps between syncs (1: every step's gradient is all-reduced); absent in older records: 1. */
   readonly syncEvery: number;
   /** Local SGD's outer learning rate and Nesterov momentum (DiLoCo's outer step). */
@@ -75,6 +77,9 @@ export interface JobConfig {
   /** NATS servers the coordinator publishes job events to; '' for none. */
   readonly nats: string;
 }
+
+/** MiB per gradient bucket unless `--bucket-mb` says otherwise (and in records older than the option). */
+export const DEFAULT_BUCKET_MB = 4;
 
 /** Training options shared by every model; a model's own hyperparameters come from its description. */
 export const TRAINING_OPTIONS: readonly OptionSpec[] = [
@@ -246,6 +251,14 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     default: 'float32',
     values: ['float32', 'bf16', 'fp16'],
     doc: 'how gradients travel in the all-reduce: bf16/fp16 halve the bytes (sums stay float32)',
+  },
+  {
+    name: 'bucket-mb',
+    type: 'float',
+    default: DEFAULT_BUCKET_MB,
+    min: 0,
+    max: 1024,
+    doc: 'MiB per gradient bucket: each is all-reduced as soon as the backward pass has filled it, while the layers below compute (0: one all-reduce after the backward pass)',
   },
   {
     name: 'sync-every',
@@ -420,6 +433,7 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     digestEvery: get('digest-every') as number,
     collectiveTimeout: get('collective-timeout') as number,
     allreduceDtype: get('allreduce-dtype') as WireDtype,
+    bucketMb: get('bucket-mb') as number,
     syncEvery: get('sync-every') as number,
     outerLr: get('outer-lr') as number,
     outerMomentum: get('outer-momentum') as number,

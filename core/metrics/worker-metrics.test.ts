@@ -10,8 +10,8 @@ test('steps, all-reduces and digest checks show up on /metrics with the worker l
   const m = createWorkerMetrics(who);
   m.recordStep({ step: 1, seconds: 0.02, images: 64, loss: 0.5, phase: 0 });
   m.recordStep({ step: 2, seconds: 3, images: 32, phase: 1 });
-  m.recordAllreduce({ seconds: 0.004, bytes: 4096 });
-  m.recordAllreduce({ seconds: 0.006, bytes: 4096 });
+  m.recordAllreduce({ seconds: 0.004, exposedSeconds: 0.001, bytes: 4096 });
+  m.recordAllreduce({ seconds: 0.006, exposedSeconds: 0.002, bytes: 4096 });
   m.recordDigestCheck(true);
 
   const s = await scrapeOnce(m.registry);
@@ -29,6 +29,7 @@ test('steps, all-reduces and digest checks show up on /metrics with the worker l
   assert.equal(s.value('harmonium_allreduce_duration_seconds_count', labels), 2);
   assert.equal(s.value('harmonium_allreduce_duration_seconds_bucket', { ...labels, le: '0.005' }), 1);
   assert.equal(s.value('harmonium_allreduce_bytes_total', labels), 8192);
+  assert.ok(Math.abs(s.value('harmonium_allreduce_exposed_seconds_total', labels)! - 0.003) < 1e-12);
   assert.equal(s.value('harmonium_replica_digest_checks_total', { ...labels, outcome: 'match' }), 1);
   assert.equal(s.value('harmonium_replica_digest_checks_total', { ...labels, outcome: 'mismatch' }), 0);
   // Default process metrics are on the same registry, with the same labels.

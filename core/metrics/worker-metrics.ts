@@ -35,6 +35,8 @@ export interface StepRecord {
 /** One all-reduce of the gradient buffer. */
 export interface AllreduceRecord {
   readonly seconds: number;
+  /** Of `seconds`, the time after the backward pass, which no compute hid. */
+  readonly exposedSeconds: number;
   /** Payload bytes reduced (the gradient buffer's byte length), not the bytes on the wire. */
   readonly bytes: number;
 }
@@ -79,6 +81,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     buckets: DURATION_BUCKETS_SECONDS,
     registers,
   });
+  const allreduceExposed = new Counter({
+    name: 'harmonium_allreduce_exposed_seconds_total',
+    help: 'All-reduce seconds not hidden behind the backward pass (its rate is the fraction of wall time spent waiting on gradients).',
+    registers,
+  });
   const allreduceBytes = new Counter({
     name: 'harmonium_allreduce_bytes_total',
     help: 'Payload bytes of the gradient buffers all-reduced.',
@@ -106,6 +113,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     },
     recordAllreduce(record) {
       allreduceDuration.observe(record.seconds);
+      allreduceExposed.inc(record.exposedSeconds);
       allreduceBytes.inc(record.bytes);
     },
     recordDigestCheck(matched) {

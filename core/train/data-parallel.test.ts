@@ -275,6 +275,55 @@ describe('data-parallel training loop', () => {
     });
   }
 
+  for (const [model, n, B, wire] of [
+    ['ae', 2, 20, 'float32'],
+    ['deep-ae', 4, 18, 'bf16'],
+    ['ae', 3, 20, 'fp16'],
+  ] as const) {
+    it(`gradient buckets all-reduced during the backward pass give the parameters of one all-reduce after it, bit for bit (${model}, ${n} ranks, ${wire})`, async () => {
+      const base = {
+        model,
+        ...(model === 'ae' ? { layers: '64,16' } : { layers: '48', code: '8', pretrain: 'none' }),
+        epochs: '1',
+        limit: '360',
+        'batch-size': String(B),
+        'log-every': '6',
+        'allreduce-dtype': wire,
+        workers: String(n),
+      };
+      const calls: number[][] = [];
+      const counted = createMemoryProcessGroups(n).map((g, r): ProcessGroup => {
+        calls[r] = [];
+        return {
+          rank: g.rank,
+          worldSize: g.worldSize,
+          generation: g.generation,
+          allreduce: (data, op, opts) => {
+            if (opts.interleave) calls[r]!.push(data.length);
+            return g.allreduce(data, op, opts);
+          },
+          broadcast: (data, root, opts) => g.broadcast(data, root, opts),
+          barrier: (opts) => g.barrier(opts),
+          close: () => g.close(),
+        };
+      });
+      const [whole, bucketed] = await Promise.all([
+        trainRanks(config({ ...base, 'bucket-mb': '0' }), n, createMemoryProcessGroups(n)),
+        trainRanks(config({ ...base, 'bucket-mb': '0.01' }), n, counted),
+      ]);
+      const steps = whole![0]!.host.steps.length;
+      assert.ok(calls[0]!.length >= 4 * steps, `${calls[0]!.length} bucket calls in ${steps} steps`);
+      for (const r of bucketed!) {
+        assert.deepEqual(new Uint32Array(r.params.buffer), new Uint32Array(whole![0]!.params.buffer));
+      }
+      const losses = (run: RankRun[]) => run[0]!.host.records.map((x) => x.loss);
+      assert.deepEqual(losses(bucketed!), losses(whole!));
+      for (const x of bucketed![0]!.host.records) {
+        assert.ok(x['allreduce_exposed_seconds']! <= x['allreduce_seconds']! + 1e-9, JSON.stringify(x));
+      }
+    });
+  }
+
   it('gradients past what fp16 carries stop every rank with a ConfigError naming --allreduce-dtype', async () => {
     const cfg = config({ ...SMALL_TWO_WORKER_AE, 'allreduce-dtype': 'fp16', optimizer: 'sgd', lr: '500' });
     const groups = createMemoryProcessGroups(2);
@@ -372,10 +421,11 @@ describe('data-parallel training loop', () => {
     const setups = await Promise.all([0, 1].map(() => setUpRun(cfg)));
     // Rank 1's model nudges its own parameters: a nondeterministic replica.
     const rogue = setups[1]!.model;
-    const step = rogue.step.bind(rogue);
-    (rogue as { step: typeof rogue.step }).step = (params, batch, size, rng) => {
+    // In a group the loop takes the layered step; the plain one is the fallback.
+    const layered = rogue.stepLayered!.bind(rogue);
+    (rogue as { stepLayered: typeof rogue.stepLayered }).stepLayered = (params, batch, size, rng, out) => {
       params[0] = params[0]! + 1e-3;
-      return step(params, batch, size, rng);
+      return layered(params, batch, size, rng, out);
     };
     const results = await Promise.allSettled(
       setups.map((setup, rank) =>

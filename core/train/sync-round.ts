@@ -36,6 +36,8 @@ export interface CommittedStep extends Omit<InnerStep, 'indices'> {
   /** Every position's corpus index (audited runs only). */
   readonly samples: number[] | null;
   readonly allreduceSeconds: number;
+  /** Of allreduceSeconds, the time no compute overlapped. */
+  readonly allreduceExposedSeconds: number;
   readonly allreduceBytes: number;
 }
 
@@ -123,6 +125,7 @@ export class SyncRound {
         samples,
         stepSeconds: s.stepSeconds,
         allreduceSeconds: last ? allreduceSeconds : 0,
+        allreduceExposedSeconds: last ? allreduceSeconds : 0,
         allreduceBytes: last ? bytes : 0,
       };
     });

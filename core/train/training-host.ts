@@ -24,8 +24,10 @@ export interface StepInfo {
   readonly loss: number;
   /** Wall seconds of the whole step on this rank, all-reduce included. */
   readonly stepSeconds: number;
-  /** Seconds spent in the gradient all-reduce (0 alone). */
+  /** Seconds spent in the gradient all-reduce (0 alone), from its first bucket's start to its end. */
   readonly allreduceSeconds: number;
+  /** Of those, the seconds after the backward pass: the all-reduce time compute did not hide. */
+  readonly allreduceExposedSeconds: number;
   /** Payload bytes all-reduced in the step (0 alone). */
   readonly allreduceBytes: number;
 }

@@ -17,7 +17,9 @@ import type { BatchShare } from '../data/sampler.js';
 import { NOISE_STREAM, SampleNoise } from '../data/sample-noise.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { BackendError, ClusterError, ConfigError } from '../errors.js';
-import type { StepResult } from '../models/model.js';
+import type { LayeredStep, StepResult } from '../models/model.js';
+import { DEFAULT_BUCKET_MB } from '../config/job-config.js';
+import { GradientBuckets, planBuckets, type BucketPlan, type BucketTimes } from './gradient-buckets.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { ProgressReporter } from './progress.js';
 import type { RunSetup } from './run-setup.js';
@@ -32,13 +34,24 @@ import { checkWireRange } from './wire-range.js';
 /** Streams of the run seed, so initialisation, noise and evaluation never share numbers. */
 export const SEED_STREAM = { init: 1, noise: NOISE_STREAM, eval: 3 } as const;
 
-/** Collective tags: step * TAG_STRIDE + purpose, identical on every rank. */
-const TAG_STRIDE = 8;
+/**
+ * Collective tags: step * TAG_STRIDE + purpose, identical on every rank; a step's gradient buckets
+ * take the tags from BUCKET_TAGS on (planBuckets makes at most a few hundred).
+ */
+const TAG_STRIDE = 1 << 16;
 const TAG = { grads: 0, digest: 1, exact: 2, sync: 3, syncHeader: 4 } as const;
+const BUCKET_TAGS = 8;
 
 /** Collective tag of `purpose` at `step`. */
 export function collectiveTag(step: number, purpose: keyof typeof TAG): number {
   return step * TAG_STRIDE + TAG[purpose];
+}
+
+/** Collective tag of gradient bucket `bucket` at `step`. */
+function bucketTag(step: number, bucket: number): number {
+  if (bucket >= TAG_STRIDE - BUCKET_TAGS)
+    throw new RangeError(`bucket ${bucket}: too many buckets for one step's tags`);
+  return step * TAG_STRIDE + BUCKET_TAGS + bucket;
 }
 
 /** The generator state a checkpoint records for `step` (the noise of a step is per sample now). */
@@ -186,17 +199,26 @@ class StepBuffers {
     return this.packed.length * wireBytes(this.wire) + (this.exact?.byteLength ?? 0);
   }
 
-  fill(result: StepResult, weight: number, drain: boolean): void {
-    const grads = this.grads;
-    if (result.grads.buffer !== this.packed.buffer) grads.set(result.grads);
+  /** Writes the tail (loss, extras, drain vote), weighted like the gradients. */
+  fillTail(loss: number, extras: StepResult['extras'], weight: number, drain: boolean): void {
     const t = this.tail;
-    t[0] = result.loss;
-    this.extraNames.forEach((k, i) => (t[1 + i] = result.extras?.[k] ?? NaN));
-    if (weight !== 1) {
-      for (let i = 0; i < grads.length; i++) grads[i] = grads[i]! * weight;
-      for (let i = 0; i <= this.extraNames.length; i++) t[i] = t[i]! * weight;
-    }
+    t[0] = loss;
+    this.extraNames.forEach((k, i) => (t[1 + i] = extras?.[k] ?? NaN));
+    if (weight !== 1) for (let i = 0; i <= this.extraNames.length; i++) t[i] = t[i]! * weight;
     t[t.length - 1] = drain ? 1 : 0;
+  }
+
+  /** The tail's range in `packed` (empty where it rides in `exact`). */
+  get tailRange(): readonly [number, number] {
+    const at = this.exactStart > 0 ? this.packed.length : this.grads.length;
+    return [at, this.packed.length];
+  }
+
+  /** Takes the gradients [lo, hi) of `from` (copied unless they were written in place), weighted. */
+  takeGrads(from: Float32Array, lo: number, hi: number, weight: number): void {
+    const grads = this.grads;
+    if (from.buffer !== grads.buffer) grads.set(from.subarray(lo, hi), lo);
+    if (weight !== 1) for (let i = lo; i < hi; i++) grads[i] = grads[i]! * weight;
   }
 
   fillExact(share: BatchShare, modelState: Float32Array | null, indices: Uint32Array): void {
@@ -286,10 +308,12 @@ export async function runTrainingLoop(
   };
 
   let buffers: StepBuffers | null = null;
+  let plan: BucketPlan | null = null;
   let lossSum = 0;
   let lossCount = 0;
   let extrasSum: Record<string, number> = {};
   let allreduceSum = 0;
+  let exposedSum = 0;
   let allreduceBytesSum = 0;
   let lastLoss = NaN;
   let intervalStart = performance.now();
@@ -316,6 +340,7 @@ export async function runTrainingLoop(
     if (multiPhase) record['phase'] = phaseIndex;
     if (group) {
       record['allreduce_seconds'] = allreduceSum / lossCount;
+      record['allreduce_exposed_seconds'] = exposedSum / lossCount;
       record['allreduce_bytes'] = allreduceBytesSum / lossCount;
       record['generation'] = opts.generation ?? 0;
       record['world_size'] = worldSize;
@@ -326,6 +351,7 @@ export async function runTrainingLoop(
     lossSum = 0;
     lossCount = 0;
     allreduceSum = 0;
+    exposedSum = 0;
     allreduceBytesSum = 0;
     extrasSum = {};
     intervalStart = performance.now();
@@ -370,6 +396,7 @@ export async function runTrainingLoop(
     lossSum += c.loss;
     lossCount++;
     allreduceSum += c.allreduceSeconds;
+    exposedSum += c.allreduceExposedSeconds;
     allreduceBytesSum += c.allreduceBytes;
     intervalImages += globalBatch;
     for (const [k, v] of Object.entries(c.extras)) extrasSum[k] = (extrasSum[k] ?? 0) + v;
@@ -383,6 +410,7 @@ export async function runTrainingLoop(
       loss: c.loss,
       stepSeconds: c.stepSeconds,
       allreduceSeconds: c.allreduceSeconds,
+      allreduceExposedSeconds: c.allreduceExposedSeconds,
       allreduceBytes: c.allreduceBytes,
     });
     if (last && digestDue) await check();
@@ -471,47 +499,59 @@ export async function runTrainingLoop(
           continue;
         }
         const into = buffers ? buffers.grads : gradsAlone;
-        const result = modelStep(setup, params, batch.pixels, share.count, noise, into);
+        // In a group the backward pass runs a layer at a time where the model allows it, so that the
+        // gradient buckets it completes are all-reduced while the layers below compute.
+        const layered =
+          group && !model.saveState
+            ? modelStepLayered(setup, params, batch.pixels, share.count, noise, into)
+            : null;
+        const result: StepResult =
+          layered ?? modelStep(setup, params, batch.pixels, share.count, noise, into);
         let loss = result.loss;
         let grads = result.grads;
         let extras: Record<string, number> = { ...(result.extras ?? {}) };
         let committedState: Float32Array | null = model.saveState?.() ?? null;
         let samples: number[] | null = config.auditSamples ? [...batch.indices] : null;
-        let allreduceSeconds = 0;
+        let times: BucketTimes = { seconds: 0, exposedSeconds: 0 };
         let drained = false;
         if (group) {
-          if (buffers === null) {
-            buffers = new StepBuffers(
-              params.length,
-              Object.keys(extras).sort(),
-              committedState ? (committedState.length / share.count) * exactRows : 0,
-              config.auditSamples ? globalBatch : 0,
-              wire,
-              worldSize,
-            );
-          }
-          buffers.fill(result, weight, opts.drainRequested?.() ?? false);
-          buffers.fillExact(share, committedState, batch.indices);
-          const t0 = performance.now();
-          await group.allreduce(buffers.packed, 'avg', {
-            tag: collectiveTag(step, 'grads'),
+          const b = (buffers ??= new StepBuffers(
+            params.length,
+            Object.keys(extras).sort(),
+            committedState ? (committedState.length / share.count) * exactRows : 0,
+            config.auditSamples ? globalBatch : 0,
+            wire,
+            worldSize,
+          ));
+          plan ??= planBuckets(
+            b.packed.length,
+            params.length,
+            worldSize,
+            config.bucketMb ?? DEFAULT_BUCKET_MB,
+          );
+          b.fillTail(result.loss, result.extras, weight, opts.drainRequested?.() ?? false);
+          b.fillExact(share, committedState, batch.indices);
+          const reduce = new GradientBuckets(group, b.packed, plan, {
+            tagOf: (bucket) => bucketTag(step, bucket),
             timeoutMs: opts.collectiveTimeoutMs,
             wire,
           });
-          if (buffers.exact) {
-            await group.allreduce(buffers.exact, 'sum', {
-              tag: collectiveTag(step, 'exact'),
-              timeoutMs: opts.collectiveTimeoutMs,
-            });
-          }
-          allreduceSeconds = (performance.now() - t0) / 1000;
-          checkWireRange(buffers.grads, wire, step, 'gradient');
-          grads = buffers.grads;
-          loss = buffers.loss();
-          extras = buffers.extras();
-          committedState = buffers.modelState();
-          if (samples) samples = buffers.samples();
-          drained = buffers.drained();
+          if (b.exact) reduce.also(b.exact, collectiveTag(step, 'exact'));
+          reduce.ready(...b.tailRange);
+          const take = (lo: number, hi: number): void => {
+            b.takeGrads(result.grads, lo, hi, weight);
+            reduce.ready(lo, hi);
+          };
+          if (layered) await runBackward(layered, take);
+          else take(0, params.length);
+          times = await reduce.finish();
+          checkWireRange(b.grads, wire, step, 'gradient');
+          grads = b.grads;
+          loss = b.loss();
+          extras = b.extras();
+          committedState = b.modelState();
+          if (samples) samples = b.samples();
+          drained = b.drained();
         }
         if (!Number.isFinite(loss)) throw diverged(step, loss);
         const info = state.commit(grads, committedState);
@@ -526,7 +566,8 @@ export async function runTrainingLoop(
             extras,
             samples,
             stepSeconds: (performance.now() - stepStarted) / 1000,
-            allreduceSeconds,
+            allreduceSeconds: times.seconds,
+            allreduceExposedSeconds: times.exposedSeconds,
             allreduceBytes: group ? buffers!.wireBytes : 0,
           },
           true,
@@ -548,9 +589,17 @@ export async function runTrainingLoop(
 }
 
 /**
- * One model step; an op the backend has no kernel for (tfjs-backend-wasm 4.22 lacks the
- * convolution filter gradient, for one) becomes a BackendError that says which backends have it.
+ * Runs a layered step's backward pass, handing each range of gradients to `take` as it is final;
+ * between layers the event loop runs the links' reads and the ring's next sends.
  */
+async function runBackward(step: LayeredStep, take: (lo: number, hi: number) => void): Promise<void> {
+  while (!step.done) {
+    for (const [lo, hi] of step.backward()) take(lo, hi);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** One model step (see {@link withKernelHint}). */
 function modelStep(
   setup: RunSetup,
   params: Float32Array,
@@ -559,8 +608,40 @@ function modelStep(
   noise: SampleNoise,
   out: Float32Array,
 ): StepResult {
+  return withKernelHint(setup, () => setup.model.step(params, batch, rows, noise, out));
+}
+
+/** The model's step with its backward pass a layer at a time, or null where it has none. */
+function modelStepLayered(
+  setup: RunSetup,
+  params: Float32Array,
+  batch: Float32Array,
+  rows: number,
+  noise: SampleNoise,
+  out: Float32Array,
+): LayeredStep | null {
+  const model = setup.model;
+  if (!model.stepLayered) return null;
+  const step = withKernelHint(setup, () => model.stepLayered!(params, batch, rows, noise, out));
+  if (!step) return null;
+  return {
+    loss: step.loss,
+    ...(step.extras ? { extras: step.extras } : {}),
+    grads: step.grads,
+    get done() {
+      return step.done;
+    },
+    backward: () => withKernelHint(setup, () => step.backward()),
+  };
+}
+
+/**
+ * Runs a model's compute; an op the backend has no kernel for (tfjs-backend-wasm 4.22 lacks the
+ * convolution filter gradient, for one) becomes a BackendError that says which backends have it.
+ */
+function withKernelHint<T>(setup: RunSetup, compute: () => T): T {
   try {
-    return setup.model.step(params, batch, rows, noise, out);
+    return compute();
   } catch (err) {
     const missing = /Kernel '(\w+)' not registered for backend '(\w+)'/.exec(
       err instanceof Error ? err.message : '',
