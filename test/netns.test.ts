@@ -1,7 +1,8 @@
 /**
  * Multi-host emulation with real network namespaces (test/netns.ts): a shaped link limits a TCP
  * transfer between two hosts, netem is reported as the kernel has it, and nothing is left behind by
- * destroy(), by a creator ended with SIGTERM, or (after a sweep) by one killed with SIGKILL. Skipped
+ * destroy(), by a creator (bench:scaling itself too) ended with SIGTERM, or (after a sweep) by one
+ * killed with SIGKILL. Skipped
  * where not root or without `ip`; CI runs as root and installs iproute2, so there it always runs.
  */
 import assert from 'node:assert/strict';
@@ -206,6 +207,48 @@ describe('network-namespace hosts (real namespaces)', { skip: netnsSkip }, () =>
       await until('the sleeper to end', 5_000, () => (running(sleeper) ? null : true));
     } finally {
       await endCreator(child);
+    }
+  });
+
+  it('bench:scaling ended by SIGTERM halfway, its ring ranks running, leaves no namespace or process behind', async () => {
+    const bench = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/scaling.ts',
+        '--models',
+        'deep',
+        '--workers',
+        '2',
+        '--rates',
+        '1000',
+        '--no-gloo',
+        '--no-jobs',
+      ],
+      { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    try {
+      const prefix = `${NETNS_PREFIX}${bench.pid}-`;
+      // Halfway: both hosts and the switch exist and each host runs a rank of the timed all-reduce.
+      const ranks = await until('the bench to start its ranks', 60_000, () => {
+        const hosts = namespaces(prefix).filter((n) => !n.endsWith('-sw'));
+        if (hosts.length !== 2) return null;
+        const pids = hosts.map((h) =>
+          spawnSync('ip', ['netns', 'pids', h], { encoding: 'utf8', timeout: 10_000 })
+            .stdout.split('\n')
+            .filter(Boolean)
+            .map(Number),
+        );
+        return pids.every((p) => p.length > 0) ? pids.flat() : null;
+      });
+      bench.kill('SIGTERM');
+      assert.deepEqual(await exited(bench), [null, 'SIGTERM']);
+      assert.deepEqual(namespaces(prefix), []);
+      assert.deepEqual(etcDirs(prefix), []);
+      await until('the ranks to end', 5_000, () => (ranks.some(running) ? null : true));
+    } finally {
+      await endCreator(bench);
     }
   });
 
