@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'DATA_FORMAT'
   | 'DATA_CORRUPT'
   | 'DATA_CHECKSUM'
+  | 'DATA_TIMEOUT'
+  | 'DATA_UNAVAILABLE'
   | 'IMAGE_DECODE'
   | 'CONFIG_INVALID'
   | 'CHECKPOINT_INVALID'

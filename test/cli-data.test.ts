@@ -1,17 +1,18 @@
 /**
  * End to end: `harmonium data pack` writes a tar-shard corpus from an IDX file, and `harmonium train`
- * streams it; a run stopped mid-epoch resumes to the same parameters; `--test-data` gives a shard
+ * streams it, from its directory or over HTTP; a run stopped mid-epoch resumes to the same parameters; `--test-data` gives a shard
  * corpus a test block; a shard that no longer matches its manifest stops training with a clear error.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { shardOrder } from '../core/data/sampler.js';
 import { shardFileName } from '../core/data/shard-manifest.js';
-import { harmonium, readJson } from './cli-helpers.js';
+import { startFileServer } from '../core/data/testing.js';
+import { harmonium, harmoniumAsync, readJson, readJsonLines } from './cli-helpers.js';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
 const tmp = mkdtempSync(join(tmpdir(), 'harmonium-data-'));
@@ -69,6 +70,30 @@ describe('harmonium data pack + train from shards', () => {
     assert.equal(s['images_seen'], 250);
     assert.match(String(s['dataset']), /shards/);
     assert.equal(s['test'], null, 'no test split in the shards');
+  });
+
+  it('trains the same RBM from the shards served over HTTP, filling the shard cache', async () => {
+    const server = await startFileServer(shards);
+    const cache = join(tmp, 'shard-cache');
+    const out = join(tmp, 'run-http');
+    try {
+      const r = await harmoniumAsync([
+        ...['train', '--model', 'rbm', '--hidden', '16', '--sample-steps', '50', '--ais-betas', '0'],
+        ...['--data', `shards:${server.url}`, '--shard-cache', cache, '--epochs', '1'],
+        ...['--batch-size', '50', '--out', out],
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      await server.close();
+    }
+    assert.equal(readJson(join(out, 'summary.json'))['images_seen'], 250);
+    const losses = (run: string) => readJsonLines(join(tmp, run, 'metrics.jsonl')).map((x) => x['loss']);
+    assert.deepEqual(losses('run-http'), losses('run'));
+    assert.equal(readdirSync(cache).filter((f) => f.endsWith('.shard')).length, 3);
+    assert.ok(
+      server.requests.some((q) => q.range !== null),
+      'shards were read in ranges',
+    );
   });
 
   it('resumes a run stopped mid-epoch to the same parameters as an uninterrupted one', () => {

@@ -67,6 +67,11 @@ export interface JobConfig {
   readonly allreduceDtype: WireDtype;
   /** MiB per bucket of the gradient all-reduce, started as the backward pass fills it (0: one all-reduce after it); absent in older records: the default. */
   readonly bucketMb?: number;
+  /** Where a shards:URL corpus caches verified shards ('' for the default) and how many MiB it may; absent in older records: the defaults. */
+  readonly shardCache?: string;
+  readonly shardCacheMb?: number;
+  /** Seconds a shards:URL request may stall; absent in older records: 30. */
+  readonly dataTimeout?: number;
   /** Local SGD: inner steps between syncs (1: every step's gradient is all-reduced); absent in older records: 1. */
   readonly syncEvery: number;
   /** Local SGD's outer learning rate and Nesterov momentum (DiLoCo's outer step). */
@@ -88,7 +93,27 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     name: 'data',
     type: 'string',
     default: 'fashion-mnist',
-    doc: 'fashion-mnist | idx:PATH | images:DIR | shards:DIR',
+    doc: 'fashion-mnist | idx:PATH | images:DIR | shards:DIR | shards:http(s)://HOST/PATH (a corpus served over HTTP, read in ranges)',
+  },
+  {
+    name: 'shard-cache',
+    type: 'string',
+    default: '',
+    doc: 'directory caching the verified shards of a shards:URL corpus (default: harmonium-shard-cache in the temp directory)',
+  },
+  {
+    name: 'shard-cache-mb',
+    type: 'int',
+    default: 2048,
+    min: 0,
+    doc: 'MiB the shard cache may hold; the least recently used shards go first (0: no cache)',
+  },
+  {
+    name: 'data-timeout',
+    type: 'float',
+    default: 30,
+    min: 0.1,
+    doc: 'seconds a request of a shards:URL corpus may go without data before it is retried (4 times), then fails',
   },
   { name: 'limit', type: 'int', default: 0, min: 0, doc: 'use the first N training images (0: all)' },
   {
@@ -434,6 +459,9 @@ export function compileJobConfig(src: OptionSources): JobConfig {
     collectiveTimeout: get('collective-timeout') as number,
     allreduceDtype: get('allreduce-dtype') as WireDtype,
     bucketMb: get('bucket-mb') as number,
+    shardCache: get('shard-cache') as string,
+    shardCacheMb: get('shard-cache-mb') as number,
+    dataTimeout: get('data-timeout') as number,
     syncEvery: get('sync-every') as number,
     outerLr: get('outer-lr') as number,
     outerMomentum: get('outer-momentum') as number,

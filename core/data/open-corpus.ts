@@ -1,9 +1,10 @@
 /**
  * Turns the user's `data` option into a training corpus (in memory, or a shard corpus to stream)
  * and, when the source has one, a test set; and the `test-data` option into a test set.
- * Accepted forms: `fashion-mnist`, `idx:PATH`, `images:DIR`, `shards:DIR`.
+ * Accepted forms: `fashion-mnist`, `idx:PATH`, `images:DIR`, `shards:DIR`, `shards:http(s)://...`.
  */
 import { access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { limitSet } from './corpus.js';
@@ -12,12 +13,15 @@ import { loadFashionMnist } from './fashion-mnist.js';
 import type { FashionMnistOptions } from './fashion-mnist.js';
 import { readIdxImageSet } from './idx-reader.js';
 import { readImageFolder } from './image-folder-reader.js';
+import { isShardUrl, type HttpShardStoreOptions } from './http-shard-store.js';
+import { ShardCache } from './shard-cache.js';
 import { openShards, ShardCorpus } from './shard-reader.js';
 import { ConfigError } from '../errors.js';
 
 export { openShards, ShardCorpus } from './shard-reader.js';
 
-const ACCEPTED = 'fashion-mnist, idx:PATH (a *-images-idx3-ubyte[.gz] file), images:DIR, shards:DIR';
+const ACCEPTED =
+  'fashion-mnist, idx:PATH (a *-images-idx3-ubyte[.gz] file), images:DIR, shards:DIR, shards:http(s)://HOST/PATH';
 
 /** Options for {@link openCorpus}. */
 export interface OpenCorpusOptions {
@@ -27,6 +31,28 @@ export interface OpenCorpusOptions {
   readonly fashionMnist?: FashionMnistOptions;
   /** The option named in errors about the spec; default "data". */
   readonly field?: string;
+  /** Requests and cache of a `shards:URL` corpus. */
+  readonly http?: HttpShardStoreOptions;
+}
+
+/** The job options that shape a `shards:URL` corpus's requests and cache (absent: the defaults). */
+export interface ShardHttpSettings {
+  /** Seconds a request may go without data before it is retried. */
+  readonly dataTimeout?: number;
+  /** The cache directory; '' or absent: harmonium-shard-cache in the temp directory. */
+  readonly shardCache?: string;
+  /** MiB the cache may hold; 0: no cache. */
+  readonly shardCacheMb?: number;
+}
+
+/** The request and cache options of {@link ShardHttpSettings}. */
+export function shardHttpOptions(settings: ShardHttpSettings): HttpShardStoreOptions {
+  const mb = settings.shardCacheMb ?? 2048;
+  const dir = settings.shardCache || join(tmpdir(), 'harmonium-shard-cache');
+  return {
+    stallMs: (settings.dataTimeout ?? 30) * 1000,
+    cache: mb > 0 ? new ShardCache(resolve(dir), mb * (1 << 20)) : null,
+  };
 }
 
 /** The opened corpus. */
@@ -97,7 +123,8 @@ async function openIdx(path: string): Promise<OpenedCorpus> {
  * - `idx:PATH`: PATH is a train images IDX file; `-labels-idx1-ubyte` labels beside it are
  *   used when present, and a test split named with "t10k" or "test" in place of "train";
  * - `images:DIR`: a PNG/JPEG folder tree at `opts.imageShape`; no test split;
- * - `shards:DIR`: a sharded corpus, opened but not read (train is a ShardCorpus); no test split.
+ * - `shards:DIR` or `shards:http(s)://...`: a sharded corpus, opened but not read (train is a
+ *   ShardCorpus); no test split.
  * Throws ConfigError on field `opts.field` ("data") for an unknown form or a missing part,
  * DataError for data that cannot be read.
  */
@@ -114,6 +141,9 @@ export async function openCorpus(spec: string, opts: OpenCorpusOptions = {}): Pr
   if (!known) throw new ConfigError(field, `unknown corpus "${spec}"; expected one of: ${ACCEPTED}`);
   if (rest === '')
     throw new ConfigError(field, `"${spec}" needs a path after "${scheme}:"; expected one of: ${ACCEPTED}`);
+  if (scheme === 'shards' && isShardUrl(rest)) {
+    return { train: await openShards(rest, opts.http), test: null, source: `shards ${rest}` };
+  }
   const path = resolve(rest);
   switch (scheme) {
     case 'idx':

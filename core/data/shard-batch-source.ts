@@ -80,7 +80,7 @@ export class ShardBatchSource implements BatchSource {
     if (used.length > 0 && perLane === 0) {
       throw new ConfigError(
         'data',
-        `${corpus.dir} has ${used.length} shards in use, fewer than the job's ${this.lanes} workers`,
+        `${corpus.location} has ${used.length} shards in use, fewer than the job's ${this.lanes} workers`,
       );
     }
     if (this.globalBatch < this.lanes) {

@@ -12,6 +12,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const SHARDS_FORMAT = 'harmonium-shards';
 /** The manifest version this code writes and reads. */
 export const SHARDS_VERSION = 1;
+/** Largest shard file a reader allocates for; a manifest listing a larger one is refused. */
+export const MAX_SHARD_BYTES = 2 ** 31 - 1;
 
 /** One shard file as listed in the manifest. */
 export interface ShardInfo {
@@ -97,6 +99,8 @@ export function validateManifest(raw: Json, path: string): ShardManifest {
     const n = int(e.count, `${f}.count`, 1);
     if (n > shardSize) fail(`${f}.count`, `${n} exceeds shardSize ${shardSize}`);
     const bytes = int(e.bytes, `${f}.bytes`, 1);
+    if (bytes > MAX_SHARD_BYTES)
+      fail(`${f}.bytes`, `${bytes} is more than a shard may hold (${MAX_SHARD_BYTES})`);
     if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) {
       fail(`${f}.sha256`, `expected 64 lower-case hex digits, got ${JSON.stringify(e.sha256)}`);
     }

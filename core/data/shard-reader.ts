@@ -1,31 +1,28 @@
 /**
- * Reads a sharded corpus written by shard-writer.ts, one shard at a time: a shard file is read in
- * one pass into a buffer while it is hashed, its size and sha256 are checked against the manifest,
- * and only then are its images decoded and handed out. At most one shard is held in memory by the
- * iterators, so corpora larger than memory can be streamed.
+ * Reads a sharded corpus written by shard-writer.ts, one shard at a time, from a local directory or
+ * an HTTP(S) server (shard-store.ts): a shard's bytes are checked against the manifest's size and
+ * sha256 by the store, and only then are its images decoded and handed out. At most one shard is
+ * held in memory by the iterators, so corpora larger than memory can be streamed.
  */
-import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
 
 import { pixelsPerImage } from './corpus.js';
 import type { ImageSet, ImageShape } from './corpus.js';
 import { decodeImage } from './image-decode.js';
 import { resizeInto } from './image-resize.js';
+import { HttpShardStore, isShardUrl, type HttpShardStoreOptions } from './http-shard-store.js';
+import { LocalShardStore } from './local-shard-store.js';
 import { MANIFEST_FILE, validateManifest } from './shard-manifest.js';
-import type { ShardInfo, ShardManifest } from './shard-manifest.js';
+import type { ShardManifest } from './shard-manifest.js';
+import type { ShardStore } from './shard-store.js';
 import { readTar } from './tar.js';
 import type { TarEntry } from './tar.js';
 import { DataError } from '../errors.js';
-
-const READ_CHUNK = 1 << 20;
 
 /** One decoded shard. */
 export interface LoadedShard {
   /** Position of the shard in manifest.shards. */
   readonly index: number;
-  /** Path of the shard file. */
+  /** Path or URL of the shard file. */
   readonly file: string;
   /** The sample keys, in the order of `images`. */
   readonly keys: readonly string[];
@@ -39,58 +36,6 @@ export interface ShardSample {
   readonly shard: number;
   readonly pixels: Uint8Array;
   readonly label: number | null;
-}
-
-/** Reads `path` fully, hashing as it goes; throws unless size and sha256 match `info`. */
-async function readVerified(path: string, info: ShardInfo): Promise<Buffer> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new DataError('DATA_NOT_FOUND', `${path}: shard file listed in ${MANIFEST_FILE} is missing`, {
-        cause: err,
-      });
-    }
-    throw new DataError('IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const size = (await fh.stat()).size;
-    if (size !== info.bytes) {
-      throw new DataError(
-        'DATA_CHECKSUM',
-        `${path}: size is ${size} bytes, ${MANIFEST_FILE} says ${info.bytes}`,
-      );
-    }
-    const buf = Buffer.allocUnsafe(size);
-    const hash = createHash('sha256');
-    let pos = 0;
-    while (pos < size) {
-      const { bytesRead } = await fh.read(buf, pos, Math.min(READ_CHUNK, size - pos), pos);
-      if (bytesRead === 0) {
-        throw new DataError(
-          'DATA_CHECKSUM',
-          `${path}: file shrank while reading: ended at ${pos} of ${size} bytes`,
-        );
-      }
-      hash.update(buf.subarray(pos, pos + bytesRead));
-      pos += bytesRead;
-    }
-    const digest = hash.digest('hex');
-    if (digest !== info.sha256) {
-      throw new DataError(
-        'DATA_CHECKSUM',
-        `${path}: sha256 is ${digest}, ${MANIFEST_FILE} says ${info.sha256}`,
-      );
-    }
-    return buf;
-  } catch (err) {
-    if (err instanceof DataError) throw err;
-    throw new DataError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await fh.close();
-  }
 }
 
 interface RawSample {
@@ -147,13 +92,18 @@ function parseLabel(entry: TarEntry, path: string): number {
 
 /** A sharded corpus opened by {@link openShards}. */
 export class ShardCorpus {
-  /** The corpus directory. */
-  readonly dir: string;
   readonly manifest: ShardManifest;
 
-  constructor(dir: string, manifest: ShardManifest) {
-    this.dir = dir;
+  constructor(
+    private readonly store: ShardStore,
+    manifest: ShardManifest,
+  ) {
     this.manifest = manifest;
+  }
+
+  /** The corpus directory or URL. */
+  get location(): string {
+    return this.store.location;
   }
 
   /** Geometry of every image. */
@@ -174,7 +124,7 @@ export class ShardCorpus {
   /**
    * Reads, verifies and decodes shard `index` (position in manifest.shards). Throws DataError:
    * DATA_NOT_FOUND for a missing file, DATA_CHECKSUM for a size or sha256 mismatch (before any
-   * decoding), DATA_CORRUPT/DATA_FORMAT for a malformed tar or sample, IMAGE_DECODE naming the
+   * decoding), DATA_TIMEOUT or DATA_UNAVAILABLE for a server that stalls or fails, DATA_CORRUPT/DATA_FORMAT for a malformed tar or sample, IMAGE_DECODE naming the
    * shard file and entry for an undecodable PNG or one of the wrong size.
    */
   async readShard(index: number): Promise<LoadedShard> {
@@ -182,8 +132,8 @@ export class ShardCorpus {
     if (!Number.isInteger(index) || info === undefined) {
       throw new RangeError(`shard index ${index} out of range 0..${this.numShards - 1}`);
     }
-    const path = join(this.dir, info.file);
-    const raw = groupSamples(await readVerified(path, info), path);
+    const path = this.store.where(info.file);
+    const raw = groupSamples(await this.store.readShard(info), path);
     if (raw.length !== info.count) {
       throw new DataError(
         'DATA_FORMAT',
@@ -223,7 +173,7 @@ export class ShardCorpus {
 
   /**
    * The first `limit` images (default all) in manifest order as one in-memory ImageSet named
-   * `shards:<dir>`, with labels when the corpus has them; reads only the shards they are in.
+   * `shards:<location>`, with labels when the corpus has them; reads only the shards they are in.
    */
   async readImages(limit: number = this.count): Promise<ImageSet> {
     const count = Math.min(limit, this.count);
@@ -237,7 +187,7 @@ export class ShardCorpus {
       if (labels !== null && images.labels !== null) labels.set(images.labels.subarray(0, n), at);
       at += n;
     }
-    return { name: `shards:${this.dir}`, shape: this.shape, count, pixels, labels };
+    return { name: `shards:${this.location}`, shape: this.shape, count, pixels, labels };
   }
 
   /**
@@ -267,31 +217,24 @@ export class ShardCorpus {
 }
 
 /**
- * Opens the sharded corpus in `dir`, reading and validating its manifest.json (no shard is read
- * yet). Throws DataError: DATA_NOT_FOUND without a manifest, DATA_FORMAT for invalid JSON or a
- * bad field (named in the message).
+ * Opens the sharded corpus at `location`, a directory or an http(s):// URL, reading and validating
+ * its manifest.json (no shard is read yet); `http` configures a URL's requests and cache. Throws
+ * DataError: DATA_NOT_FOUND without a manifest, DATA_FORMAT for invalid JSON or a bad field (named
+ * in the message), DATA_TIMEOUT or DATA_UNAVAILABLE for a server that stalls or fails.
  */
-export async function openShards(dir: string): Promise<ShardCorpus> {
-  const path = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new DataError('DATA_NOT_FOUND', `${path}: no such file (is ${dir} a sharded corpus?)`, {
-        cause: err,
-      });
-    }
-    throw new DataError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+export async function openShards(location: string, http?: HttpShardStoreOptions): Promise<ShardCorpus> {
+  const store: ShardStore = isShardUrl(location)
+    ? new HttpShardStore(location, http)
+    : new LocalShardStore(location);
+  const text = await store.readManifest();
+  const path = store.where(MANIFEST_FILE);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     throw new DataError('DATA_FORMAT', `${path}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return new ShardCorpus(dir, validateManifest(raw, path));
+  return new ShardCorpus(store, validateManifest(raw, path));
 }
 
 /** Loads a whole sharded corpus into memory as one ImageSet named `shards:<dir>` (small corpora). */

@@ -1,6 +1,6 @@
 import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../compute/backend.js';
 import { limitSet, pixelsPerImage } from '../data/corpus.js';
-import { evaluationTrainSet, openCorpus, openTestSet } from '../data/open-corpus.js';
+import { evaluationTrainSet, openCorpus, openTestSet, shardHttpOptions } from '../data/open-corpus.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import type { HyperValues } from '../models/hyper.js';
@@ -66,12 +66,13 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
     width: snapshotField<number>(cfg, 'image-width', dir, 28),
     channels: snapshotField<number>(cfg, 'image-channels', dir, 1),
   };
-  const corpus = await openCorpus(data, { imageShape });
+  const http = shardHttpOptions({});
+  const corpus = await openCorpus(data, { imageShape, http });
   // The checkpoint's test-data belongs to its own corpus: another `data` brings its own test split.
   const testData =
     opts.testData ?? (opts.data === undefined ? snapshotField<string>(cfg, 'test-data', dir, '') : '');
   const testFull =
-    testData === '' ? corpus.test : await openTestSet(testData, corpus.train.shape, { imageShape });
+    testData === '' ? corpus.test : await openTestSet(testData, corpus.train.shape, { imageShape, http });
   if (!testFull) {
     throw new ConfigError('data', `${corpus.source} has no test split to evaluate on (give --test-data)`);
   }

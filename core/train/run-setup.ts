@@ -9,7 +9,13 @@ import type { JobConfig } from '../config/job-config.js';
 import type { BatchSource } from '../data/batch-source.js';
 import { limitSet, pixelsPerImage, type ImageSet } from '../data/corpus.js';
 import { MemoryBatchSource } from '../data/memory-batch-source.js';
-import { openCorpus, openTestSet, ShardCorpus, type OpenedCorpus } from '../data/open-corpus.js';
+import {
+  openCorpus,
+  openTestSet,
+  shardHttpOptions,
+  ShardCorpus,
+  type OpenedCorpus,
+} from '../data/open-corpus.js';
 import { ShardBatchSource } from '../data/shard-batch-source.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import type { Model } from '../models/model.js';
@@ -38,12 +44,13 @@ export interface RunSetup {
 export async function setUpRun(config: JobConfig): Promise<RunSetup> {
   const backend = await selectBackend(config.backend, config.threads > 0 ? { threads: config.threads } : {});
   const imageShape = { height: config.imageHeight, width: config.imageWidth, channels: config.imageChannels };
-  const corpus = await openCorpus(config.data, { imageShape });
+  const http = shardHttpOptions(config);
+  const corpus = await openCorpus(config.data, { imageShape, http });
   // Opened before training so that a bad test-data fails at once, not after the last epoch.
   const testFull =
     config.testData === ''
       ? corpus.test
-      : await openTestSet(config.testData, corpus.train.shape, { imageShape });
+      : await openTestSet(config.testData, corpus.train.shape, { imageShape, http });
   const testSet = testFull !== null && config.testLimit > 0 ? limitSet(testFull, config.testLimit) : testFull;
   // The training loop gets pixels only: unsupervised training never reads labels.
   const source: BatchSource =
