@@ -88,6 +88,7 @@ export class CoordinatorHost implements TrainingHost {
       images: info.rankImages,
       loss: info.loss,
       phase: info.phase,
+      dataWaitSeconds: info.dataWaitSeconds,
     });
     if (info.allreduceBytes > 0) {
       this.metricsNow?.recordAllreduce({

@@ -30,6 +30,8 @@ export interface StepRecord {
   readonly loss?: number;
   /** The training phase (greedy layer-wise pretraining, fine-tuning); 0 for a single-phase model. */
   readonly phase?: number;
+  /** Seconds the step waited for its batch (the loader did not have it ready). */
+  readonly dataWaitSeconds?: number;
 }
 
 /** One all-reduce of the gradient buffer. */
@@ -81,6 +83,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     buckets: DURATION_BUCKETS_SECONDS,
     registers,
   });
+  const dataWait = new Counter({
+    name: 'harmonium_data_wait_seconds_total',
+    help: 'Seconds the training loop waited for its next batch (its rate is the fraction of wall time the loader starved the step).',
+    registers,
+  });
   const allreduceExposed = new Counter({
     name: 'harmonium_allreduce_exposed_seconds_total',
     help: 'All-reduce seconds not hidden behind the backward pass (its rate is the fraction of wall time spent waiting on gradients).',
@@ -110,6 +117,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
       stepDuration.observe(record.seconds);
       if (record.loss !== undefined) loss.set(record.loss);
       if (record.phase !== undefined) phase.set(record.phase);
+      if (record.dataWaitSeconds !== undefined) dataWait.inc(record.dataWaitSeconds);
     },
     recordAllreduce(record) {
       allreduceDuration.observe(record.seconds);

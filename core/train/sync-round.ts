@@ -29,6 +29,8 @@ export interface InnerStep {
   /** This rank's corpus indices, position order (audited runs only). */
   readonly indices: Uint32Array | null;
   readonly stepSeconds: number;
+  /** Seconds waited for the step's batch. */
+  readonly dataWaitSeconds: number;
 }
 
 /** A step the job committed, with its job-wide figures. */
@@ -124,6 +126,7 @@ export class SyncRound {
         extras: Object.fromEntries(extraNames.map((name, i) => [name, summed[k * perStep + 1 + i]!])),
         samples,
         stepSeconds: s.stepSeconds,
+        dataWaitSeconds: s.dataWaitSeconds,
         allreduceSeconds: last ? allreduceSeconds : 0,
         allreduceExposedSeconds: last ? allreduceSeconds : 0,
         allreduceBytes: last ? bytes : 0,

@@ -24,6 +24,8 @@ export interface StepInfo {
   readonly loss: number;
   /** Wall seconds of the whole step on this rank, all-reduce included. */
   readonly stepSeconds: number;
+  /** Seconds this rank waited for the step's batch before it (not part of stepSeconds). */
+  readonly dataWaitSeconds: number;
   /** Seconds spent in the gradient all-reduce (0 alone), from its first bucket's start to its end. */
   readonly allreduceSeconds: number;
   /** Of those, the seconds after the backward pass: the all-reduce time compute did not hide. */

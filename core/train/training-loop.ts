@@ -13,6 +13,7 @@
  */
 import type { ProcessGroup } from '../collective/process-group.js';
 import { wireBytes, type WireDtype } from '../collective/wire-dtype.js';
+import type { Batch } from '../data/batch-source.js';
 import type { BatchShare } from '../data/sampler.js';
 import { NOISE_STREAM, SampleNoise } from '../data/sample-noise.js';
 import { deriveSeed, Rng } from '../data/rng.js';
@@ -314,6 +315,7 @@ export async function runTrainingLoop(
   let extrasSum: Record<string, number> = {};
   let allreduceSum = 0;
   let exposedSum = 0;
+  let dataWaitSum = 0;
   let allreduceBytesSum = 0;
   let lastLoss = NaN;
   let intervalStart = performance.now();
@@ -335,6 +337,7 @@ export async function runTrainingLoop(
       loss: lossSum / lossCount,
       images_per_second: seconds > 0 ? intervalImages / seconds : 0,
       lr,
+      data_wait_seconds: dataWaitSum / lossCount,
     };
     if (momentum !== null) record['momentum'] = momentum;
     if (multiPhase) record['phase'] = phaseIndex;
@@ -352,6 +355,7 @@ export async function runTrainingLoop(
     lossCount = 0;
     allreduceSum = 0;
     exposedSum = 0;
+    dataWaitSum = 0;
     allreduceBytesSum = 0;
     extrasSum = {};
     intervalStart = performance.now();
@@ -397,6 +401,7 @@ export async function runTrainingLoop(
     lossCount++;
     allreduceSum += c.allreduceSeconds;
     exposedSum += c.allreduceExposedSeconds;
+    dataWaitSum += c.dataWaitSeconds;
     allreduceBytesSum += c.allreduceBytes;
     intervalImages += globalBatch;
     for (const [k, v] of Object.entries(c.extras)) extrasSum[k] = (extrasSum[k] ?? 0) + v;
@@ -409,6 +414,7 @@ export async function runTrainingLoop(
       rankImages: share.count,
       loss: c.loss,
       stepSeconds: c.stepSeconds,
+      dataWaitSeconds: c.dataWaitSeconds,
       allreduceSeconds: c.allreduceSeconds,
       allreduceExposedSeconds: c.allreduceExposedSeconds,
       allreduceBytes: c.allreduceBytes,
@@ -441,7 +447,7 @@ export async function runTrainingLoop(
     while (!state.done) {
       const epoch = state.epoch;
       const first = state.cursor.step % stepsPerEpoch;
-      for await (const batch of source.batches(epoch, first, share)) {
+      for await (const [batch, dataWaitSeconds] of timedBatches(source.batches(epoch, first, share))) {
         const stepStarted = performance.now();
         const step = state.cursor.step;
         opts.onStepStarted?.(true);
@@ -461,6 +467,7 @@ export async function runTrainingLoop(
             extras: { ...(result.extras ?? {}) },
             indices: config.auditSamples ? Uint32Array.from(batch.indices) : null,
             stepSeconds: (performance.now() - stepStarted) / 1000,
+            dataWaitSeconds,
           });
           const at = state.cursor.step;
           const roundEnds =
@@ -566,6 +573,7 @@ export async function runTrainingLoop(
             extras,
             samples,
             stepSeconds: (performance.now() - stepStarted) / 1000,
+            dataWaitSeconds,
             allreduceSeconds: times.seconds,
             allreduceExposedSeconds: times.exposedSeconds,
             allreduceBytes: group ? buffers!.wireBytes : 0,
@@ -586,6 +594,25 @@ export async function runTrainingLoop(
     progress?.finish();
   }
   return finish('done');
+}
+
+/**
+ * The batches of `batches`, each with the seconds the loop waited for it: the loader's lag behind
+ * the step, 0 when the batch was ready.
+ */
+async function* timedBatches(batches: AsyncIterable<Batch>): AsyncGenerator<[Batch, number]> {
+  const it = batches[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const asked = performance.now();
+      const next = await it.next();
+      if (next.done) return;
+      yield [next.value, (performance.now() - asked) / 1000];
+    }
+  } finally {
+    // The loop may stop early (a drain): the source's own cleanup still runs.
+    await it.return?.();
+  }
 }
 
 /**
