@@ -1,6 +1,7 @@
 /**
  * Batches streamed from a sharded corpus, one shard in memory at a time per lane (plus the next one,
- * read and verified in the background while the current one is consumed).
+ * read, verified and decoded in the background while the current one is consumed: on a decode
+ * thread when the reader is a ThreadShardReader, as in training).
  *
  * The order of an epoch, a pure function of (seed, epoch, lanes) and never of the world size: lane
  * j of L reads the shards assignShards(shardOrder(numShards, seed, epoch), j, L) (sampler.ts); the
@@ -17,7 +18,7 @@ import { gatherBatch, pixelsPerImage } from './corpus.js';
 import type { ImageShape } from './corpus.js';
 import { Rng, deriveSeed } from './rng.js';
 import { assignShards, batchShare, laneRange, shardOrder, type BatchShare } from './sampler.js';
-import type { LoadedShard, ShardCorpus } from './shard-reader.js';
+import type { LoadedShard, ShardCorpus, ShardReader } from './shard-reader.js';
 import { ConfigError } from '../errors.js';
 
 /** Stream id of the within-shard shuffle, so it shares no numbers with the other seeds. */
@@ -33,6 +34,8 @@ export interface ShardBatchSourceOptions {
   readonly lanes?: number;
   /** Train on the first `limit` images of the corpus in manifest order; 0 (default) means all. */
   readonly limit?: number;
+  /** What reads the shards (e.g. a decode thread); default the corpus itself. */
+  readonly reader?: ShardReader;
 }
 
 /** Marks a read started ahead of use as handled, so that its failure surfaces only when awaited. */
@@ -48,6 +51,7 @@ export class ShardBatchSource implements BatchSource {
   readonly stepsPerEpoch: number;
   readonly lanes: number;
   private readonly corpus: ShardCorpus;
+  private readonly reader: ShardReader;
   private readonly seed: number;
   /** Images used of each shard, in manifest order: all of them, except past the limit. */
   private readonly used: readonly number[];
@@ -60,6 +64,7 @@ export class ShardBatchSource implements BatchSource {
    */
   constructor(corpus: ShardCorpus, opts: ShardBatchSourceOptions) {
     this.corpus = corpus;
+    this.reader = opts.reader ?? corpus;
     this.seed = opts.seed;
     this.globalBatch = opts.globalBatch;
     this.lanes = opts.lanes ?? 1;
@@ -170,14 +175,14 @@ export class ShardBatchSource implements BatchSource {
     const pixels = new Float32Array(b * d);
     const indices = new Uint32Array(b);
     let row = 0;
-    let next = left > 0 ? prefetch(this.corpus.readShard(order[i]!)) : null;
+    let next = left > 0 ? prefetch(this.reader.readShard(order[i]!)) : null;
     for (; next !== null; i++) {
       const shard = await next;
       const index = order[i]!;
       const end = Math.min(this.used[index]!, skip + left);
       left -= end - skip;
       // Read and verify the next shard while this one is consumed: at most two shards are held.
-      next = left > 0 ? prefetch(this.corpus.readShard(order[i + 1]!)) : null;
+      next = left > 0 ? prefetch(this.reader.readShard(order[i + 1]!)) : null;
       const perm = new Uint32Array(this.used[index]!);
       for (let k = 0; k < perm.length; k++) perm[k] = k;
       new Rng(deriveSeed(this.seed, epoch, index, SHARD_SAMPLE_STREAM)).shuffle(perm);

@@ -90,8 +90,13 @@ function parseLabel(entry: TarEntry, path: string): number {
   return v;
 }
 
+/** Reads shards by index: a ShardCorpus itself, or one decoding on another thread. */
+export interface ShardReader {
+  readShard(index: number): Promise<LoadedShard>;
+}
+
 /** A sharded corpus opened by {@link openShards}. */
-export class ShardCorpus {
+export class ShardCorpus implements ShardReader {
   readonly manifest: ShardManifest;
 
   constructor(

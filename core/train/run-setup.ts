@@ -17,6 +17,7 @@ import {
   type OpenedCorpus,
 } from '../data/open-corpus.js';
 import { ShardBatchSource } from '../data/shard-batch-source.js';
+import { ThreadShardReader } from '../data/thread-shard-reader.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import type { Model } from '../models/model.js';
 import { findModel } from '../models/registry.js';
@@ -56,6 +57,8 @@ export async function setUpRun(config: JobConfig): Promise<RunSetup> {
   const source: BatchSource =
     corpus.train instanceof ShardCorpus
       ? new ShardBatchSource(corpus.train, {
+          // Reading, verifying and decoding a shard happen on their own thread, beside the steps.
+          reader: new ThreadShardReader(corpus.train.location, corpus.train.shape, config),
           seed: config.seed,
           limit: config.limit,
           globalBatch: config.batchSize,
