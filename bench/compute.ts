@@ -391,6 +391,8 @@ function formatHeader(report: Report): string {
     `machine: ${report.cores} cores; 1-min load average as each side started: ${load.join(', ')}`,
     `ours:  backend ${first.name} (${first.package}), threads (requested: in use) ${threads.join(', ')}`,
     `       addon BLAS: ${report.blas}`,
+    // Set before the addon loaded OpenBLAS (core/compute/blas-core.ts) and inherited by the reference.
+    `both:  OPENBLAS_CORETYPE=${process.env['OPENBLAS_CORETYPE'] ?? '(unset: OpenBLAS detects the core)'}`,
     ref
       ? `torch: ${ref['torch'] ? `PyTorch ${String(ref['torch'])} CPU` : 'PyTorch absent'}, numpy ${String(ref['numpy'])}, BLAS ${(ref['blas'] as string[]).join(' ')}`
       : 'torch: reference did not run',

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 
+import { chooseBlasCore } from './blas-core.js';
+
 /** Fused activations the addon applies after a matmul, by code (see native/src/kernels.h). */
 export const NATIVE_ACTIVATIONS = { linear: 0, relu: 1, sigmoid: 2, relu6: 3, leakyrelu: 4, elu: 5 } as const;
 export type NativeActivation = keyof typeof NATIVE_ACTIVATIONS;
@@ -129,6 +131,8 @@ let loaded: { addon: NativeAddon } | { error: Error } | null = null;
 export function loadNativeAddon(): { addon: NativeAddon } | { error: Error } {
   if (loaded) return loaded;
   try {
+    // Read by OpenBLAS as the addon loads it.
+    chooseBlasCore();
     loaded = { addon: require('@harmonium/native') as NativeAddon };
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
