@@ -2,7 +2,8 @@
  * Does a Harmonium worker compute as fast as PyTorch? One training step (model step + optimizer
  * update) of each reference workload of ../shared/reference/torch-train-steps.py on our backend,
  * next to the same workload in PyTorch CPU with the same batch and thread count, measured in the
- * same run; and sgemm GFLOP/s through the native addon next to numpy.matmul (OpenBLAS on Debian).
+ * same run; the whole `harmonium train` loop of the same workload on Fashion-MNIST against that bare
+ * step; and sgemm GFLOP/s through the native addon next to numpy.matmul (OpenBLAS on Debian).
  *
  *   node --import tsx bench/compute.ts [--backend native|wasm|cpu|...] [--threads 1,2] [--steps 30]
  *                                      [--batch 100] [--json out.json]
@@ -16,8 +17,8 @@
  * still printed, with a note.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackendChoice, type BackendInfo } from '../core/compute/backend.js';
@@ -28,6 +29,7 @@ import { findModel } from '../core/models/registry.js';
 import { createOptimizer } from '../core/train/create-optimizer.js';
 
 const PYTHON = '/usr/bin/python3';
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP = 3;
 const INPUT_SIZE = 784;
 /** A sgemm sample repeats the product until it lasts about this long, so timer overhead is negligible. */
@@ -123,6 +125,8 @@ interface ThreadRun {
   readonly threads: number;
   readonly backend: BackendInfo;
   readonly stepMs: ReadonlyMap<string, Measured>;
+  /** The whole `harmonium train` loop, ms per step. */
+  readonly cliMs: ReadonlyMap<string, Measured>;
   readonly gflops: ReadonlyMap<string, Measured>;
   readonly reference: Reference;
   /**
@@ -254,7 +258,7 @@ function measureGemms(threads: number, steps: number): Map<string, Measured> {
 async function measureOurs(
   opts: Options,
   threads: number,
-): Promise<Pick<ThreadRun, 'backend' | 'stepMs' | 'gflops'>> {
+): Promise<Pick<ThreadRun, 'backend' | 'stepMs' | 'cliMs' | 'gflops'>> {
   // Called again per thread count: the contract is that a second call re-applies the thread count.
   const backend = await selectBackend(opts.backend, { threads });
   const stepMs = new Map<string, Measured>();
@@ -265,7 +269,61 @@ async function measureOurs(
       `ours  T=${threads} ${w.name}: ${'value' in m ? `${m.value.toFixed(1)} ms` : m.unavailable}`,
     );
   }
-  return { backend, stepMs, gflops: measureGemms(threads, opts.steps) };
+  const gflops = measureGemms(threads, opts.steps);
+  const cliMs = new Map<string, Measured>();
+  for (const w of WORKLOADS) {
+    const m = measureCliLoop(w, threads, opts.batch, opts.steps);
+    cliMs.set(w.name, m);
+    console.error(
+      `cli   T=${threads} ${w.name}: ${'value' in m ? `${m.value.toFixed(1)} ms` : m.unavailable}`,
+    );
+  }
+  return { backend, stepMs, cliMs, gflops };
+}
+
+/** The CLI flags of a workload's hyperparameters (lists comma-separated). */
+function hyperFlags(hyper: HyperValues): string[] {
+  return Object.entries(hyper).flatMap(([k, v]) => [`--${k}`, Array.isArray(v) ? v.join(',') : String(v)]);
+}
+
+/**
+ * The whole loop a user runs, `harmonium train` on Fashion-MNIST with the workload's model and SGD
+ * settings: the median over metrics.jsonl records (after the first, which holds the warm-up) of
+ * batch / images_per_second, in ms per step.
+ */
+function measureCliLoop(w: Workload, threads: number, batch: number, steps: number): Measured {
+  const out = mkdtempSync(join(tmpdir(), 'harmonium-bench-compute-'));
+  const logEvery = 5;
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(REPO, 'cli', 'harmonium.mjs'),
+        ...['train', '--model', w.kind, ...hyperFlags(w.hyper), '--optimizer', 'sgd'],
+        ...['--lr', String(w.lr), '--momentum', String(w.momentum), '--batch-size', String(batch)],
+        ...[
+          '--epochs',
+          '1',
+          '--limit',
+          String((steps + 2 * logEvery) * batch),
+          '--log-every',
+          String(logEvery),
+        ],
+        ...['--no-eval', '--no-pictures', '--digest-every', '0', '--threads', String(threads), '--out', out],
+      ],
+      { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    if (r.status !== 0)
+      return { unavailable: `harmonium train failed: ${(r.stderr ?? '').trim().split('\n').pop()}` };
+    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as { images_per_second: number });
+    return { value: median(records.map((x) => (batch / x.images_per_second) * 1000)) };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 /** Runs bench/torch-compute.py at `threads` and collects its JSON lines. */
@@ -360,6 +418,22 @@ function buildReport(opts: Options, runs: readonly ThreadRun[]) {
       };
     }),
   );
+  const cli = runs.flatMap((run) =>
+    WORKLOADS.map((w) => {
+      const loop = run.cliMs.get(w.name);
+      const bare = run.stepMs.get(w.name);
+      const loopMs = loop && 'value' in loop ? loop.value : null;
+      return {
+        workload: w.name,
+        threads: run.threads,
+        cli_ms: loopMs,
+        cli_unavailable: loop && 'unavailable' in loop ? loop.unavailable : null,
+        bare_ms: bare && 'value' in bare ? bare.value : null,
+        cli_over_bare: bare && 'value' in bare && loopMs !== null ? loopMs / bare.value : null,
+        cli_over_torch: ratio(loop, run.reference.stepMs.get(w.name)),
+      };
+    }),
+  );
   const addon = loadNativeAddon();
   return {
     batch: opts.batch,
@@ -372,6 +446,7 @@ function buildReport(opts: Options, runs: readonly ThreadRun[]) {
     blas: 'addon' in addon ? addon.addon.blasConfig() : `native addon unavailable: ${reason(addon.error)}`,
     reference: runs.map((r) => ({ threads: r.threads, info: r.reference.info, notes: r.reference.notes })),
     steps_ms: steps,
+    cli_loop_ms: cli,
     sgemm,
   };
 }
@@ -419,6 +494,14 @@ function formatTables(report: Report): string {
     fmt(s.torch_ms, 1),
     fmt(s.ours_over_torch, 2),
   ]);
+  const cliRows = report.cli_loop_ms.map((c) => [
+    c.workload,
+    String(c.threads),
+    fmt(c.cli_ms, 1, 'n/a'),
+    fmt(c.bare_ms, 1),
+    fmt(c.cli_over_bare, 2),
+    fmt(c.cli_over_torch, 2),
+  ]);
   const gemmRows = report.sgemm.map((g) => [
     g.workload,
     String(g.threads),
@@ -430,6 +513,14 @@ function formatTables(report: Report): string {
     'one training step (model step + SGD update), ms; ours/torch < 1 means ours is faster',
     table(['workload', 'architecture', 'threads', 'ours ms', 'torch ms', 'ours/torch'], stepRows, 2),
     ...unavailableLines(report.steps_ms),
+    '',
+    'the whole CLI loop (harmonium train on Fashion-MNIST, ms per step from metrics.jsonl images/s) against the bare step above',
+    table(['workload', 'threads', 'cli ms', 'bare ms', 'cli/bare', 'cli/torch'], cliRows, 1),
+    ...[
+      ...new Set(
+        report.cli_loop_ms.filter((c) => c.cli_unavailable).map((c) => `${c.workload}: ${c.cli_unavailable}`),
+      ),
+    ],
     '',
     'sgemm m x k x n, float32, GFLOP/s; ours/numpy > 1 means ours is faster',
     table(['workload', 'threads', 'ours GFLOP/s', 'numpy GFLOP/s', 'ours/numpy'], gemmRows, 1),
