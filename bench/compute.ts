@@ -16,6 +16,7 @@
  * python3-torch under /usr/bin/python3 (the pyenv python on PATH lacks it); without it our times are
  * still printed, with a note.
  */
+import { median } from './machine.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -164,13 +165,6 @@ function parseOptions(): Options {
     batch: positiveInt('batch', arg('batch', '100')),
     json: process.argv.includes('--json') ? arg('json', '') || null : null,
   };
-}
-
-/** Median (mean of the middle two for an even count). */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The first line of an error's message, for a table note. */

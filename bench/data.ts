@@ -25,9 +25,12 @@
  *    served by startFileServer from this process; a child (bench/stream-shards.ts) opens one by URL,
  *    decodes every shard through ShardCorpus.shards() and reports its peak RSS (VmHWM, see
  *    stream-shards.ts) and how it grew shard by shard. The two corpora alternate, `--memory-runs`
- *    times each; the figure is the median peak.
+ *    times each; the figure is the median peak. All of it twice: as training runs, collection left
+ *    to V8, then with the child's garbage collected after each shard (--expose-gc), which is what
+ *    the stream itself keeps.
  *
- * Child processes are killed when they overrun their deadline or this script is interrupted; the
+ * Each part starts once no test run is active and the machine is nearly idle (waitForQuiet). Child
+ * processes are killed when they overrun their deadline or this script is interrupted; the
  * temporary directory goes in every case.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +48,7 @@ import { decodeImage } from '../core/data/image-decode.js';
 import { Rng } from '../core/data/rng.js';
 import { encodePng, packShards } from '../core/data/shard-writer.js';
 import { startFileServer, type FileServer } from '../core/data/testing.js';
+import { median, waitForQuiet } from './machine.js';
 import type { StreamReport } from './stream-shards.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -113,13 +117,6 @@ function parseOptions(): Options {
     shards: positiveInt('shards', 4),
     memoryRuns: positiveInt('memory-runs', 3),
   };
-}
-
-/** Median (mean of the middle two for an even count). */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The first line of an error's message, for a table cell. */
@@ -352,8 +349,13 @@ async function stepRate(args: readonly string[], out: string): Promise<StepRate>
 }
 
 /** Streams the corpus at `url` in a child process, which reports its own memory. */
-async function streamInChild(url: string): Promise<StreamReport> {
-  const args = [...process.execArgv, join(here, 'stream-shards.ts'), url];
+async function streamInChild(url: string, gcPerShard: boolean): Promise<StreamReport> {
+  const args = [
+    ...(gcPerShard ? ['--expose-gc'] : []),
+    ...process.execArgv,
+    join(here, 'stream-shards.ts'),
+    url,
+  ];
   return lastJson<StreamReport>(await runChild(process.execPath, args, STREAM_MS));
 }
 
@@ -471,55 +473,73 @@ async function packCorpora(fashion: ImageSet, opts: Options, tmp: string): Promi
   return dirs;
 }
 
-/** Part 3: peak RSS of a child streaming the small and the grown corpus, alternately. */
+/** Prints one mode's memory table: `reports[0]` the small corpus's runs, `reports[1]` the grown one's. */
+function printMemory(title: string, reports: readonly (readonly StreamReport[])[], opts: Options): void {
+  console.log(`\n${title}`);
+  console.log(
+    'corpus  shards   images  MiB streamed  RSS after open MiB  peak RSS MiB (runs)        median  stream images/s',
+  );
+  const peaks = reports.map((rs) => median(rs.map((r) => r.peakRssKiB)));
+  reports.forEach((rs, i) => {
+    const r = rs[0]!;
+    console.log(
+      [
+        (i === 0 ? '1x' : `${GROWTH}x`).padEnd(6),
+        String(r.shards).padStart(7),
+        fixed(r.images, 0).padStart(8),
+        mib(r.bytes).padStart(13),
+        fixed(median(rs.map((x) => x.openRssKiB)) / 1024, 1).padStart(19),
+        rs
+          .map((x) => fixed(x.peakRssKiB / 1024, 1))
+          .join(', ')
+          .padStart(20),
+        fixed(peaks[i]! / 1024, 1).padStart(13),
+        fixed(median(rs.map((x) => x.images / x.seconds)), 0).padStart(16),
+      ].join(' '),
+    );
+  });
+  // Where the grown corpus's peak stood along its stream, at multiples of the small corpus.
+  const along = [1, 2, 3, 5, GROWTH].map((m) => m * opts.shards);
+  const peakAfter = (k: number): number => median(reports[1]!.map((r) => r.peakAfterShardKiB[k - 1]!));
+  console.log(
+    `peak RSS MiB of the ${GROWTH}x corpus's stream after n shards (median of runs): ` +
+      along.map((k) => `${k}: ${fixed(peakAfter(k) / 1024, 1)}`).join(', '),
+  );
+  const grown = peaks[1]! / peaks[0]!;
+  const half = along[3]!;
+  console.log(
+    `peak RSS ${GROWTH}x / 1x: ${fixed(grown, 3)} (flat within ${FLAT_RSS * 100} %: ` +
+      `${Math.abs(grown - 1) <= FLAT_RSS ? 'met' : 'missed'}); ` +
+      `after ${along[4]} shards / after ${half}: ${fixed(peakAfter(along[4]!) / peakAfter(half), 3)}`,
+  );
+}
+
+/**
+ * Part 3: peak RSS of a child streaming the small and the grown corpus, alternately: first as
+ * training runs, collection left to V8; then with garbage collected after each shard, so that the
+ * peak is what the stream keeps.
+ */
 async function measureMemory(dirs: readonly string[], opts: Options): Promise<void> {
   const servers: FileServer[] = [];
   try {
     for (const dir of dirs) servers.push(await startFileServer(dir));
-    const reports: StreamReport[][] = dirs.map(() => []);
-    for (let run = 0; run < opts.memoryRuns; run++) {
-      for (const [i, server] of servers.entries()) reports[i]!.push(await streamInChild(server.url));
-    }
-    console.log(
-      `\nresident memory of a child streaming a shard corpus over HTTP, decoded shard by shard ` +
-        `(${opts.shardImages} 28x28 images a shard; ${opts.memoryRuns} runs each, alternating)`,
-    );
-    console.log(
-      'corpus  shards   images  MiB streamed  RSS after open MiB  peak RSS MiB (runs)        median  stream images/s',
-    );
-    const peaks = reports.map((rs) => median(rs.map((r) => r.peakRssKiB)));
-    reports.forEach((rs, i) => {
-      const r = rs[0]!;
-      console.log(
-        [
-          (i === 0 ? '1x' : `${GROWTH}x`).padEnd(6),
-          String(r.shards).padStart(7),
-          fixed(r.images, 0).padStart(8),
-          mib(r.bytes).padStart(13),
-          fixed(median(rs.map((x) => x.openRssKiB)) / 1024, 1).padStart(19),
-          rs
-            .map((x) => fixed(x.peakRssKiB / 1024, 1))
-            .join(', ')
-            .padStart(20),
-          fixed(peaks[i]! / 1024, 1).padStart(13),
-          fixed(median(rs.map((x) => x.images / x.seconds)), 0).padStart(16),
-        ].join(' '),
+    for (const gcPerShard of [false, true]) {
+      const reports: StreamReport[][] = dirs.map(() => []);
+      for (let run = 0; run < opts.memoryRuns; run++) {
+        for (const [i, server] of servers.entries()) {
+          reports[i]!.push(await streamInChild(server.url, gcPerShard));
+        }
+      }
+      printMemory(
+        `resident memory of a child streaming a shard corpus over HTTP, decoded shard by shard ` +
+          `(${opts.shardImages} 28x28 images a shard; ${opts.memoryRuns} runs each, alternating), ` +
+          (gcPerShard
+            ? 'garbage collected after each shard (--expose-gc)'
+            : 'as training runs (no forced GC)'),
+        reports,
+        opts,
       );
-    });
-    // Where the grown corpus's peak stood along its stream, at multiples of the small corpus.
-    const along = [1, 2, 3, 5, GROWTH].map((m) => m * opts.shards);
-    const peakAfter = (k: number): number => median(reports[1]!.map((r) => r.peakAfterShardKiB[k - 1]!));
-    console.log(
-      `peak RSS MiB of the ${GROWTH}x corpus's stream after n shards (median of runs): ` +
-        along.map((k) => `${k}: ${fixed(peakAfter(k) / 1024, 1)}`).join(', '),
-    );
-    const grown = peaks[1]! / peaks[0]!;
-    const half = along[3]!;
-    console.log(
-      `peak RSS ${GROWTH}x / 1x: ${fixed(grown, 3)} (flat within ${FLAT_RSS * 100} %: ` +
-        `${Math.abs(grown - 1) <= FLAT_RSS ? 'met' : 'missed'}); ` +
-        `after ${along[4]} shards / after ${half}: ${fixed(peakAfter(along[4]!) / peakAfter(half), 3)}`,
-    );
+    }
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
@@ -541,9 +561,12 @@ async function main(): Promise<void> {
     );
     const { train: fashion } = await loadFashionMnist({ download: false });
     const sets = [makePngs(fashion, opts.pngImages), makeJpegs(opts.jpegImages)];
-    const rows = await measureDecode(sets, tmp, opts.passes);
     const corpora = await packCorpora(fashion, opts, tmp);
+    await waitForQuiet();
+    const rows = await measureDecode(sets, tmp, opts.passes);
+    await waitForQuiet();
     await measureStep(rows, corpora[0]!, tmp);
+    await waitForQuiet();
     await measureMemory(corpora, opts);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

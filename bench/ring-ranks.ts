@@ -6,6 +6,7 @@
  * How a rank process is started (fork on this host, or `ip netns exec` on an emulated one) is the
  * caller's.
  */
+import { median } from './machine.js';
 import { once } from 'node:events';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -45,13 +46,7 @@ function arg(name: string, fallback: string): string {
 export const iterationsFor = (bytes: number): number =>
   Math.min(20, Math.max(5, Math.ceil((256 * MiB) / bytes)));
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** One rank, in its own process: reports its address, joins, times every size, reports timings. */
+export /** One rank, in its own process: reports its address, joins, times every size, reports timings. */
 async function runRank(): Promise<void> {
   const tlsDir = arg('tls-dir', '');
   const credentials =

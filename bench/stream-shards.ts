@@ -2,9 +2,10 @@
  * The child process of bench/data.ts's memory measurement, so that the resident memory it reports
  * is the streaming's alone: opens the shard corpus at URL (no shard cache), reads, verifies and
  * decodes every shard in turn through ShardCorpus.shards(), as training streams them, and prints
- * one JSON line (a {@link StreamReport}).
+ * one JSON line (a {@link StreamReport}). Run with --expose-gc, it collects garbage after each
+ * shard, so that its peak is what the stream keeps rather than what the collector has let pile up.
  *
- *   node --import tsx bench/stream-shards.ts http://HOST:PORT/corpus/
+ *   node [--expose-gc] --import tsx bench/stream-shards.ts http://HOST:PORT/corpus/
  */
 import { readFileSync } from 'node:fs';
 
@@ -38,6 +39,7 @@ function peakRssKiB(): number {
 }
 
 async function stream(url: string): Promise<StreamReport> {
+  const gc = (globalThis as { gc?: () => void }).gc;
   const started = performance.now();
   const corpus = await openShards(url);
   const openRssKiB = Math.round(process.memoryUsage.rss() / 1024);
@@ -47,6 +49,7 @@ async function stream(url: string): Promise<StreamReport> {
   for await (const shard of corpus.shards()) {
     images += shard.images.count;
     bytes += corpus.manifest.shards[shard.index]!.bytes;
+    gc?.();
     peakAfterShardKiB.push(peakRssKiB());
   }
   return {
