@@ -57,3 +57,20 @@ it('a decode thread reads a directory and a URL as the corpus does, and names a 
   }
   await assert.rejects(readers[0]!.readShard(0), isDataError('IO', /decode thread exited/));
 });
+
+it('the thread starts with the first read, stops when idle and starts again for the next', async () => {
+  const corpus = await openShards(dir);
+  const reader = new ThreadShardReader(dir, set.shape, {}, 100);
+  try {
+    assert.equal(reader.running, false);
+    const first = await reader.readShard(0);
+    assert.equal(reader.running, true);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(reader.running, false);
+    const again = await reader.readShard(0);
+    assert.deepEqual(again.images.pixels, first.images.pixels);
+    assert.deepEqual(again.keys, (await corpus.readShard(0)).keys);
+  } finally {
+    await reader.close();
+  }
+});

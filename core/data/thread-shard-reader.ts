@@ -1,7 +1,7 @@
 /**
  * Reads a shard corpus's shards on a decode thread (shard-decode-thread.ts): the training thread
  * asks for a shard and gets its decoded images back, while its own time goes to the step. The
- * thread holds the process open only while a request is pending.
+ * thread holds the process open only while a request is pending, and stops when idle.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -18,47 +18,82 @@ interface Pending {
 
 /** A {@link ShardReader} decoding on its own thread. */
 export class ThreadShardReader implements ShardReader {
-  private readonly thread: Worker;
+  private thread: Worker | null = null;
+  private readonly data: DecodeThreadData;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | null = null;
+  private idleTimer: NodeJS.Timeout | undefined;
 
-  /** Decodes the shards of the corpus at `location` (a directory or a URL) of images of `shape`. */
+  /**
+   * Decodes the shards of the corpus at `location` (a directory or a URL) of images of `shape`.
+   * The thread starts with the first read and stops after `idleMs` without one (a worker that ran
+   * the job goes on to others), to start again if another read comes.
+   */
   constructor(
     location: string,
     private readonly shape: ImageShape,
     http: ShardHttpSettings,
+    private readonly idleMs = 30_000,
   ) {
-    const data: DecodeThreadData = { location, http };
-    this.thread = new Worker(new URL('./shard-decode-thread.mjs', import.meta.url), { workerData: data });
-    this.thread.unref();
-    this.thread.on('message', (reply: DecodeReply) => this.settle(reply));
-    this.thread.on('error', (err) => this.fail(`the shard decode thread failed: ${err.message}`, err));
-    this.thread.on('exit', (code) => this.fail(`the shard decode thread exited (code ${code})`));
+    this.data = { location, http };
   }
 
   readShard(index: number): Promise<LoadedShard> {
     if (this.failure) return Promise.reject(this.failure);
+    clearTimeout(this.idleTimer);
+    const thread = (this.thread ??= this.start());
     const id = this.nextId++;
     const request: DecodeRequest = { id, index };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // Held open while it works for us; idle, it must not keep the process from exiting.
-      if (this.pending.size === 1) this.thread.ref();
-      this.thread.postMessage(request);
+      if (this.pending.size === 1) thread.ref();
+      thread.postMessage(request);
     });
   }
 
-  /** Stops the thread; pending reads fail. */
+  /** Whether a decode thread is up now. */
+  get running(): boolean {
+    return this.thread !== null;
+  }
+
+  /** Stops the thread for good; pending and later reads fail. */
   async close(): Promise<void> {
-    await this.thread.terminate();
+    this.fail('the shard decode thread exited: the reader was closed');
+    await this.stop();
+  }
+
+  private start(): Worker {
+    const thread = new Worker(new URL('./shard-decode-thread.mjs', import.meta.url), {
+      workerData: this.data,
+    });
+    thread.unref();
+    thread.on('message', (reply: DecodeReply) => this.settle(reply));
+    thread.on('error', (err) => this.fail(`the shard decode thread failed: ${err.message}`, err));
+    thread.on('exit', (code) => {
+      // An idle stop is not a failure: the next read starts a new thread.
+      if (thread === this.thread) this.fail(`the shard decode thread exited (code ${code})`);
+    });
+    return thread;
+  }
+
+  private async stop(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    const thread = this.thread;
+    this.thread = null;
+    await thread?.terminate();
   }
 
   private settle(reply: DecodeReply): void {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.thread.unref();
+    if (this.pending.size === 0) {
+      this.thread?.unref();
+      this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
+      this.idleTimer.unref();
+    }
     if ('error' in reply) {
       const { code, message } = reply.error;
       p.reject(code ? new DataError(code as ErrorCode, message) : new Error(message));
