@@ -116,6 +116,23 @@ describe('shards over HTTP', () => {
     }
   });
 
+  it('a shard of another size on the server than in the manifest is DATA_CHECKSUM naming its URL', async () => {
+    const copy = tempDir();
+    await packShards(images(SHARD_SIZE * 2), copy, SHARD_SIZE);
+    const file = join(copy, 'shard-000001.tar');
+    writeFileSync(file, readFileSync(file).subarray(0, 500));
+    const short = await startFileServer(copy);
+    try {
+      const corpus = await openShards(short.url, { rangeBytes: 1000 });
+      await assert.rejects(
+        corpus.readShard(1),
+        isDataError('DATA_CHECKSUM', /shard-000001\.tar: size is 500 bytes, manifest\.json says \d+$/),
+      );
+    } finally {
+      await short.close();
+    }
+  });
+
   it('a server that stalls fails with DATA_TIMEOUT naming the URL after its retries, not a hang', async () => {
     server.faults.set('shard-000004.tar', { kind: 'stall', afterBytes: 100 });
     const corpus = await openShards(server.url, { stallMs: 300, retries: 1 });

@@ -149,6 +149,15 @@ export class HttpShardStore implements ShardStore {
       throw new DataError('DATA_NOT_FOUND', `${url}: HTTP ${res.status} (shard listed in ${MANIFEST_FILE})`);
     }
     let at = from;
+    // A file of another size than the manifest's is a changed shard, whatever range was asked for.
+    const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+    if ((res.status === 206 || res.status === 416) && total !== undefined && Number(total) !== info.bytes) {
+      await res.body?.cancel();
+      throw new DataError(
+        'DATA_CHECKSUM',
+        `${url}: size is ${total} bytes, ${MANIFEST_FILE} says ${info.bytes}`,
+      );
+    }
     if (res.status === 206) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
       if (!range || Number(range[1]) !== from || Number(range[2]) !== end - 1) {
@@ -156,13 +165,6 @@ export class HttpShardStore implements ShardStore {
         throw new DataError(
           'DATA_UNAVAILABLE',
           `${url}: asked for bytes ${from}-${end - 1}, got Content-Range "${res.headers.get('content-range')}"`,
-        );
-      }
-      if (range[3] !== '*' && Number(range[3]) !== info.bytes) {
-        await res.body?.cancel();
-        throw new DataError(
-          'DATA_CHECKSUM',
-          `${url}: size is ${range[3]} bytes, ${MANIFEST_FILE} says ${info.bytes}`,
         );
       }
     } else if (res.status === 200) {

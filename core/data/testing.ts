@@ -79,6 +79,10 @@ export async function startFileServer(dir: string): Promise<FileServer> {
         return;
       }
       let body = data;
+      if (range && fault?.kind !== 'ignore-range' && range[0] >= data.length) {
+        res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end();
+        return;
+      }
       if (range && fault?.kind !== 'ignore-range') {
         const last = Math.min(range[1], data.length - 1);
         body = data.subarray(range[0], last + 1);
