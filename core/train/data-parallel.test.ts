@@ -90,8 +90,10 @@ async function trainRanks(
   cfg: JobConfig,
   worldSize: number,
   groups: (ProcessGroup | null)[],
+  adapt: (setup: RunSetup, rank: number) => void = () => undefined,
 ): Promise<RankRun[]> {
   const setups = await Promise.all(Array.from({ length: worldSize }, () => setUpRun(cfg)));
+  setups.forEach(adapt);
   return Promise.all(
     setups.map(async (setup, rank) => {
       const state = new TrainingState(setup, freshStart(setup));
@@ -292,14 +294,19 @@ describe('data-parallel training loop', () => {
         workers: String(n),
       };
       const calls: number[][] = [];
+      // Per rank: whether its model's backward pass is under way, and the bucket calls started then.
+      const inBackward: boolean[] = [];
+      const duringBackward: number[] = [];
       const counted = createMemoryProcessGroups(n).map((g, r): ProcessGroup => {
         calls[r] = [];
+        duringBackward[r] = 0;
         return {
           rank: g.rank,
           worldSize: g.worldSize,
           generation: g.generation,
           allreduce: (data, op, opts) => {
             if (opts.interleave) calls[r]!.push(data.length);
+            if (opts.interleave && inBackward[r]) duringBackward[r]!++;
             return g.allreduce(data, op, opts);
           },
           broadcast: (data, root, opts) => g.broadcast(data, root, opts),
@@ -309,10 +316,37 @@ describe('data-parallel training loop', () => {
       });
       const [whole, bucketed] = await Promise.all([
         trainRanks(config({ ...base, 'bucket-mb': '0' }), n, createMemoryProcessGroups(n)),
-        trainRanks(config({ ...base, 'bucket-mb': '0.01' }), n, counted),
+        trainRanks(config({ ...base, 'bucket-mb': '0.01' }), n, counted, (setup, r) => {
+          const model = setup.model;
+          const layered = model.stepLayered!.bind(model);
+          (model as { stepLayered: typeof model.stepLayered }).stepLayered = (...args) => {
+            const step = layered(...args)!;
+            inBackward[r] = true;
+            return {
+              loss: step.loss,
+              ...(step.extras ? { extras: step.extras } : {}),
+              grads: step.grads,
+              get done() {
+                return step.done;
+              },
+              backward: () => {
+                const ready = step.backward();
+                inBackward[r] = !step.done;
+                return ready;
+              },
+            };
+          };
+        }),
       ]);
       const steps = whole![0]!.host.steps.length;
       assert.ok(calls[0]!.length >= 4 * steps, `${calls[0]!.length} bucket calls in ${steps} steps`);
+      // Overlap: in every step some bucket started while layers below still had to run their backward pass.
+      for (let r = 0; r < n; r++) {
+        assert.ok(
+          duringBackward[r]! >= steps,
+          `rank ${r}: ${duringBackward[r]} buckets started during ${steps} backward passes`,
+        );
+      }
       for (const r of bucketed!) {
         assert.deepEqual(new Uint32Array(r.params.buffer), new Uint32Array(whole![0]!.params.buffer));
       }
