@@ -16,7 +16,7 @@
  * python3-torch under /usr/bin/python3 (the pyenv python on PATH lacks it); without it our times are
  * still printed, with a note.
  */
-import { median } from './machine.js';
+import { median, positiveInt, reason } from './machine.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -145,14 +145,6 @@ function arg(name: string, fallback: string): string {
   return value !== undefined && !value.startsWith('--') ? value : fallback;
 }
 
-/** `text` as an integer >= 1, or a RangeError naming the flag. */
-function positiveInt(name: string, text: string): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1)
-    throw new RangeError(`--${name} must be a positive integer, got "${text}"`);
-  return v;
-}
-
 /** The command line, with the defaults of the issue: native, threads 1 and 2, 30 steps, batch 100. */
 function parseOptions(): Options {
   return {
@@ -165,11 +157,6 @@ function parseOptions(): Options {
     batch: positiveInt('batch', arg('batch', '100')),
     json: process.argv.includes('--json') ? arg('json', '') || null : null,
   };
-}
-
-/** The first line of an error's message, for a table note. */
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
 /** Median wall time of one call of `step` after the warm-up calls, in milliseconds. */

@@ -48,7 +48,7 @@ import { decodeImage } from '../core/data/image-decode.js';
 import { Rng } from '../core/data/rng.js';
 import { encodePng, packShards } from '../core/data/shard-writer.js';
 import { startFileServer, type FileServer } from '../core/data/testing.js';
-import { median, waitForQuiet } from './machine.js';
+import { median, positiveInt, reason, waitForQuiet } from './machine.js';
 import type { StreamReport } from './stream-shards.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -99,29 +99,20 @@ function arg(name: string, fallback: string): string {
   return value !== undefined && !value.startsWith('--') ? value : fallback;
 }
 
-/** `--name` as an integer >= 1, or a RangeError naming the flag. */
-function positiveInt(name: string, fallback: number): number {
-  const text = arg(name, String(fallback));
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1)
-    throw new RangeError(`--${name} must be a positive integer, got "${text}"`);
-  return v;
+/** `--name` as an integer >= 1 (default `fallback`). */
+function intFlag(name: string, fallback: number): number {
+  return positiveInt(name, arg(name, String(fallback)));
 }
 
 function parseOptions(): Options {
   return {
-    pngImages: positiveInt('png-images', 10_000),
-    jpegImages: positiveInt('jpeg-images', 200),
-    passes: positiveInt('passes', 5),
-    shardImages: positiveInt('shard-images', 2_500),
-    shards: positiveInt('shards', 4),
-    memoryRuns: positiveInt('memory-runs', 3),
+    pngImages: intFlag('png-images', 10_000),
+    jpegImages: intFlag('jpeg-images', 200),
+    passes: intFlag('passes', 5),
+    shardImages: intFlag('shard-images', 2_500),
+    shards: intFlag('shards', 4),
+    memoryRuns: intFlag('memory-runs', 3),
   };
-}
-
-/** The first line of an error's message, for a table cell. */
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
 const fixed = (x: number, digits: number): string =>

@@ -10,6 +10,19 @@ import { readFileSync } from 'node:fs';
 const IDLE_BUSY_SHARE = 0.2;
 const MAX_IDLE_WAITS = 30;
 
+/** `text`, the value of `--name`, as an integer >= 1, or a RangeError naming the flag. */
+export function positiveInt(name: string, text: string): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`--${name} must be a positive integer, got "${text}"`);
+  return v;
+}
+
+/** The first line of an error's message, for a table cell or note. */
+export function reason(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
 /** The value after `--name` on the command line, or `fallback`. */
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
