@@ -9,14 +9,24 @@ export interface RbmTensors {
   readonly hiddenBias: tf.Tensor1D;
 }
 
-/** p(h = 1 | v) = sigmoid(v W + b), one row per visible vector. */
+/**
+ * p(h = 1 | v) = sigmoid(v W + b), one row per visible vector: one fused kernel (the native backend
+ * adds the bias and applies the sigmoid in the pass that writes the product). Never differentiated:
+ * tfjs has no gradient for a fused sigmoid.
+ */
 export function hiddenProbs(rbm: RbmTensors, v: tf.Tensor2D): tf.Tensor2D {
-  return tf.sigmoid(tf.add(tf.matMul(v, rbm.w), rbm.hiddenBias));
+  return tf.fused.matMul({ a: v, b: rbm.w, bias: rbm.hiddenBias, activation: 'sigmoid' }) as tf.Tensor2D;
 }
 
-/** p(v = 1 | h) = sigmoid(h W^T + a), one row per hidden vector. */
+/** p(v = 1 | h) = sigmoid(h W^T + a), one row per hidden vector, fused like {@link hiddenProbs}. */
 export function visibleProbs(rbm: RbmTensors, h: tf.Tensor2D): tf.Tensor2D {
-  return tf.sigmoid(tf.add(tf.matMul(h, rbm.w, false, true), rbm.visibleBias));
+  return tf.fused.matMul({
+    a: h,
+    b: rbm.w,
+    transposeB: true,
+    bias: rbm.visibleBias,
+    activation: 'sigmoid',
+  }) as tf.Tensor2D;
 }
 
 /**
