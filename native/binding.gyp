@@ -10,7 +10,8 @@
         "src/conv.c",
         "src/pool.c",
         "src/optimizer.c",
-        "src/parallel.c"
+        "src/parallel.c",
+        "src/gather.c"
       ],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
       "libraries": ["-lopenblas", "-lm", "-lpthread"],

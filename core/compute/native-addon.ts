@@ -109,6 +109,12 @@ export interface NativeAddon {
     invSqrtBc2: number,
     eps: number,
   ): void;
+  /**
+   * out[r] = pixels[indices[r]] / 255, `row` bytes per image, rows copied in parallel on the kernel
+   * pool; the values are those of core/data/corpus.ts's JavaScript gather. An index past the set
+   * throws (code ERANGE, naming the row) before anything is written.
+   */
+  gatherBytes(pixels: Uint8Array, indices: Uint32Array, row: number, out: Float32Array): void;
   /** OpenBLAS's thread count for the products that follow. */
   setThreads(n: number): void;
   threads(): number;

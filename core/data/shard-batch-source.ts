@@ -127,44 +127,53 @@ export class ShardBatchSource implements BatchSource {
   }
 
   async *batches(epoch: number, startStep: number, share: BatchShare): AsyncGenerator<Batch> {
-    const lanes: Array<{ share: BatchShare; stream: AsyncGenerator<Batch> }> = [];
+    const d = pixelsPerImage(this.shape);
+    const pixels = new Float32Array(share.count * d);
+    const indices = new Uint32Array(share.count);
+    // Each lane fills its own rows of the step's batch in place: no copy between lane and batch.
+    const lanes: Array<AsyncGenerator<void>> = [];
+    let covered = 0;
     for (let j = 0; j < this.lanes; j++) {
       const s = batchShare(this.globalBatch, j, this.lanes);
-      if (s.offset >= share.offset && s.offset + s.count <= share.offset + share.count)
-        lanes.push({ share: s, stream: this.laneBatches(epoch, startStep, j, s.count) });
+      if (s.offset < share.offset || s.offset + s.count > share.offset + share.count) continue;
+      const row = s.offset - share.offset;
+      const rows: Batch = {
+        pixels: pixels.subarray(row * d, (row + s.count) * d),
+        indices: indices.subarray(row, row + s.count),
+      };
+      lanes.push(this.laneBatches(epoch, startStep, j, rows));
+      covered += s.count;
     }
-    const covered = lanes.reduce((n, l) => n + l.share.count, 0);
     if (covered !== share.count) {
       throw new RangeError(
         `positions [${share.offset}, ${share.offset + share.count}) are not whole lanes of ${this.lanes}`,
       );
     }
-    const d = pixelsPerImage(this.shape);
-    const pixels = new Float32Array(share.count * d);
-    const indices = new Uint32Array(share.count);
     try {
       for (let s = startStep; s < this.stepsPerEpoch; s++) {
         for (const lane of lanes) {
-          const next = await lane.stream.next();
+          const next = await lane.next();
           if (next.done) throw new RangeError(`lane stream ended before step ${s}`);
-          const row = lane.share.offset - share.offset;
-          pixels.set(next.value.pixels, row * d);
-          indices.set(next.value.indices, row);
         }
         yield { pixels, indices };
       }
     } finally {
-      for (const lane of lanes) await lane.stream.return(undefined);
+      for (const lane of lanes) await lane.return(undefined);
     }
   }
 
-  /** Lane `lane`'s runs of `b` images, from step `startStep` to the end of the epoch. */
+  /**
+   * Lane `lane`'s runs of images, from step `startStep` to the end of the epoch, each written into
+   * `into` (as many rows as it holds); it yields when a run is complete there.
+   */
   private async *laneBatches(
     epoch: number,
     startStep: number,
     lane: number,
-    b: number,
-  ): AsyncGenerator<Batch> {
+    into: Batch,
+  ): AsyncGenerator<void> {
+    const { pixels, indices } = into;
+    const b = indices.length;
     const order = this.shardsOf(epoch, lane);
     let skip = startStep * b;
     let left = Math.max(0, this.stepsPerEpoch - startStep) * b;
@@ -172,8 +181,6 @@ export class ShardBatchSource implements BatchSource {
     let i = 0;
     while (left > 0 && skip >= this.used[order[i]!]!) skip -= this.used[order[i++]!]!;
     const d = pixelsPerImage(this.shape);
-    const pixels = new Float32Array(b * d);
-    const indices = new Uint32Array(b);
     let row = 0;
     let next = left > 0 ? prefetch(this.reader.readShard(order[i]!)) : null;
     for (; next !== null; i++) {
@@ -195,7 +202,7 @@ export class ShardBatchSource implements BatchSource {
         row += n;
         if (row === b) {
           row = 0;
-          yield { pixels, indices };
+          yield;
         }
       }
       skip = 0;

@@ -106,6 +106,7 @@ static void *typed(call *c, size_t i, napi_typedarray_type want, int64_t need) {
       type != want) {
     const char *name = want == napi_float32_array   ? "must be a Float32Array"
                        : want == napi_float64_array ? "must be a Float64Array"
+                       : want == napi_uint32_array  ? "must be a Uint32Array"
                                                     : "must be a Uint8Array";
     fail(c, "EINVAL", name, i);
     return NULL;
@@ -321,6 +322,31 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* gatherBytes(pixels, indices, row, out): every index is checked against the pixels it addresses. */
+static napi_value gatherBytes(napi_env env, napi_callback_info info) {
+  call c;
+  if (!open_call(&c, env, info, "gatherBytes", 4)) return NULL;
+  size_t bytes = 0, rows = 0;
+  const uint8_t *src = typed(&c, 0, napi_uint8_array, 0);
+  if (!c.failed) napi_get_typedarray_info(env, c.argv[0], NULL, &bytes, NULL, NULL, NULL);
+  const uint32_t *indices = typed(&c, 1, napi_uint32_array, 0);
+  if (!c.failed) napi_get_typedarray_info(env, c.argv[1], NULL, &rows, NULL, NULL, NULL);
+  const int64_t row = count(&c, 2);
+  float *out = typed(&c, 3, napi_float32_array, (int64_t)rows * row);
+  if (c.failed) return NULL;
+  const int64_t images = row > 0 ? (int64_t)bytes / row : 0;
+  for (size_t r = 0; r < rows; r++) {
+    if ((int64_t)indices[r] >= images) {
+      char what[128];
+      snprintf(what, sizeof what, "index %u at row %zu is past the set's %lld images", indices[r], r, (long long)images);
+      fail(&c, "ERANGE", what, 1);
+      return NULL;
+    }
+  }
+  hn_gather_bytes(src, indices, (int64_t)rows, row, out);
+  return undefined(env);
+}
+
 /* setThreads(n): OpenBLAS's thread count for every later product. */
 static napi_value setThreads(napi_env env, napi_callback_info info) {
   call c;
@@ -379,6 +405,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT(gemm),        EXPORT(binary),  EXPORT(unary),      EXPORT(reduce),     EXPORT(conv2d),
       EXPORT(conv2dBackpropInput), EXPORT(conv2dBackpropFilter), EXPORT(maxPool), EXPORT(maxPoolGrad),
       EXPORT(sgd),         EXPORT(adam),    EXPORT(setThreads), EXPORT(threads),    EXPORT(blasConfig), EXPORT(keepFreedMemory),
+      EXPORT(gatherBytes),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

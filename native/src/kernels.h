@@ -80,4 +80,7 @@ void hn_sgd(float *p, const float *g, float *v, int64_t n, float lr, float momen
 void hn_adam(float *p, const float *g, float *m, float *v, int64_t n, float beta1, float beta2, float step_size,
              float inv_sqrt_bc2, float eps);
 
+/* out[r, :] = src[indices[r], :] / 255 for r < rows, `row` bytes per image (indices checked by the caller). */
+void hn_gather_bytes(const uint8_t *src, const uint32_t *indices, int64_t rows, int64_t row, float *out);
+
 #endif
