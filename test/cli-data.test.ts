@@ -1,6 +1,6 @@
 /**
  * End to end: `harmonium data pack` writes a tar-shard corpus from an IDX file, and `harmonium train`
- * streams it, from its directory or over HTTP; a run stopped mid-epoch resumes to the same parameters; `--test-data` gives a shard
+ * streams it, from its directory, over HTTP, or over HTTPS with a private CA; a run stopped mid-epoch resumes to the same parameters; `--test-data` gives a shard
  * corpus a test block; a shard that no longer matches its manifest stops training with a clear error.
  */
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { shardOrder } from '../core/data/sampler.js';
 import { shardFileName } from '../core/data/shard-manifest.js';
 import { startFileServer } from '../core/data/testing.js';
+import { createCertificates } from '../core/security/certificate-authority.js';
 import { harmonium, harmoniumAsync, readJson, readJsonLines } from './cli-helpers.js';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
@@ -94,6 +95,31 @@ describe('harmonium data pack + train from shards', () => {
       server.requests.some((q) => q.range !== null),
       'shards were read in ranges',
     );
+  });
+
+  it('trains the same RBM over HTTPS from a server signed by a private CA named in NODE_EXTRA_CA_CERTS', async () => {
+    const certs = join(tmp, 'certs');
+    await createCertificates(certs);
+    const server = await startFileServer(shards, {
+      cert: readFileSync(join(certs, 'tls.crt')),
+      key: readFileSync(join(certs, 'tls.key')),
+    });
+    const out = join(tmp, 'run-https');
+    try {
+      const r = await harmoniumAsync(
+        [
+          ...['train', '--model', 'rbm', '--hidden', '16', '--sample-steps', '50', '--ais-betas', '0'],
+          ...['--data', `shards:${server.url}`, '--epochs', '1', '--batch-size', '50', '--out', out],
+        ],
+        { NODE_EXTRA_CA_CERTS: join(certs, 'ca.crt') },
+      );
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      await server.close();
+    }
+    assert.match(server.url, /^https:/);
+    const losses = (run: string) => readJsonLines(join(tmp, run, 'metrics.jsonl')).map((x) => x['loss']);
+    assert.deepEqual(losses('run-https'), losses('run'));
   });
 
   it('resumes a run stopped mid-epoch to the same parameters as an uninterrupted one', () => {

@@ -1,7 +1,8 @@
 /**
  * A sharded corpus read over HTTP from a real server on 127.0.0.1 (core/data/testing.ts): in ranges,
  * resumed after a dropped connection, verified before use, with clear errors for a corrupted shard,
- * a stalled server, a missing file and a failing server, and a cache that stays within its bound.
+ * a stalled server, a missing file, a failing server and an untrusted HTTPS certificate, and a cache
+ * that stays within its bound.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { createCertificates } from '../security/certificate-authority.js';
 import type { ImageSet } from './corpus.js';
 import { ShardCache } from './shard-cache.js';
 import { openShards } from './shard-reader.js';
@@ -180,6 +182,40 @@ describe('shards over HTTP', () => {
     } finally {
       await partial.close();
     }
+  });
+
+  it('an HTTPS server signed by a CA we do not trust is DATA_UNAVAILABLE at once, naming the URL, why and the fix', async () => {
+    const certs = tempDir();
+    await createCertificates(certs);
+    const tls = await startFileServer(dir, {
+      cert: readFileSync(join(certs, 'tls.crt')),
+      key: readFileSync(join(certs, 'tls.key')),
+    });
+    try {
+      const started = performance.now();
+      await assert.rejects(
+        openShards(tls.url, { retries: 4 }),
+        isDataError(
+          'DATA_UNAVAILABLE',
+          /^https:\/\/127\.0\.0\.1:\d+\/corpus\/manifest\.json: the server's TLS certificate is not trusted: .*\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\); for a private CA, start Harmonium with NODE_EXTRA_CA_CERTS=/,
+        ),
+      );
+      // No retry makes a certificate trusted: four retries would have slept 3 s between them.
+      assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+      assert.equal(tls.requests.length, 0, 'no request got past the handshake');
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it('a refused connection names its cause, not only "fetch failed"', async () => {
+    const closed = await startFileServer(dir);
+    const url = closed.url;
+    await closed.close();
+    await assert.rejects(
+      openShards(url, { retries: 0 }),
+      isDataError('DATA_UNAVAILABLE', /manifest\.json: .*ECONNREFUSED.*\(gave up after 1 attempts\)/),
+    );
   });
 
   it('the cache never holds more than its bound, serves later reads from disk and drops a corrupted file', async () => {

@@ -45,6 +45,20 @@ class Transient extends Error {
 
 const BACKOFF_MS = 200;
 
+/** OpenSSL's verification failures as Node names them: the peer's certificate, not the network. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** The shards of a corpus at an http(s):// URL. */
 export class HttpShardStore implements ShardStore {
   readonly location: string;
@@ -216,14 +230,31 @@ export class HttpShardStore implements ShardStore {
         redirect: 'follow',
       });
     } catch (err) {
-      throw new Transient(
-        abort.signal.aborted
-          ? new DataError('DATA_TIMEOUT', `${url}: no response within ${this.stallMs} ms (at byte ${at})`, {
-              cause: err,
-            })
-          : new DataError('DATA_UNAVAILABLE', `${url}: ${(err as Error).message}`, { cause: err }),
-        0,
-      );
+      if (abort.signal.aborted) {
+        throw new Transient(
+          new DataError('DATA_TIMEOUT', `${url}: no response within ${this.stallMs} ms (at byte ${at})`, {
+            cause: err,
+          }),
+          0,
+        );
+      }
+      // fetch says only "fetch failed"; what failed (ECONNREFUSED, a certificate) is its cause.
+      const cause = (err as { cause?: unknown }).cause;
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      const why =
+        cause instanceof Error
+          ? `${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`
+          : String(err);
+      if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+        // No retry makes a certificate trusted.
+        throw new DataError(
+          'DATA_UNAVAILABLE',
+          `${url}: the server's TLS certificate is not trusted: ${why}; for a private CA, start ` +
+            'Harmonium with NODE_EXTRA_CA_CERTS=/path/to/ca.crt',
+          { cause: err },
+        );
+      }
+      throw new Transient(new DataError('DATA_UNAVAILABLE', `${url}: ${why}`, { cause: err }), 0);
     } finally {
       clearTimeout(timer);
     }

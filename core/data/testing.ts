@@ -1,7 +1,8 @@
 /** Helpers for the data tests (not used by the library). */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { DataError } from '../errors.js';
@@ -49,12 +50,18 @@ export interface FileServer {
   close(): Promise<void>;
 }
 
-/** Serves `dir` as {@link FileServer} describes. */
-export async function startFileServer(dir: string): Promise<FileServer> {
+/** A certificate and key to serve HTTPS with (PEM). */
+export interface FileServerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** Serves `dir` as {@link FileServer} describes, over HTTPS when `tls` is given. */
+export async function startFileServer(dir: string, tls?: FileServerTls): Promise<FileServer> {
   const requests: ServedRequest[] = [];
   const faults = new Map<string, ServerFault>();
   const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
+  const serve: RequestListener = (req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       const file = path.startsWith('/corpus/') ? path.slice('/corpus/'.length) : '';
@@ -101,15 +108,16 @@ export async function startFileServer(dir: string): Promise<FileServer> {
       }
       res.end(body);
     })();
-  });
-  server.on('connection', (s) => {
+  };
+  const server = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, serve) : createServer(serve);
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/corpus/`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/corpus/`,
     requests,
     faults,
     close: async () => {
