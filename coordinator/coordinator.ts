@@ -501,7 +501,12 @@ export class Coordinator {
     if (!run || run.job.terminal) throw new ClusterError('JOB_FAILED', `job ${jobId} is not running`);
     run.checkMember(w, generation);
     if (!run.isRankZero(w)) throw new ClusterError('JOB_FAILED', `${describeWorker(w)} is not rank 0`);
-    await run.outputs.writeCheckpoint(data);
+    try {
+      await run.outputs.writeCheckpoint(data);
+    } catch (err) {
+      run.metrics.recordCheckpointFailure();
+      throw err;
+    }
     run.checkpointed(data.cursor.step);
     run.metrics.recordCheckpoint();
     this.persist();

@@ -229,6 +229,7 @@ export class ElasticJob {
   /** Throws FENCED unless `w` is a member of the current generation `generation`. */
   checkMember(w: WorkerRecord, generation: number): void {
     if (!this.isMember(w, generation)) {
+      this.metrics.recordFenced();
       throw new ClusterError(
         'FENCED',
         `${describeWorker(w)} is not a member of job ${this.job.id} generation ${generation} (now ${this.job.generation})`,

@@ -14,13 +14,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
 import type { JobConfig } from '../core/config/job-config.js';
 import { natsAccessFrom } from '../core/control-plane/nats-access.js';
 import { ClusterError } from '../core/errors.js';
 import { createCertificates } from '../core/security/certificate-authority.js';
 import { resolveCredentials, type CredentialFlags } from '../core/security/credential-options.js';
 import { TOKEN_FILE } from '../core/security/tls-dir.js';
+import { createCoordinatorPresence } from '../core/metrics/coordinator-presence.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { ProgressReporter, type ProgressStream } from '../core/train/progress.js';
 import { Coordinator } from './coordinator.js';
@@ -135,7 +135,8 @@ export async function runLocalCluster(
   });
   let metrics: MetricsServer | null = null;
   const children: ChildProcess[] = [];
-  const empty = new Registry();
+  // One coordinator, in this process: it leads for as long as the job runs.
+  const presence = createCoordinatorPresence(() => true);
   const onSignal = (signal: NodeJS.Signals): void => {
     for (const job of coordinator.allJobs) coordinator.cancel(job.id, `interrupted by ${signal}`);
   };
@@ -143,7 +144,8 @@ export async function runLocalCluster(
   process.once('SIGTERM', onSignal);
   try {
     if (config.metricsPort > 0) {
-      metrics = await serveMetrics(() => coordinator.metrics?.registry ?? empty, {
+      const current = () => (coordinator.metrics ? [presence, coordinator.metrics.registry] : [presence]);
+      metrics = await serveMetrics(current, {
         host: '127.0.0.1',
         port: config.metricsPort,
       });

@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { Registry } from 'prom-client';
 import type { ControlStore, Revisioned } from '../core/control-plane/control-store.js';
 import { JetStreamControlStore } from '../core/control-plane/jetstream-control-store.js';
 import { LeaderLease } from '../core/control-plane/leader-lease.js';
@@ -18,6 +17,7 @@ import { MemoryControlStore } from '../core/control-plane/memory-control-store.j
 import { natsAccess, type NatsAccess } from '../core/control-plane/nats-access.js';
 import type { ClusterError } from '../core/errors.js';
 import { ClusterCredentials } from '../core/security/cluster-credentials.js';
+import { createCoordinatorPresence } from '../core/metrics/coordinator-presence.js';
 import { serveMetrics, type MetricsServer } from '../core/metrics/metrics-server.js';
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
@@ -119,9 +119,11 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
   });
   server.setServing(leading);
   let metrics: MetricsServer | null = null;
-  const empty = new Registry();
+  const presence = createCoordinatorPresence(() => leading && (lease === null || lease.valid));
   if (opts.metricsPort > 0) {
-    metrics = await serveMetrics(() => coordinator.metrics?.registry ?? empty, {
+    // The job's metrics are whichever job it runs at the time of the scrape.
+    const current = () => (coordinator.metrics ? [presence, coordinator.metrics.registry] : [presence]);
+    metrics = await serveMetrics(current, {
       host: opts.metricsHost ?? '127.0.0.1',
       port: opts.metricsPort,
     });

@@ -343,8 +343,10 @@ describe('dashboards/harmonium.json', () => {
     }
     assert.deepEqual(unknown, [], `defined: ${[...defined.keys()].join(', ')}`);
     assert.ok(
-      queries.some((q) => q.where === 'variable job' && q.expr === 'label_values(harmonium_job_state, job)'),
-      'the job variable should list label_values(harmonium_job_state, job)',
+      queries.some(
+        (q) => q.where === 'variable job' && q.expr === 'label_values(harmonium_job_state, harmonium_job)',
+      ),
+      'the job variable should list label_values(harmonium_job_state, harmonium_job)',
     );
   });
 
@@ -569,8 +571,9 @@ describe('deploy/', () => {
     ) as PrometheusConfig;
     const scrape = prometheus.scrape_configs.find((s) => s.job_name === 'harmonium');
     assert.ok(scrape, 'no scrape config named harmonium');
-    // Harmonium's own `job` label (the job id) would otherwise become exported_job.
-    assert.equal(scrape.honor_labels, true);
+    // Harmonium exports its job id as harmonium_job, so the target labels need no honor_labels
+    // (which shared Prometheus servers do not grant, and which lets a target overwrite any label).
+    assert.notEqual(scrape.honor_labels, true);
     assert.ok(
       scrape.kubernetes_sd_configs?.some(
         (sd) => sd.role === 'pod' && sd.namespaces?.names.includes(NAMESPACE),

@@ -4,7 +4,7 @@ import { createCoordinatorMetrics } from './coordinator-metrics.js';
 import { scrapeOnce } from './scrape-once.js';
 
 const STATES = ['PENDING', 'RENDEZVOUS', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
-const labels = { job: 'mnist-vae', model: 'vae', role: 'coordinator' };
+const labels = { harmonium_job: 'mnist-vae', model: 'vae', role: 'coordinator' };
 
 function jobStates(s: Awaited<ReturnType<typeof scrapeOnce>>): Record<string, number | undefined> {
   return Object.fromEntries(
@@ -75,4 +75,17 @@ test('heartbeat ages are measured at scrape time; a forgotten worker loses its s
   s = await scrapeOnce(m.registry);
   assert.equal(s.value('harmonium_heartbeat_age_seconds', { rank: '0' }), 0.25);
   assert.equal(s.value('harmonium_heartbeat_age_seconds', { rank: '1' }), undefined);
+});
+
+test('checkpoint failures and fenced requests are counted from 0, so an alert sees the first one', async () => {
+  const m = createCoordinatorMetrics({ job: 'mnist-vae', model: 'vae', states: STATES });
+  let s = await scrapeOnce(m.registry);
+  assert.equal(s.value('harmonium_checkpoint_failures_total', labels), 0);
+  assert.equal(s.value('harmonium_fenced_requests_total', labels), 0);
+  m.recordCheckpointFailure();
+  m.recordFenced();
+  m.recordFenced();
+  s = await scrapeOnce(m.registry);
+  assert.equal(s.value('harmonium_checkpoint_failures_total', labels), 1);
+  assert.equal(s.value('harmonium_fenced_requests_total', labels), 2);
 });

@@ -1,7 +1,8 @@
 /**
  * The metrics the coordinator exports: the job's state, generation, membership and progress, the
- * checkpoints it wrote, the workers it lost (by reason) and how long the job took to train again
- * after each loss, and how long ago each worker last sent a heartbeat.
+ * checkpoints it wrote and failed to write, the workers it lost (by reason), the requests it fenced
+ * off, how long the job took to train again after each loss, and how long ago each worker last sent
+ * a heartbeat. Every counter an alert reads has its series from the start, at 0.
  */
 
 /** Why a worker left its job, as `harmonium_worker_failures_total{reason}` counts it. */
@@ -42,6 +43,10 @@ export interface CoordinatorMetrics<S extends string> {
   setGeneration(generation: number): void;
   recordProgress(record: ProgressRecord): void;
   recordCheckpoint(): void;
+  /** Counts one checkpoint the coordinator failed to write. */
+  recordCheckpointFailure(): void;
+  /** Counts one request refused because its worker is no longer a member of the generation it names. */
+  recordFenced(): void;
   /** Counts one worker that left the job, by why. */
   recordWorkerFailure(reason: FailureReasonLabel): void;
   /** Seconds from a failure to the first step the next generation committed. */
@@ -99,6 +104,18 @@ export function createCoordinatorMetrics<S extends string>(
     help: 'Checkpoints written.',
     registers,
   });
+  const checkpointFailures = new Counter({
+    name: 'harmonium_checkpoint_failures_total',
+    help: 'Checkpoints the coordinator failed to write (the job goes on from the last one written).',
+    registers,
+  });
+  checkpointFailures.inc(0);
+  const fenced = new Counter({
+    name: 'harmonium_fenced_requests_total',
+    help: 'Requests refused because their worker is no longer a member of the generation they name (a worker the job went on without).',
+    registers,
+  });
+  fenced.inc(0);
   const workerFailures = new Counter({
     name: 'harmonium_worker_failures_total',
     help: 'Workers that left the job: their process exited, their connection was lost, they hung, or they left gracefully.',
@@ -148,6 +165,12 @@ export function createCoordinatorMetrics<S extends string>(
     },
     recordCheckpoint() {
       checkpoints.inc();
+    },
+    recordCheckpointFailure() {
+      checkpointFailures.inc();
+    },
+    recordFenced() {
+      fenced.inc();
     },
     recordWorkerFailure(reason) {
       workerFailures.inc({ reason });

@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { HarmoniumError } from '../errors.js';
+import { createCoordinatorPresence } from './coordinator-presence.js';
 import { serveMetrics } from './metrics-server.js';
 
 function registryWithCounter(): Registry {
@@ -101,4 +102,27 @@ test('close() returns promptly with a keep-alive connection open, and frees the 
   const again = await serveMetrics(registryWithCounter(), { host: '127.0.0.1', port });
   assert.equal(again.port, port);
   await again.close();
+});
+
+test('a coordinator serves its presence beside the job it runs, read at each scrape', async () => {
+  let leads = false;
+  let job: Registry | null = null;
+  const presence = createCoordinatorPresence(() => leads);
+  const server = await serveMetrics(() => (job ? [presence, job] : [presence]), {
+    host: '127.0.0.1',
+    port: 0,
+  });
+  try {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    let body = await scrape();
+    assert.match(body, /^harmonium_coordinator_leader\{role="coordinator"\} 0$/m);
+    assert.doesNotMatch(body, /harmonium_test_total/);
+    leads = true;
+    job = registryWithCounter();
+    body = await scrape();
+    assert.match(body, /^harmonium_coordinator_leader\{role="coordinator"\} 1$/m);
+    assert.match(body, /^harmonium_test_total 7$/m);
+  } finally {
+    await server.close();
+  }
 });

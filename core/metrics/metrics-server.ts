@@ -26,12 +26,13 @@ export interface MetricsServer {
 }
 
 /**
- * Serves `registry` at `http://host:port/metrics`; a function is asked for the registry at every
- * scrape (a coordinator serves the metrics of whichever job it runs). Rejects with a HarmoniumError
- * (code IO) naming `host:port` when the server cannot listen there, e.g. when the port is taken.
+ * Serves `registry` at `http://host:port/metrics`; a function is asked for the registry (or the
+ * registries, whose metric names must not repeat) at every scrape (a coordinator serves its own
+ * presence and the metrics of whichever job it runs). Rejects with a HarmoniumError (code IO)
+ * naming `host:port` when the server cannot listen there, e.g. when the port is taken.
  */
 export function serveMetrics(
-  registry: Registry | (() => Registry),
+  registry: Registry | (() => Registry | readonly Registry[]),
   options: MetricsServerOptions,
 ): Promise<MetricsServer> {
   const current = typeof registry === 'function' ? registry : () => registry;
@@ -66,7 +67,11 @@ export function serveMetrics(
   });
 }
 
-async function respond(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function respond(
+  registry: Registry | readonly Registry[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   // Only the path matters: a scrape config may add query parameters to the URL.
   const path = (req.url ?? '').split('?')[0];
   if (path !== '/metrics') {
@@ -78,6 +83,8 @@ async function respond(registry: Registry, req: IncomingMessage, res: ServerResp
     res.writeHead(405, { ...TEXT, Allow: 'GET, HEAD' }).end();
     return;
   }
-  const body = await registry.metrics();
-  res.writeHead(200, { 'Content-Type': registry.contentType }).end(body);
+  const registries = Array.isArray(registry) ? registry : [registry as Registry];
+  const bodies = await Promise.all(registries.map((r) => r.metrics()));
+  const contentType = registries[0]?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8';
+  res.writeHead(200, { 'Content-Type': contentType }).end(bodies.filter((b) => b !== '').join('\n'));
 }

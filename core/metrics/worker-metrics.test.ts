@@ -4,7 +4,7 @@ import { scrapeOnce } from './scrape-once.js';
 import { createWorkerMetrics } from './worker-metrics.js';
 
 const who = { job: 'mnist-ae', rank: 2, model: 'autoencoder' };
-const labels = { job: 'mnist-ae', rank: '2', model: 'autoencoder', role: 'worker' };
+const labels = { harmonium_job: 'mnist-ae', rank: '2', model: 'autoencoder', role: 'worker' };
 
 test('steps, all-reduces and digest checks show up on /metrics with the worker labels', async () => {
   const m = createWorkerMetrics(who);
