@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs behind README's results table, on the full Fashion-MNIST (Debian dataset-fashion-mnist),
+# The runs behind docs/results-fashion-mnist.md's results table, on the full Fashion-MNIST (Debian dataset-fashion-mnist),
 # then `harmonium report` over them into RESULTS.md and RESULTS.html. Two lanes of one-thread runs share a 2-core machine; the
 # two-worker checks run last, alone. A run whose summary.json exists is kept, so an interrupted
 # script continues where it stopped. About 45 minutes on 2 cores.
@@ -52,6 +52,7 @@ run workers-2/dbn --model dbn --workers 2 --limit 10000 --epochs 1
 run workers-2/gan --model gan --workers 2 --limit 10000 --epochs 1 --batch-size 64
 run workers-2/dcgan --model dcgan --workers 2 --limit 10000 --epochs 1 --batch-size 64
 
-# RESULTS.md / RESULTS.html beside README.md, whose results table is this one.
+# RESULTS.md / RESULTS.html beside README.md; the table of docs/results-fashion-mnist.md ("Every model
+# of the lecture, side by side") is this one.
 h report "$out" --out RESULTS --figures \
   sse_per_image,pca_sse_per_image,probe_accuracy,finetune_accuracy,finetune_random_init_accuracy,neg_elbo_nats,ais_log_likelihood_nats,classifier_frechet_distance,sample_class_coverage,sample_class_entropy_bits
