@@ -109,6 +109,12 @@ export class ElasticJob {
   private members: WorkerRecord[] = [];
   private readonly ends = new Map<string, GenerationEnd>();
   private readonly ready = new Set<string>();
+  /**
+   * Each worker's /metrics slot in this job (port --metrics-port + 1 + slot), given when it first
+   * joins and kept: a worker serves on the port of its first assignment for the whole job, so a
+   * joiner takes the lowest slot no member holds rather than its rank's, which a survivor may hold.
+   */
+  private readonly metricsSlots = new Map<string, number>();
   private survivors: SurvivorReport[] = [];
   readonly failures: WorkerFailure[] = [];
   readonly worldSizes: WorldSizeChange[] = [];
@@ -612,6 +618,14 @@ export class ElasticJob {
       w.lastHeartbeat = Math.max(w.lastHeartbeat, this.ctx.now());
     });
     this.ctx.log(`job ${job.id}: rendezvous, ${reason}: ${members.map(describeWorker).join('; ')}`);
+    const held = new Set(members.flatMap((w) => this.metricsSlots.get(w.id) ?? []));
+    for (const w of members) {
+      if (this.metricsSlots.has(w.id)) continue;
+      let slot = 0;
+      while (held.has(slot)) slot++;
+      held.add(slot);
+      this.metricsSlots.set(w.id, slot);
+    }
     const c = this.config;
     const linkSecret = randomBytes(16).toString('hex');
     members.forEach((w, rank) =>
@@ -630,7 +644,7 @@ export class ElasticJob {
           ),
           collectiveTimeoutMs: Math.round(c.collectiveTimeout * 1000),
           digestEvery: c.digestEvery,
-          metricsPort: c.metricsPort > 0 ? c.metricsPort + 1 + rank : 0,
+          metricsPort: c.metricsPort > 0 ? c.metricsPort + 1 + this.metricsSlots.get(w.id)! : 0,
           start,
           startStep: this.startStep,
           sourceRank,
