@@ -5,7 +5,7 @@
  * scrape config (no honor_labels) that also evaluates deploy/prometheus/rules/. Then, over the
  * job's time range, through the Prometheus HTTP API: the dashboard's job picker lists both job ids;
  * every query of every panel of dashboards/harmonium.json, its variables resolved as Grafana does
- * ($job the picked id, $__rate_interval four scrape intervals), returns data, and only the picked
+ * ($job the picked id, $__rate_interval four scrape intervals, $__range the job's), returns data, and only the picked
  * job's; every series an alert rule reads exists; the worker-lost alert fired, and no other.
  */
 import assert from 'node:assert/strict';
@@ -95,16 +95,30 @@ describe('monitoring a real job with a real Prometheus', { skip: PROMETHEUS_SKIP
       const from = Date.now() / 1000;
       const run = start([
         'train',
-        ...smallAeJob(20, { logEvery: 5, digestEvery: 10 }),
+        ...smallAeJob(60, { logEvery: 5, digestEvery: 10 }),
         ...['--no-eval', '--workers', '2', '--metrics-port', String(port), '--out', out],
       ]);
-      await until('step 250', 120_000, () => (loggedStep(out) >= 250 ? true : null)).catch((err: Error) => {
+      await until('step 100', 120_000, () => (loggedStep(out) >= 100 ? true : null)).catch((err: Error) => {
         throw new Error(`${err.message}: ${run.output()}`);
       });
+      // A counter's first increase shows only where Prometheus saw it at 0 before: the kill waits
+      // for a few scrapes of the coordinator and of both workers.
+      await prometheus.waitFor(
+        'count(count_over_time(harmonium_step_duration_seconds_count[1m]) >= 3) == 2',
+        60_000,
+      );
+      await prometheus.waitFor(
+        'count_over_time(harmonium_worker_failures_total{reason="exited", harmonium_job!="other-job"}[1m]) >= 3',
+        60_000,
+      );
       // Rank 0 (metrics slot 0, port P+1): the survivor keeps P+2 as the next generations' rank 0,
       // so the replacement must take the freed slot 0, not its rank's.
       process.kill(membersOf(run.output(), 1)[0]!, 'SIGKILL');
       const killedAt = Date.now() / 1000;
+      assert.ok(
+        loggedStep(out) < 2000,
+        `the job was near its end (step ${loggedStep(out)} of 3000) at the kill`,
+      );
       assert.equal(await run.exit, 0, run.output());
       assert.match(run.output(), /rendezvous, generation 3:/, 'the replacement joined the job');
       assert.deepEqual(childPids(run.child.pid!), [], 'no worker left running');
@@ -129,6 +143,7 @@ describe('monitoring a real job with a real Prometheus', { skip: PROMETHEUS_SKIP
         for (const target of panel.targets ?? []) {
           const expr = (target.expr ?? '')
             .replaceAll('$__rate_interval', RATE_INTERVAL)
+            .replaceAll('$__range', `${Math.ceil(to - from)}s`)
             .replaceAll('$job', job);
           queries++;
           const series = await range(expr);
@@ -158,8 +173,8 @@ describe('monitoring a real job with a real Prometheus', { skip: PROMETHEUS_SKIP
       const missing: string[] = [];
       for (const rule of rules.groups.flatMap((g) => g.rules)) {
         await range(rule.expr); // the whole expression evaluates without an error
-        // Metric selectors, not the harmonium_job of `by (...)` and `on (...)`.
-        for (const [selector] of rule.expr.matchAll(/(?<!\(\s*)\bharmonium_\w+(\{[^}]*\})?/g)) {
+        for (const [selector, name] of rule.expr.matchAll(/\b(harmonium_\w+)(\{[^}]*\})?/g)) {
+          if (name === 'harmonium_job') continue; // the job label of `by (...)`, not a metric
           if ((await range(selector)).length === 0) missing.push(`${rule.alert}: ${selector}`);
         }
       }
