@@ -1252,3 +1252,122 @@ describe('deploy/: security', () => {
     assert.ok(issuerOf(ca).spec.selfSigned, 'the CA is not self-signed');
   });
 });
+
+interface PodMonitor extends K8sObject {
+  readonly spec: {
+    readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
+    readonly namespaceSelector?: { readonly matchNames?: readonly string[] };
+    readonly podMetricsEndpoints: readonly { port: string; path?: string; honorLabels?: boolean }[];
+  };
+}
+
+interface PrometheusRule extends K8sObject {
+  readonly spec: { readonly groups: unknown[] };
+}
+
+interface ConfigMap extends K8sObject {
+  readonly data: Readonly<Record<string, string>>;
+}
+
+describe('monitoring: deploy/k8s/monitoring, dashboards/kustomization.yaml, deploy/grafana', () => {
+  const component = join(K8S, 'monitoring');
+  const rules = parse(
+    readFileSync(join(ROOT, 'deploy', 'prometheus', 'rules', 'harmonium.rules.yml'), 'utf8'),
+  ) as { groups: unknown[] };
+
+  /** The base with the component, as an overlay renders it; the component's own files without kubectl. */
+  function rendered(): K8sObject[] {
+    if (kubectlMissing) {
+      const resources = ['podmonitor.yaml', 'prometheusrule.yaml'];
+      return resources.flatMap(
+        (f) => parseYamlDocuments(readFileSync(join(component, f), 'utf8'), f) as K8sObject[],
+      );
+    }
+    const overlay = mkdtempSync(join(tmpdir(), 'harmonium-overlay-'));
+    try {
+      writeFileSync(
+        join(overlay, 'kustomization.yaml'),
+        `resources:\n  - ${relative(overlay, K8S)}\ncomponents:\n  - ${relative(overlay, component)}\n`,
+      );
+      const r = spawnSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `kubectl kustomize with the monitoring component failed:\n${r.stderr}`);
+      return parseYamlDocuments(r.stdout, 'the base with monitoring/') as K8sObject[];
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  }
+
+  it('the PrometheusRule holds the alert rules of deploy/prometheus/rules, word for word', () => {
+    const rule = find<PrometheusRule>(rendered(), 'PrometheusRule', 'harmonium');
+    assert.equal(rule.metadata.namespace, NAMESPACE);
+    assert.deepEqual(rule.spec.groups, rules.groups);
+  });
+
+  it("the PodMonitor scrapes every metrics port of the coordinator's and the workers' pods, without honorLabels", () => {
+    const monitor = find<PodMonitor>(rendered(), 'PodMonitor', 'harmonium');
+    assert.equal(monitor.metadata.namespace, NAMESPACE);
+    assert.deepEqual(monitor.spec.namespaceSelector?.matchNames, [NAMESPACE]);
+    const scraped = monitor.spec.podMetricsEndpoints.map((e) => e.port).sort();
+    const objects = baseObjects();
+    for (const name of ['harmonium-coordinator', 'harmonium-worker']) {
+      const workload = find<Workload>(objects, 'Deployment', name);
+      const pods = workload.spec.template;
+      for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels))
+        assert.equal(pods.metadata.labels?.[k], v, `${name}'s pods do not match the PodMonitor on ${k}`);
+      const ports = (onlyContainer(workload).ports ?? [])
+        .map((p) => p.name ?? '')
+        .filter((p) => p.startsWith('metrics'));
+      assert.ok(ports.length > 0, `${name} declares no metrics port`);
+      for (const p of ports) assert.ok(scraped.includes(p), `${name}'s port ${p} is not scraped`);
+    }
+    for (const e of monitor.spec.podMetricsEndpoints) {
+      assert.equal(e.path, '/metrics');
+      assert.notEqual(e.honorLabels, true, `${e.port}: honorLabels`);
+    }
+  });
+
+  it(
+    'the dashboard ConfigMap carries the grafana_dashboard label and dashboards/harmonium.json as it is',
+    {
+      skip: kubectlMissing && 'kubectl is not on PATH (the configMapGenerator only runs under kustomize)',
+    },
+    () => {
+      const map = find<ConfigMap>(rendered(), 'ConfigMap', 'harmonium-grafana-dashboard');
+      assert.equal(map.metadata.namespace, NAMESPACE);
+      assert.equal(map.metadata.labels?.['grafana_dashboard'], '1');
+      assert.equal(
+        map.data['harmonium.json'],
+        readFileSync(join(ROOT, 'dashboards', 'harmonium.json'), 'utf8'),
+      );
+    },
+  );
+
+  it('Grafana provisioning: a Prometheus data source the dashboard can pick, and a file provider', () => {
+    const provisioning = join(ROOT, 'deploy', 'grafana', 'provisioning');
+    const sources = parse(readFileSync(join(provisioning, 'datasources', 'harmonium.yaml'), 'utf8')) as {
+      apiVersion: number;
+      datasources: { type: string; uid: string; url: string }[];
+    };
+    assert.equal(sources.apiVersion, 1);
+    assert.deepEqual(
+      sources.datasources.map((d) => d.type),
+      ['prometheus'],
+    );
+    const dashboard = JSON.parse(
+      readFileSync(join(ROOT, 'dashboards', 'harmonium.json'), 'utf8'),
+    ) as Dashboard;
+    const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
+    assert.equal(
+      (variable as { query?: string } | undefined)?.query,
+      'prometheus',
+      'the dashboard picks a Prometheus',
+    );
+    const providers = parse(readFileSync(join(provisioning, 'dashboards', 'harmonium.yaml'), 'utf8')) as {
+      apiVersion: number;
+      providers: { type: string; options: { path: string } }[];
+    };
+    assert.equal(providers.apiVersion, 1);
+    assert.equal(providers.providers[0]?.type, 'file');
+    assert.match(providers.providers[0]!.options.path, /^\//);
+  });
+});
