@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { JobConfig, OptionSources } from '../core/config/job-config.js';
 import { ConfigError, HarmoniumError } from '../core/errors.js';
+import { logFormat, setLogFormat, stderrLog } from '../core/logging/log.js';
+import { takeLogFormatFlag } from './log-format-flag.js';
 import {
   credentialFlags,
   takeCredentialFlags,
@@ -86,12 +88,11 @@ function parseHostPort(value: string, field: string): { host: string; port: numb
 }
 
 function fail(err: unknown): never {
+  const error = stderrLog('cli', 'error');
   if (err instanceof HarmoniumError) {
-    console.error(`harmonium: error [${err.code}]: ${err.message}`);
+    error(`harmonium: error [${err.code}]: ${err.message}`);
   } else {
-    console.error(
-      `harmonium: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    );
+    error(`harmonium: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   }
   process.exit(err instanceof ConfigError ? 2 : 1);
 }
@@ -121,7 +122,7 @@ program
     if (config.workers > 1) {
       const { runLocalCluster } = await import('../coordinator/local-cluster.js');
       await runLocalCluster(config, { credentialFlags: flags });
-      console.error(`done: wrote ${config.out}/summary.json`);
+      stderrLog('cli')(`done: wrote ${config.out}/summary.json`);
     } else {
       const { runTraining } = await import('../core/train/trainer.js');
       const { releaseBackend } = await import('../core/compute/backend.js');
@@ -487,7 +488,7 @@ program
       .map((k) => k.trim())
       .filter((k) => k !== '');
     const r = await writeReport(dir, opts.out, figures ? { figures } : {});
-    for (const w of r.warnings) console.error(`harmonium: warning: ${w}`);
+    for (const w of r.warnings) stderrLog('cli', 'warn')(`harmonium: warning: ${w}`);
     console.log(`${r.runs} run(s): wrote ${r.paths.markdown} and ${r.paths.html}`);
   });
 
@@ -516,4 +517,16 @@ data
     await packCommand(src, opts);
   });
 
-program.parseAsync(process.argv).catch(fail);
+program.option(
+  '--log-format <format>',
+  'log lines as text (default) or json: one JSON object per line with job, rank, generation and step (any command; or HARMONIUM_LOG_FORMAT)',
+);
+
+try {
+  const { format, rest } = takeLogFormatFlag(process.argv);
+  if (format) setLogFormat(format);
+  else logFormat(); // HARMONIUM_LOG_FORMAT checked now, not at the first line
+  program.parseAsync(rest).catch(fail);
+} catch (err) {
+  fail(err);
+}

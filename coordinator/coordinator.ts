@@ -25,13 +25,14 @@ import { JobOutputs } from './job-outputs.js';
 import type { JobRecord, StoredWorker } from './job-record.js';
 import { JobScheduler } from './job-scheduler.js';
 import { describeWorker, WorkerRegistry, type WorkerRecord } from './worker-registry.js';
+import { stderrLog, type Log } from '../core/logging/log.js';
 
 /** Options of a {@link Coordinator}. */
 export interface CoordinatorOptions {
   /** Milliseconds clock; default Date.now. */
   readonly now?: () => number;
-  /** One-off messages; default console.error. */
-  readonly log?: (line: string) => void;
+  /** One-off messages; default stderr in the process's log format. */
+  readonly log?: Log;
   /** Heartbeat timeout of workers without a job, in ms; default 10 s. */
   readonly idleHeartbeatTimeoutMs?: number;
   /**
@@ -121,7 +122,7 @@ export class Coordinator {
   private readonly running = new Map<string, ElasticJob>();
   private readonly waiters = new Map<string, Array<(job: Job) => void>>();
   private readonly now: () => number;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly idleTimeoutMs: number;
   private readonly onProgress: ((job: Job) => void) | null;
   private readonly events: JobEventSink | null;
@@ -145,7 +146,7 @@ export class Coordinator {
 
   constructor(opts: CoordinatorOptions = {}) {
     this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? ((line) => console.error(line));
+    this.log = opts.log ?? stderrLog('coordinator');
     this.idleTimeoutMs = opts.idleHeartbeatTimeoutMs ?? 10_000;
     this.disconnectGraceMs = opts.disconnectGraceMs ?? 0;
     this.onProgress = opts.onProgress ?? null;
@@ -154,7 +155,7 @@ export class Coordinator {
     this.adoptGraceMs = opts.adoptGraceMs ?? 30_000;
     this.context = {
       now: () => this.now(),
-      log: (line) => this.log(line),
+      log: (line, fields) => this.log(line, fields),
       // A worker whose stream just closed is about to be lost: never a candidate.
       idle: () => this.idleWorkers(),
       spare: () => (this.queueWaiting ? [] : this.idleWorkers()),
@@ -228,6 +229,7 @@ export class Coordinator {
     this.jobs.push(job);
     this.log(
       `job ${job.id}: submitted (${config.model}, ${config.minWorkers}-${config.workers} workers, out ${config.out})`,
+      { job: job.id },
     );
     this.emit(job, 'state');
     this.reconsider();
@@ -293,6 +295,7 @@ export class Coordinator {
       this.log(
         `job ${job.id}: taken up ${job.state} at generation ${job.generation}, step ${job.step}; ` +
           `waiting up to ${(this.adoptGraceMs / 1000).toFixed(0)} s for ${byId.size} worker(s) to join again`,
+        { job: job.id, generation: job.generation, step: job.step },
       );
     }
     this.tick();
@@ -347,7 +350,11 @@ export class Coordinator {
       keyHash: info.keyHash ?? '',
       send,
     });
-    if (ok) this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`);
+    if (ok) {
+      this.log(`worker ${info.id} joined from ${info.hostname} (collective ${info.collectiveAddress})`, {
+        worker: info.id,
+      });
+    }
     this.reconsider();
     return ok;
   }
@@ -393,7 +400,7 @@ export class Coordinator {
   leaveRequest(workerId: string, reason: string): void {
     const w = this.workers.get(workerId);
     if (!w) return;
-    this.log(`${describeWorker(w)} is leaving: ${reason || 'asked to'}`);
+    this.log(`${describeWorker(w)} is leaving: ${reason || 'asked to'}`, { worker: w.id });
     const run = w.jobId === null ? undefined : this.running.get(w.jobId);
     if (run) run.leaveRequested(w);
     else w.leaving = true;
@@ -474,6 +481,7 @@ export class Coordinator {
     this.log(
       `job ${d.jobId}: ${describeWorker(w)} ended generation ${d.generation}: ${d.reason} at step ${d.step}` +
         (d.detail ? ` (${d.detail})` : ''),
+      { job: d.jobId, generation: d.generation, step: d.step, worker: w.id, rank: w.rank },
     );
     run.generationDone(w, d);
     this.reconsider();
@@ -557,7 +565,9 @@ export class Coordinator {
       if (!run) {
         if (silent > this.idleTimeoutMs) {
           this.workers.remove(w.id);
-          this.log(`${describeWorker(w)} dropped: no heartbeat for ${(silent / 1000).toFixed(1)} s`);
+          this.log(`${describeWorker(w)} dropped: no heartbeat for ${(silent / 1000).toFixed(1)} s`, {
+            worker: w.id,
+          });
         }
         continue;
       }
@@ -653,7 +663,10 @@ export class Coordinator {
     this.held.delete(w);
     if (!wasAway) return;
     const run = w.jobId === null ? undefined : this.running.get(w.jobId);
-    this.log(`${describeWorker(w)} joined again${run ? ` (job ${run.job.id})` : ''}`);
+    this.log(`${describeWorker(w)} joined again${run ? ` (job ${run.job.id})` : ''}`, {
+      worker: w.id,
+      ...(run ? { job: run.job.id } : {}),
+    });
     if (run && !run.job.terminal && p) {
       if (p.jobId !== w.jobId) {
         this.lose(w, 'lost', `came back without job ${run.job.id}`);
@@ -738,7 +751,11 @@ export class Coordinator {
       run.metrics.setLiveWorkers(0);
       run.end(state, reason);
     }
-    this.log(`job ${job.id}: ${state.toLowerCase()}${state === 'SUCCEEDED' ? '' : `: ${reason}`}`);
+    this.log(`job ${job.id}: ${state.toLowerCase()}${state === 'SUCCEEDED' ? '' : `: ${reason}`}`, {
+      job: job.id,
+      generation: job.generation,
+      step: job.step,
+    });
     this.emit(job, 'state');
     for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
     this.waiters.delete(job.id);

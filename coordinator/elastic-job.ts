@@ -23,6 +23,7 @@ import type { FailureReason, WorkerFailure, WorldSizeChange } from '../core/trai
 import type { Job, JobState } from './job.js';
 import type { JobOutputs } from './job-outputs.js';
 import { describeWorker, type WorkerRecord } from './worker-registry.js';
+import type { Log } from '../core/logging/log.js';
 
 /** Heartbeats a worker is told to send per heartbeat timeout. */
 const HEARTBEATS_PER_TIMEOUT = 4;
@@ -85,7 +86,7 @@ export interface MembershipSnapshot {
 /** What an elastic job needs from the coordinator around it. */
 export interface JobContext {
   now(): number;
-  log(line: string): void;
+  log: Log;
   /** Workers free to join, in join order. */
   idle(): WorkerRecord[];
   /** Idle workers no queued job waits for: those a job that trains may grow into. */
@@ -232,6 +233,15 @@ export class ElasticJob {
     return w.jobId === this.job.id && w.generation === generation && this.members.includes(w);
   }
 
+  /** Logs `line` about this job, as "job ID: line", with the job, generation and committed step. */
+  private say(line: string): void {
+    this.ctx.log(`job ${this.job.id}: ${line}`, {
+      job: this.job.id,
+      generation: this.job.generation,
+      step: this.committed,
+    });
+  }
+
   /** Throws FENCED unless `w` is a member of the current generation `generation`. */
   checkMember(w: WorkerRecord, generation: number): void {
     if (!this.isMember(w, generation)) {
@@ -318,7 +328,7 @@ export class ElasticJob {
       reason,
     });
     const line = `${reason === 'left' ? 'released' : 'lost'} ${what} (${reason}) at step ${this.committed}`;
-    this.ctx.log(`job ${this.job.id}: ${line}`);
+    this.say(`${line}`);
     this.ctx.lost(this.job, line);
     if (reason === 'left') return true;
     this.job.failures += 1;
@@ -338,7 +348,7 @@ export class ElasticJob {
       // Training is over; only the evaluator still works for the job. If it gives up, another
       // worker (perhaps itself, once free) evaluates the final checkpoint.
       if (w === this.evaluator && end.reason !== 'finished') {
-        this.ctx.log(`job ${this.job.id}: ${describeWorker(w)} could not send the results: ${end.detail}`);
+        this.say(`${describeWorker(w)} could not send the results: ${end.detail}`);
         this.release(w);
         this.members = [];
         this.assignEvaluation(w);
@@ -458,16 +468,14 @@ export class ElasticJob {
       'RUNNING',
       `generation ${this.job.generation}: ${this.members.length} workers from step ${this.startStep}`,
     );
-    this.ctx.log(
-      `job ${this.job.id}: running (generation ${this.job.generation}, ${this.members.length} workers)`,
-    );
+    this.say(`running (generation ${this.job.generation}, ${this.members.length} workers)`);
   }
 
   private drain(why: string): void {
     this.phase = 'draining';
     this.deadline = this.ctx.now() + this.config.collectiveTimeout * 1000;
     this.closeRecord(why);
-    this.ctx.log(`job ${this.job.id}: draining generation ${this.job.generation}: ${why}`);
+    this.say(`draining generation ${this.job.generation}: ${why}`);
     for (const m of this.members) {
       m.send({ drain: { jobId: this.job.id, generation: this.job.generation, reason: why } });
     }
@@ -482,7 +490,7 @@ export class ElasticJob {
     this.phase = 'collecting';
     this.deadline = this.ctx.now() + this.config.collectiveTimeout * 1000;
     this.closeRecord(why);
-    this.ctx.log(`job ${this.job.id}: ending generation ${this.job.generation}: ${why}`);
+    this.say(`ending generation ${this.job.generation}: ${why}`);
     for (const m of this.members) {
       if (!this.ends.has(m.id)) {
         m.send({ endGeneration: { jobId: this.job.id, generation: this.job.generation, reason: why } });
@@ -521,7 +529,7 @@ export class ElasticJob {
     for (const m of this.members.slice(1)) this.release(m);
     this.members = [rank0];
     this.evaluator = rank0;
-    this.ctx.log(`job ${this.job.id}: training finished; ${describeWorker(rank0)} evaluates`);
+    this.say(`training finished; ${describeWorker(rank0)} evaluates`);
   }
 
   /** Rank 0 was lost after training: an idle worker (another than `failed`, if any) evaluates the final checkpoint. */
@@ -535,7 +543,7 @@ export class ElasticJob {
     w.rank = 0;
     this.evaluator = w;
     this.members = [w];
-    this.ctx.log(`job ${this.job.id}: ${describeWorker(w)} evaluates the final checkpoint`);
+    this.say(`${describeWorker(w)} evaluates the final checkpoint`);
     w.send({
       evaluate: { jobId: this.job.id, configJson: JSON.stringify(this.config), totalsJson: this.totals },
     });
@@ -555,8 +563,8 @@ export class ElasticJob {
         this.phase = 'waiting';
         this.deadline = this.ctx.now() + this.config.rendezvousTimeout * 1000;
         this.members = this.members.filter((m) => this.survivors.some((s) => s.workerId === m.id));
-        this.ctx.log(
-          `job ${this.job.id}: waiting up to ${this.config.rendezvousTimeout} s for ${plan.short} more worker(s) (--min-workers ${this.config.minWorkers})`,
+        this.say(
+          `waiting up to ${this.config.rendezvousTimeout} s for ${plan.short} more worker(s) (--min-workers ${this.config.minWorkers})`,
         );
       }
       return;
@@ -567,8 +575,8 @@ export class ElasticJob {
       // No member holds the state: the steps since the checkpoint (or all) are trained again.
       this.stepsRedone += this.committed - plan.startStep;
       this.outputs.truncateTo(plan.startStep);
-      this.ctx.log(
-        `job ${this.job.id}: no worker holds the state of step ${this.committed}; ` +
+      this.say(
+        `no worker holds the state of step ${this.committed}; ` +
           `${plan.start === 'checkpoint' ? `back to the checkpoint of step ${plan.startStep}` : 'starting over'}`,
       );
     }
@@ -617,7 +625,7 @@ export class ElasticJob {
       w.step = this.startStep;
       w.lastHeartbeat = Math.max(w.lastHeartbeat, this.ctx.now());
     });
-    this.ctx.log(`job ${job.id}: rendezvous, ${reason}: ${members.map(describeWorker).join('; ')}`);
+    this.say(`rendezvous, ${reason}: ${members.map(describeWorker).join('; ')}`);
     const held = new Set(members.flatMap((w) => this.metricsSlots.get(w.id) ?? []));
     for (const w of members) {
       if (this.metricsSlots.has(w.id)) continue;

@@ -26,6 +26,7 @@ import { ProgressReporter, type ProgressStream } from '../core/train/progress.js
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
 import { NatsJobEvents } from './nats-job-events.js';
+import { logFormat, stderrLog, type Log } from '../core/logging/log.js';
 
 /** The CLI entry point the worker processes run. */
 const HARMONIUM_BIN = fileURLToPath(new URL('../cli/harmonium.mjs', import.meta.url));
@@ -40,7 +41,7 @@ const EXIT_GRACE_MS = 15_000;
 
 /** Options of {@link runLocalCluster}. */
 export interface LocalClusterOptions {
-  readonly log?: (line: string) => void;
+  readonly log?: Log;
   readonly progress?: ProgressStream;
   /**
    * `--tls-dir`, `--token-file`, `--insecure` as given to train; none of them: a CA and token made
@@ -75,16 +76,34 @@ async function localCredentials(flags: CredentialFlags): Promise<{
   }
 }
 
-function prefixLines(stream: NodeJS.ReadableStream, prefix: string, write: (s: string) => void): void {
+/**
+ * Relays a worker process's stderr line by line. Its own log lines say who wrote them (`[rank R]`
+ * in a job, "worker ID:" outside one; JSON lines their fields) and pass as they are; anything else
+ * (a Node warning, a crash's stack) is marked with the process's pid, as a JSON line in json format.
+ */
+function relayWorkerLines(stream: NodeJS.ReadableStream, pid: number, write: (s: string) => void): void {
+  const json = logFormat() === 'json';
+  const relay = (line: string): void => {
+    if (json) {
+      const own = line.startsWith('{') && line.endsWith('}');
+      write(
+        own
+          ? `${line}\n`
+          : `${JSON.stringify({ time: new Date().toISOString(), level: 'info', role: 'worker', pid, msg: line })}\n`,
+      );
+    } else {
+      write(/^(\[rank \d+\] |worker )/.test(line) ? `${line}\n` : `[worker pid ${pid}] ${line}\n`);
+    }
+  };
   let rest = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
     const lines = (rest + chunk).split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) write(`${prefix}${line}\n`);
+    for (const line of lines) relay(line);
   });
   stream.on('end', () => {
-    if (rest) write(`${prefix}${rest}\n`);
+    if (rest) relay(rest);
   });
 }
 
@@ -102,7 +121,7 @@ export async function runLocalCluster(
   config: JobConfig,
   opts: LocalClusterOptions = {},
 ): Promise<Record<string, unknown>> {
-  const log = opts.log ?? ((line: string) => console.error(line));
+  const log = opts.log ?? stderrLog('coordinator');
   const bar: { progress: ProgressReporter | null } = { progress: null };
   const events =
     config.nats === '' ? null : await NatsJobEvents.connect(natsAccessFrom(config.nats, {}), log);
@@ -175,7 +194,7 @@ export async function runLocalCluster(
         ],
         { stdio: ['ignore', 'inherit', 'pipe'] },
       );
-      prefixLines(child.stderr!, `[worker ${i}] `, (line) => process.stderr.write(line));
+      relayWorkerLines(child.stderr!, child.pid ?? -1, (line) => process.stderr.write(line));
       child.once('exit', (code, signal) => {
         if (job.terminal) return;
         const how = signal ?? `code ${code}`;

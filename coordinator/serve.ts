@@ -24,6 +24,7 @@ import { startCoordinatorServer } from './coordinator-server.js';
 import { JobIntake } from './job-intake.js';
 import { JobJournal } from './job-journal.js';
 import { parseJobRecord, type JobRecord } from './job-record.js';
+import { stderrLog, type Log } from '../core/logging/log.js';
 
 /** Where the coordinator serves. */
 export interface ServeOptions {
@@ -43,7 +44,7 @@ export interface ServeOptions {
   readonly adoptGraceMs?: number;
   /** The leader lease's time (standbys take over about this long after the leader stops). */
   readonly leaseTtlMs?: number;
-  readonly log?: (line: string) => void;
+  readonly log?: Log;
 }
 
 /** The readable records of `loaded`; an unreadable one is reported and left where it is. */
@@ -61,7 +62,7 @@ function loadRecords(loaded: readonly Revisioned[], log: (line: string) => void)
 
 /** Serves until a signal arrives (or, sharing a store, until another coordinator took the lead). */
 export async function serveCoordinator(opts: ServeOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => console.error(line));
+  const log = opts.log ?? stderrLog('coordinator');
   const runsDir = resolve(opts.runsDir ?? 'runs');
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const credentials = opts.credentials ?? ClusterCredentials.INSECURE;

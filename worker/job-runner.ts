@@ -33,6 +33,7 @@ import type { ResultFile } from '../proto/result-codec.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { CoordinatorHost } from './coordinator-host.js';
 import type { ControlChannel } from './control-channel.js';
+import type { Log } from '../core/logging/log.js';
 
 /** Tries at sending a job's results over a connection that may drop. */
 const FINISH_ATTEMPTS = 4;
@@ -48,7 +49,7 @@ export interface WorkerContext {
   readonly metricsHost: string;
   /** Compute threads of this host, overriding the job's (0: the job's). */
   readonly threads: number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** True once the worker is going away (SIGTERM). */
   readonly leaving: () => boolean;
   /** Resolves when the worker starts leaving. */
@@ -116,7 +117,11 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
         port: first.metricsPort,
       });
     } catch (err) {
-      log(`worker ${ctx.workerId}: no /metrics for job ${jobId}: ${(err as Error).message}`);
+      log(`worker ${ctx.workerId}: no /metrics for job ${jobId}: ${(err as Error).message}`, {
+        job: jobId,
+        rank: first.rank,
+        generation: first.generation,
+      });
     }
   }
   const totals: Totals = {
@@ -239,6 +244,7 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
       ctx.log(
         `worker ${ctx.workerId}: rank ${a.rank} of ${a.worldSize} in job ${jobId} generation ${a.generation}, ` +
           `from step ${state.cursor.step} (${a.start}${a.sourceRank >= 0 ? `, state from rank ${a.sourceRank}` : ''})`,
+        { job: jobId, rank: a.rank, generation: a.generation, step: state.cursor.step },
       );
       const training = state;
       const loop = await Promise.race([
@@ -312,7 +318,11 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
           };
         }
       }
-      ctx.log(`worker ${ctx.workerId}: rank ${a.rank} done with job ${jobId}`);
+      ctx.log(`worker ${ctx.workerId}: rank ${a.rank} done with job ${jobId}`, {
+        job: jobId,
+        rank: a.rank,
+        generation: a.generation,
+      });
       return { state: training, outcome: { ended: 'done', reason: 'training finished' } };
     } catch (err) {
       control.onEvent(null);
@@ -334,6 +344,7 @@ export async function runJob(ctx: WorkerContext, first: Assignment): Promise<Job
       const why = sig ? sig.message : (err as Error).message;
       ctx.log(
         `worker ${ctx.workerId}: generation ${a.generation} of job ${jobId} ended at step ${step}: ${why}`,
+        { job: jobId, rank: a.rank, generation: a.generation, ...(step >= 0 ? { step } : {}) },
       );
       const reason = ctx.leaving() ? 'leaving' : 'broken';
       try {
@@ -393,6 +404,7 @@ async function nextAssignment(
     if (e.assignment) {
       ctx.log(
         `worker ${ctx.workerId}: ignoring an assignment for job ${e.assignment.jobId} while in job ${jobId}`,
+        { job: jobId, generation },
       );
     }
   }
@@ -451,7 +463,9 @@ async function sendResults(
       } catch (err) {
         const transient = err instanceof HarmoniumError && err.code === 'RPC_FAILED';
         if (!transient || attempt === FINISH_ATTEMPTS) throw err;
-        ctx.log(`worker ${ctx.workerId}: sending the results failed (${err.message}); trying again`);
+        ctx.log(`worker ${ctx.workerId}: sending the results failed (${err.message}); trying again`, {
+          job: run.jobId,
+        });
         await new Promise((r) => setTimeout(r, 500 * attempt));
       }
     }
@@ -482,7 +496,9 @@ export async function runEvaluation(ctx: WorkerContext, task: EvaluateTask): Pro
       pictures: [],
       phaseSeconds: parsed.phaseSeconds ?? setup.phases.map(() => 0),
     };
-    ctx.log(`worker ${ctx.workerId}: evaluating the final checkpoint of job ${task.jobId}`);
+    ctx.log(`worker ${ctx.workerId}: evaluating the final checkpoint of job ${task.jobId}`, {
+      job: task.jobId,
+    });
     await sendResults(ctx, setup, start.params, totals, [], {
       jobId: task.jobId,
       workers: config.workers,

@@ -24,6 +24,7 @@ import type { WorkerEvent__Output } from '../proto/coordinator-service.js';
 import { ControlChannel, COORDINATOR_TIMEOUT_MS } from './control-channel.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { runEvaluation, runJob, type JobOutcome, type WorkerContext } from './job-runner.js';
+import { stderrLog, type Log } from '../core/logging/log.js';
 
 /** Options of {@link runWorker}. */
 export interface WorkerOptions {
@@ -39,8 +40,8 @@ export interface WorkerOptions {
   readonly threads?: number;
   /** Serve one job, then exit (rejecting when it did not succeed). */
   readonly once?: boolean;
-  /** One-off messages; default console.error. */
-  readonly log?: (line: string) => void;
+  /** One-off messages; default stderr in the process's log format. */
+  readonly log?: Log;
   /** Resolves when the worker should leave (SIGTERM); default: never. */
   readonly leave?: Promise<string>;
   /** How long the worker carries on without hearing from a coordinator; default 60 s. */
@@ -51,7 +52,7 @@ export interface WorkerOptions {
 
 /** Runs a worker until it leaves (or, with `once`, until its first job is over for it). */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => console.error(line));
+  const log = opts.log ?? stderrLog('worker');
   const listenHost = opts.listenHost ?? '127.0.0.1';
   const credentials = opts.credentials ?? ClusterCredentials.INSECURE;
   const endpoint = await CollectiveEndpoint.listen({

@@ -1,8 +1,10 @@
 /**
  * Training progress for a person watching: on a terminal one bar redrawn in place with `\r`
  * (percent, images/s, loss, ETA); otherwise (logs, CI, a pipe) a plain line at most every few
- * seconds, since a redrawn bar would fill a log file with carriage returns.
+ * seconds, since a redrawn bar would fill a log file with carriage returns; with `--log-format
+ * json`, that line as a JSON log line (with its step), never a bar.
  */
+import { formatLogLine, logFormat, type LogFormat } from '../logging/log.js';
 
 /** Where progress goes; process.stderr fits. */
 export interface ProgressStream {
@@ -28,6 +30,8 @@ export interface ProgressOptions {
   readonly logIntervalMs?: number;
   /** Terminal: at most one redraw per this many ms; default 100. */
   readonly redrawIntervalMs?: number;
+  /** Default the process's log format. */
+  readonly format?: LogFormat;
 }
 
 /** Where training stands after an update. */
@@ -55,10 +59,12 @@ export class ProgressReporter {
   /** Whether `last` has been shown. */
   private shown = true;
   private lastOutput = -Infinity;
+  private readonly json: boolean;
 
   constructor(options: ProgressOptions) {
     this.stream = options.stream ?? process.stderr;
-    this.tty = this.stream.isTTY === true;
+    this.json = (options.format ?? logFormat()) === 'json';
+    this.tty = this.stream.isTTY === true && !this.json;
     this.now = options.now ?? Date.now;
     this.total = options.totalSteps;
     this.startStep = options.startStep ?? 0;
@@ -80,7 +86,7 @@ export class ProgressReporter {
     if (this.tty && this.last) {
       this.stream.write(`\r\x1b[K${text}\n${this.render(this.last, this.now())}`);
     } else {
-      this.stream.write(`${text}\n`);
+      this.stream.write(`${this.json ? formatLogLine('json', 'cli', text) : text}\n`);
     }
   }
 
@@ -92,7 +98,12 @@ export class ProgressReporter {
 
   private show(t: number): void {
     const u = this.last!;
-    this.stream.write(this.tty ? this.render(u, t) : `${this.describe(u, t)}\n`);
+    const line = this.describe(u, t);
+    this.stream.write(
+      this.tty
+        ? this.render(u, t)
+        : `${this.json ? formatLogLine('json', 'cli', line, { step: u.step }) : line}\n`,
+    );
     this.shown = true;
     this.lastOutput = t;
   }

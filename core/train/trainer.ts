@@ -19,14 +19,15 @@ import { truncateSamplesLog } from './samples-log.js';
 import { runTrainingLoop, SEED_STREAM, type LoopResult } from './training-loop.js';
 import { describePhases } from './training-phases.js';
 import { TrainingState, type LoopStart } from './training-state.js';
+import { stderrLog, type Log } from '../logging/log.js';
 
 export type { TrainingSummary } from './run-results.js';
 
 export interface TrainingIo {
   /** Progress bar / log lines; default stderr. */
   readonly progress?: ProgressStream;
-  /** One-off messages; default console.error. */
-  readonly log?: (line: string) => void;
+  /** One-off messages; default stderr in the process's log format. */
+  readonly log?: Log;
 }
 
 /**
@@ -36,7 +37,7 @@ export interface TrainingIo {
  * and summary.json. Labels are passed to evaluation only.
  */
 export async function runTraining(config: JobConfig, io: TrainingIo = {}): Promise<TrainingSummary> {
-  const log = io.log ?? ((line: string) => console.error(line));
+  const log = io.log ?? stderrLog('trainer');
   const started = performance.now();
   const setup = await setUpRun(config);
   const { model } = setup;
