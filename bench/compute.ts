@@ -11,7 +11,8 @@
  * Every figure is the median of per-step (per-sample) timings after 3 warm-up steps, on both sides:
  * the machine is shared and noisy, and a median shrugs off the steps a neighbour interrupted. For each
  * thread count ours runs first, then PyTorch (ours T=1, torch T=1, ours T=2, torch T=2), so slow drift
- * of the machine's load hits both columns of a row alike. Speed is reported only as ratios against
+ * of the machine's load hits both columns of a row alike; each side of each thread count in a fresh
+ * process of its own (ours: this script with --ours-at T). Speed is reported only as ratios against
  * that same-run reference, never as a pass/fail claim. The reference column needs Debian's
  * python3-torch under /usr/bin/python3 (the pyenv python on PATH lacks it); without it our times are
  * still printed, with a note.
@@ -237,22 +238,56 @@ function measureGemms(threads: number, steps: number): Map<string, Measured> {
   return out;
 }
 
-/** Our side at one thread count: the backend (re)configured for it, then every workload. */
+/** Our bare step and sgemm rows at one thread count, in this process (the `--ours-at T` child). */
+async function measureOursHere(
+  opts: Options,
+  threads: number,
+): Promise<Pick<ThreadRun, 'backend' | 'stepMs' | 'gflops'>> {
+  const backend = await selectBackend(opts.backend, { threads });
+  const stepMs = new Map<string, Measured>();
+  for (const w of WORKLOADS) stepMs.set(w.name, measureWorkload(w, opts.batch, opts.steps));
+  return { backend, stepMs, gflops: measureGemms(threads, opts.steps) };
+}
+
+/**
+ * Our side at one thread count: the bare steps and sgemm in a fresh process of their own (as
+ * PyTorch's side runs, and as a user's job runs at one thread count: measured in the process that
+ * had just run the 1-thread rows, the 2-thread conv AE step took 16-18 ms, in a fresh one 13-14),
+ * then the whole CLI loop of every workload.
+ */
 async function measureOurs(
   opts: Options,
   threads: number,
 ): Promise<Pick<ThreadRun, 'backend' | 'stepMs' | 'cliMs' | 'gflops'>> {
-  // Called again per thread count: the contract is that a second call re-applies the thread count.
-  const backend = await selectBackend(opts.backend, { threads });
-  const stepMs = new Map<string, Measured>();
-  for (const w of WORKLOADS) {
-    const m = measureWorkload(w, opts.batch, opts.steps);
-    stepMs.set(w.name, m);
-    console.error(
-      `ours  T=${threads} ${w.name}: ${'value' in m ? `${m.value.toFixed(1)} ms` : m.unavailable}`,
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      ...['--ours-at', String(threads), '--backend', opts.backend],
+      ...['--steps', String(opts.steps), '--batch', String(opts.batch)],
+    ],
+    { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const line = (child.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+  if (child.status !== 0 || line === undefined) {
+    throw new Error(
+      `bench/compute.ts --ours-at ${threads} failed: ${(child.stderr ?? '').trim().split('\n').pop()}`,
     );
   }
-  const gflops = measureGemms(threads, opts.steps);
+  const here = JSON.parse(line) as {
+    backend: BackendInfo;
+    stepMs: [string, Measured][];
+    gflops: [string, Measured][];
+  };
+  const stepMs = new Map(here.stepMs);
+  for (const w of WORKLOADS) {
+    const m = stepMs.get(w.name);
+    console.error(
+      `ours  T=${threads} ${w.name}: ${m && 'value' in m ? `${m.value.toFixed(1)} ms` : m?.unavailable}`,
+    );
+  }
   const cliMs = new Map<string, Measured>();
   for (const w of WORKLOADS) {
     const m = measureCliLoop(w, threads, opts.batch, opts.steps);
@@ -261,7 +296,7 @@ async function measureOurs(
       `cli   T=${threads} ${w.name}: ${'value' in m ? `${m.value.toFixed(1)} ms` : m.unavailable}`,
     );
   }
-  return { backend, stepMs, cliMs, gflops };
+  return { backend: here.backend, stepMs, cliMs, gflops: new Map(here.gflops) };
 }
 
 /** The CLI flags of a workload's hyperparameters (lists comma-separated). */
@@ -516,6 +551,12 @@ function formatTables(report: Report): string {
 }
 
 const opts = parseOptions();
+const oursAt = process.argv.includes('--ours-at') ? positiveInt('ours-at', arg('ours-at', '')) : null;
+if (oursAt !== null) {
+  const here = await measureOursHere(opts, oursAt);
+  console.log(JSON.stringify({ backend: here.backend, stepMs: [...here.stepMs], gflops: [...here.gflops] }));
+  process.exit(0);
+}
 const runs: ThreadRun[] = [];
 for (const threads of opts.threads) {
   const oursLoad = loadavg()[0]!;

@@ -85,7 +85,16 @@ export interface NativeAddon {
   /** x laid out [outer, mid, inner], reduced over mid into out [outer, inner]. */
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
   /** geom: batch, inH, inW, inC, outH, outW, outC, filterH, filterW, strideH, strideW, dilationH, dilationW, padTop, padLeft. */
-  conv2d(geom: Float64Array, x: Float32Array, filter: Float32Array, y: Float32Array): void;
+  /** y = activation(conv(x, filter) + bias): bias [outC] or null, an activation code, its alpha. */
+  conv2d(
+    geom: Float64Array,
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    bias?: Float32Array | null,
+    activation?: number,
+    alpha?: number,
+  ): void;
   conv2dBackpropInput(geom: Float64Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(geom: Float64Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   maxPool(geom: Float64Array, x: Float32Array, y: Float32Array): void;

@@ -387,6 +387,53 @@ describe('native convolution and pooling', () => {
     );
   });
 
+  it('fused conv2d (bias, activation) and its relu gradients match the cpu kernels', async () => {
+    const cases: {
+      x: [number, number, number, number];
+      f: [number, number, number, number];
+      stride: number;
+      pad: 'same' | 'valid';
+      activation: 'linear' | 'relu' | 'sigmoid' | 'elu';
+      bias: boolean;
+    }[] = [
+      // The convolutional autoencoder's first layer, on a batch of 3.
+      { x: [3, 28, 28, 1], f: [3, 3, 1, 16], stride: 1, pad: 'same', activation: 'relu', bias: true },
+      { x: [2, 7, 6, 3], f: [3, 3, 3, 4], stride: 2, pad: 'valid', activation: 'linear', bias: true },
+      { x: [2, 6, 5, 3], f: [1, 1, 3, 4], stride: 1, pad: 'valid', activation: 'relu', bias: true },
+      { x: [1, 9, 9, 2], f: [3, 3, 2, 3], stride: 1, pad: 'same', activation: 'sigmoid', bias: true },
+      { x: [2, 5, 5, 2], f: [3, 3, 2, 2], stride: 1, pad: 'same', activation: 'elu', bias: false },
+    ];
+    for (const c of cases) {
+      const x = rand(size(c.x));
+      const f = rand(size(c.f));
+      const b = rand(c.f[3]);
+      const label = `x [${c.x}] f [${c.f}] ${c.activation}${c.bias ? ' + bias' : ''}`;
+      const fused = (xt: tf.Tensor, ft: tf.Tensor, bt: tf.Tensor): tf.Tensor4D =>
+        tf.fused.conv2d({
+          x: xt as tf.Tensor4D,
+          filter: ft as tf.Tensor4D,
+          strides: c.stride,
+          pad: c.pad,
+          ...(c.bias ? { bias: bt } : {}),
+          activation: c.activation,
+        });
+      await same(`fused conv2d ${label}`, () =>
+        fused(tf.tensor4d(x, c.x), tf.tensor4d(f, c.f), tf.tensor1d(b)),
+      );
+      if (c.activation !== 'linear' && c.activation !== 'relu') continue; // tfjs differentiates those only
+      await same(
+        `fused conv2d gradients ${label}`,
+        () =>
+          tf.grads((xt: tf.Tensor, ft: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.square(fused(xt, ft, bt))))([
+            tf.tensor4d(x, c.x),
+            tf.tensor4d(f, c.f),
+            tf.tensor1d(b),
+          ]),
+        1e-4,
+      );
+    }
+  });
+
   it('maxPool and its gradient match the cpu kernels, ties included', async () => {
     const cases: { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid' }[] = [
       { x: [2, 8, 8, 3], k: 2, s: 2, pad: 'valid' },

@@ -1,10 +1,12 @@
 import type { KernelConfig } from '@tensorflow/tfjs';
-import type { NativeAddon } from './native-addon.js';
+import { NATIVE_ACTIVATIONS, type NativeAddon } from './native-addon.js';
 import { allFloat32, f32, nativeKernelConfig, type NativeKernel } from './native-kernel-context.js';
 import { tf } from './tf.js';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type ConvAttrs = {
+  activation?: string;
+  leakyreluAlpha?: number;
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
@@ -56,7 +58,10 @@ function convInfo(
   return info.dataFormat === 'channelsLast' ? info : null;
 }
 
-/** Conv2D, its input and filter gradients (im2col + sgemm), MaxPool and its gradient; NHWC only. */
+/**
+ * Conv2D (plain and fused with a bias and activation), its input and filter gradients (im2col +
+ * sgemm), MaxPool and its gradient; NHWC only.
+ */
 export function convKernels(addon: NativeAddon): KernelConfig[] {
   const conv2d: NativeKernel = ({ inputs, attrs, backend }) => {
     const { x, filter } = inputs;
@@ -66,6 +71,29 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     if (!info) return null;
     const y = backend.output(tf.util.sizeFromShape(info.outShape));
     addon.conv2d(geometry(info), f32(backend, x!), f32(backend, filter!), y);
+    return backend.makeTensorInfo(info.outShape, 'float32', y);
+  };
+  // The bias and activation applied in the pass that writes each block of the output, saving two
+  // passes over it (tf.fused.conv2d; its gradient is tfjs's, for linear and relu).
+  const fusedConv2d: NativeKernel = ({ inputs, attrs, backend }) => {
+    const { x, filter, bias, preluActivationWeights } = inputs;
+    const a = attrs as unknown as ConvAttrs;
+    const activation = a.activation ?? 'linear';
+    if (preluActivationWeights || !(activation in NATIVE_ACTIVATIONS)) return null;
+    if (!allFloat32(x, filter, bias)) return null;
+    const info = convInfo(x!.shape, filter!.shape, a, a.dilations);
+    if (!info) return null;
+    if (bias && tf.util.sizeFromShape(bias.shape) !== info.outChannels) return null;
+    const y = backend.output(tf.util.sizeFromShape(info.outShape));
+    addon.conv2d(
+      geometry(info),
+      f32(backend, x!),
+      f32(backend, filter!),
+      y,
+      bias ? f32(backend, bias) : null,
+      NATIVE_ACTIVATIONS[activation as keyof typeof NATIVE_ACTIVATIONS],
+      a.leakyreluAlpha ?? 0.2,
+    );
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
   const backpropInput: NativeKernel = ({ inputs, attrs, backend }) => {
@@ -115,6 +143,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   };
   return [
     nativeKernelConfig('Conv2D', conv2d),
+    nativeKernelConfig('FusedConv2D', fusedConv2d),
     nativeKernelConfig('Conv2DBackpropInput', backpropInput),
     nativeKernelConfig('Conv2DBackpropFilter', backpropFilter),
     nativeKernelConfig('MaxPool', maxPool),

@@ -268,14 +268,31 @@ static int64_t filter_size(const hn_conv_geom *g) { return g->filter_h * g->filt
     return undefined(env);                                                             \
   }
 
-/* conv2d(geom, x, w, y); conv2dBackpropInput(geom, dy, w, dx); conv2dBackpropFilter(geom, x, dy, dw) */
-CONV_CALL(conv2d, in_size(&g), filter_size(&g), out_size(&g), hn_conv2d(&g, a, b, out, scratch(env)))
+/* conv2dBackpropInput(geom, dy, w, dx); conv2dBackpropFilter(geom, x, dy, dw) */
 CONV_CALL(conv2dBackpropInput, out_size(&g), filter_size(&g), in_size(&g),
           hn_conv2d_backprop_input(&g, a, b, out, scratch(env)))
 CONV_CALL(conv2dBackpropFilter, in_size(&g), out_size(&g), filter_size(&g),
           hn_conv2d_backprop_filter(&g, a, b, out, scratch(env)))
 /* maxPoolGrad(geom, x, dy, dx); geom.out_c must equal in_c */
 CONV_CALL(maxPoolGrad, in_size(&g), out_size(&g), in_size(&g), hn_max_pool_grad(&g, a, b, out))
+
+/* conv2d(geom, x, w, y[, bias|null, activation, alpha]): bias [out_c], activation an hn_activation. */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  call c;
+  hn_conv_geom g;
+  if (!open_call(&c, env, info, "conv2d", 4) || !read_geom(&c, 0, &g)) return NULL;
+  const float *x = typed(&c, 1, napi_float32_array, in_size(&g));
+  const float *w = typed(&c, 2, napi_float32_array, filter_size(&g));
+  float *y = typed(&c, 3, napi_float32_array, out_size(&g));
+  const int fused = c.argc >= 7;
+  const float *bias = fused && !is_null(&c, 4) ? typed(&c, 4, napi_float32_array, g.out_c) : NULL;
+  const int64_t act = fused ? count(&c, 5) : HN_ACT_LINEAR;
+  const float alpha = fused ? (float)num(&c, 6) : 0.f;
+  if (!c.failed && act > HN_ACT_ELU) fail(&c, "ERANGE", "is not an activation code", 5);
+  if (c.failed) return NULL;
+  hn_conv2d(&g, x, w, bias, (int)act, alpha, y, scratch(env));
+  return undefined(env);
+}
 
 /* maxPool(geom, x, y) */
 static napi_value maxPool(napi_env env, napi_callback_info info) {

@@ -105,6 +105,9 @@ typedef struct {
   conv_kind kind;
   const float *in, *w;  /* x (forward, filter gradient) or dy (input gradient); the filter */
   const float *in2;     /* dy, for the filter gradient */
+  const float *bias;    /* forward: [out_c] or NULL */
+  int act;              /* forward: an hn_activation */
+  float alpha;
   float *out;           /* y, dx, or the per-part filter gradients (part * k * n) */
   hn_scratch *s;        /* the caller's scratch, used when the call is not split */
   int split;
@@ -118,6 +121,7 @@ static void conv_block(const conv_job *j, float *cols, float *dw, int64_t p0, in
     case FORWARD:
       im2col(g, j->in, cols, p0, p0 + m);
       mul_nn(m, n, k, cols, j->w, j->out + p0 * n);
+      if (j->bias || j->act != HN_ACT_LINEAR) hn_bias_activate(j->out + p0 * n, m, n, j->bias, n, j->act, j->alpha);
       break;
     case INPUT_GRADIENT:
       mul_nt(m, k, n, j->in + p0 * n, j->w, cols);
@@ -165,18 +169,19 @@ static void over_images(conv_job *j) {
   openblas_set_num_threads(blas);
 }
 
-void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, hn_scratch *s) {
+void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, const float *bias, int act, float alpha, float *y,
+               hn_scratch *s) {
   const int64_t p = pixel_count(g), k = patch_size(g), n = g->out_c;
   if (p == 0 || n == 0) return;
-  if (k == 0) {
-    memset(y, 0, (size_t)(p * n) * sizeof(float));
+  if (k == 0 || is_pointwise(g)) {
+    if (k == 0)
+      memset(y, 0, (size_t)(p * n) * sizeof(float));
+    else
+      mul_nn(p, n, k, x, w, y);
+    if (bias || act != HN_ACT_LINEAR) hn_bias_activate(y, p, n, bias, n, act, alpha);
     return;
   }
-  if (is_pointwise(g)) {
-    mul_nn(p, n, k, x, w, y);
-    return;
-  }
-  conv_job j = {.g = g, .kind = FORWARD, .in = x, .w = w, .out = y, .s = s};
+  conv_job j = {.g = g, .kind = FORWARD, .in = x, .w = w, .out = y, .s = s, .bias = bias, .act = act, .alpha = alpha};
   over_images(&j);
 }
 

@@ -4,8 +4,7 @@
 
 #include "kernels.h"
 
-static void add_bias_activate(float *c, int64_t m, int64_t n, const float *bias, int64_t bias_len, int act,
-                              float alpha) {
+void hn_bias_activate(float *c, int64_t m, int64_t n, const float *bias, int64_t bias_len, int act, float alpha) {
   for (int64_t i = 0; i < m; i++) {
     float *row = c + i * n;
     if (bias) {
@@ -55,6 +54,6 @@ void hn_gemm(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int6
                   (int)n, (int)k, 1.0f, a + i * stride_a, trans_a ? (int)m : (int)k, b + i * stride_b,
                   trans_b ? (int)k : (int)n, 0.0f, ci, (int)n);
     }
-    add_bias_activate(ci, m, n, bias, bias_len, activation, alpha);
+    hn_bias_activate(ci, m, n, bias, bias_len, activation, alpha);
   }
 }

@@ -30,6 +30,8 @@ int hn_pool_size(void);
 /* Activations applied after a fused matmul (and by hn_unary). */
 enum hn_activation { HN_ACT_LINEAR = 0, HN_ACT_RELU, HN_ACT_SIGMOID, HN_ACT_RELU6, HN_ACT_LEAKYRELU, HN_ACT_ELU };
 
+/* c[m x n] += bias (length 1 or n, or NULL), then the activation, in place. */
+void hn_bias_activate(float *c, int64_t m, int64_t n, const float *bias, int64_t bias_len, int act, float alpha);
 /* C[b] = op(A[b]) op(B[b]) (+ bias, then activation) for b < batch; strideA/strideB 0 broadcast. */
 void hn_gemm(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
              int64_t stride_a, const float *b, int64_t stride_b, float *c, const float *bias, int64_t bias_len,
@@ -62,8 +64,10 @@ typedef struct {
   int64_t filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
 } hn_conv_geom;
 
-/* y = conv(x, w), w laid out [fh, fw, in_c, out_c]. */
-void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, float *y, hn_scratch *s);
+/* y = act(conv(x, w) + bias), w laid out [fh, fw, in_c, out_c], bias [out_c] or NULL (and
+ * HN_ACT_LINEAR): the bias and activation applied to each block of output pixels while it is in cache. */
+void hn_conv2d(const hn_conv_geom *g, const float *x, const float *w, const float *bias, int act, float alpha, float *y,
+               hn_scratch *s);
 /* dx from dy and w (the transposed convolution). */
 void hn_conv2d_backprop_input(const hn_conv_geom *g, const float *dy, const float *w, float *dx, hn_scratch *s);
 /* dw from x and dy. */

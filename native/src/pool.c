@@ -53,11 +53,16 @@ typedef struct {
   float *y, *dx;
 } pool_job;
 
-/* Images [b0, b1): writes their outputs (y) or adds each output's gradient to its maximum (dx). */
+/* Images [b0, b1): writes their outputs (y) or adds each output's gradient to its maximum (dx),
+ * zeroing their dx first (a window never leaves its image, so parts write disjoint rows). */
 static void pool_part(void *ctx, int part, int64_t b0, int64_t b1) {
   (void)part;
   const pool_job *j = ctx;
   const hn_conv_geom *g = j->g;
+  if (j->dx) {
+    const int64_t image = g->in_h * g->in_w * g->in_c;
+    memset(j->dx + b0 * image, 0, (size_t)((b1 - b0) * image) * sizeof(float));
+  }
   float best[CHANNEL_BLOCK];
   int64_t at[CHANNEL_BLOCK];
   for (int64_t c0 = 0; c0 < g->in_c; c0 += CHANNEL_BLOCK) {
@@ -81,7 +86,6 @@ void hn_max_pool(const hn_conv_geom *g, const float *x, float *y) {
 }
 
 void hn_max_pool_grad(const hn_conv_geom *g, const float *x, const float *dy, float *dx) {
-  memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
   pool_job j = {g, x, dy, NULL, dx};
   hn_parallel_for(g->batch, 1, pool_part, &j);
 }
