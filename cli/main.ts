@@ -16,6 +16,7 @@ import {
   withNatsOptions,
 } from './credential-flags.js';
 import type { PackOptions } from './pack-command.js';
+import { takeHttpPortFlag } from './http-port-flag.js';
 
 /** Reads a YAML (or JSON) job file into a plain object of options. */
 function readJobFile(path: string): Record<string, unknown> {
@@ -117,11 +118,18 @@ program
       );
       return;
     }
-    const { flags, rest } = takeCredentialFlags(args);
+    const { flags, rest: withoutCredentials } = takeCredentialFlags(args);
+    const { port: httpPort, rest } = takeHttpPortFlag(withoutCredentials);
     const config = await compileArgs(rest);
+    if (httpPort > 0 && config.workers < 2) {
+      throw new ConfigError(
+        'http-port',
+        'the job page is served by the coordinator: train with --workers 2 or more, or submit to `harmonium coordinator --http-port`',
+      );
+    }
     if (config.workers > 1) {
       const { runLocalCluster } = await import('../coordinator/local-cluster.js');
-      await runLocalCluster(config, { credentialFlags: flags });
+      await runLocalCluster(config, { credentialFlags: flags, httpPort });
       stderrLog('cli')(`done: wrote ${config.out}/summary.json`);
     } else {
       const { runTraining } = await import('../core/train/trainer.js');
@@ -162,12 +170,20 @@ const coordinatorCommand = program
     '--runs-dir <dir>',
     "directory every submitted job's output goes under (a job's out is relative to it)",
     'runs',
+  )
+  .option('--http-port <port>', "serve each job's live page at /jobs/ID/ on this port (0: none)", '0')
+  .option(
+    '--http-host <host>',
+    'interface the job pages bind to ($HARMONIUM_HTTP_HOST; plain HTTP, read-only, no authentication)',
+    process.env['HARMONIUM_HTTP_HOST'] || '127.0.0.1',
   );
 withNatsOptions(withCredentialOptions(coordinatorCommand, true)).action(
   async (opts: {
     listen: string;
     metricsPort: string;
     metricsHost: string;
+    httpPort: string;
+    httpHost: string;
     nats: string;
     natsCreds?: string;
     natsTlsDir?: string;
@@ -190,6 +206,10 @@ withNatsOptions(withCredentialOptions(coordinatorCommand, true)).action(
         `expected a port 0-65535, got ${JSON.stringify(opts.metricsPort)}`,
       );
     }
+    const httpPort = Number(opts.httpPort);
+    if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+      throw new ConfigError('http-port', `expected a port 0-65535, got ${JSON.stringify(opts.httpPort)}`);
+    }
     const ttl = Number(opts.leaseTtl);
     if (!(Number.isFinite(ttl) && ttl >= 0.5 && ttl <= 600)) {
       throw new ConfigError('lease-ttl', `must be a number of seconds in [0.5, 600], got "${opts.leaseTtl}"`);
@@ -206,6 +226,8 @@ withNatsOptions(withCredentialOptions(coordinatorCommand, true)).action(
       port,
       metricsPort,
       metricsHost: opts.metricsHost,
+      httpPort,
+      httpHost: opts.httpHost,
       nats: natsAccessFrom(opts.nats, opts),
       credentials,
       runsDir: opts.runsDir,

@@ -253,6 +253,7 @@ function handlers(coordinator: Coordinator, intake: JobIntake): CoordinatorHandl
         imagesSeen: r.imagesSeen,
         loss: r.loss,
         log: parseStepLog(r.logJson),
+        pictures: r.pictures.map((p) => ({ name: p.name, data: Buffer.from(p.png) })),
       }),
     })),
     Fail: unary((r) => {

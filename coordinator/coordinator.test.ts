@@ -399,4 +399,50 @@ describe('Coordinator', () => {
     assert.equal(h.c.workers.all().length, 0);
     assert.equal(h.c.heartbeat('w-idle', '', 0, 0).unknown, true, 'told to join again');
   });
+
+  it("keeps rank 0's reported pictures for the job page, refuses any that is not a PNG of a plain name, and writes job.html at the end", async () => {
+    const h = running(2);
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(16),
+    ]);
+    h.c.report({
+      workerId: 'w0',
+      jobId: h.job.id,
+      generation: 1,
+      step: 5,
+      totalSteps: 100,
+      imagesSeen: 500,
+      loss: 1,
+      log: [],
+      pictures: [
+        { name: 'samples-epoch-001.png', data: png },
+        { name: '../escape.png', data: png },
+        { name: 'not-a-png.png', data: Buffer.from('<svg/>') },
+      ],
+    });
+    await h.c.settled();
+    const out = h.job.config.out;
+    assert.ok(existsSync(join(out, 'samples-epoch-001.png')));
+    assert.ok(!existsSync(join(out, '..', 'escape.png')) && !existsSync(join(out, 'not-a-png.png')));
+    assert.equal(h.logs.filter((l) => /a picture from worker w0 .* was refused/.test(l)).length, 2);
+    const data = h.c.pageData(h.job.id)!;
+    assert.deepEqual(data.pictures, ['samples-epoch-001.png']);
+    assert.deepEqual(
+      data.ranks.map((r) => [r.rank, r.worker]),
+      [
+        [0, 'w0'],
+        [1, 'w1'],
+      ],
+    );
+    assert.equal(data.job.state, 'RUNNING');
+    assert.equal(h.c.pageData('no-such-job'), null);
+    assert.deepEqual(await h.c.picture(h.job.id, 'samples-epoch-001.png'), png);
+    assert.equal(await h.c.picture(h.job.id, '../summary.json'), null);
+    h.c.cancel(h.job.id, 'test over');
+    await h.c.settled();
+    const page = readFileSync(join(out, 'job.html'), 'utf8');
+    assert.match(page, /data-live="false"/);
+    assert.match(page, /"state":"CANCELLED"/);
+  });
 });

@@ -26,6 +26,15 @@ import type { JobRecord, StoredWorker } from './job-record.js';
 import { JobScheduler } from './job-scheduler.js';
 import { describeWorker, WorkerRegistry, type WorkerRecord } from './worker-registry.js';
 import { stderrLog, type Log } from '../core/logging/log.js';
+import {
+  curveOf,
+  isPng,
+  LIVE_PICTURE_BYTES,
+  PICTURE_NAME,
+  thinCurve,
+  type JobPageData,
+} from '../core/job-page/job-page-data.js';
+import { renderJobPage } from '../core/job-page/job-page-html.js';
 
 /** Options of a {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -87,6 +96,8 @@ export interface ProgressInfo {
   readonly loss: number;
   /** Rank 0 only: committed steps' records, in step order. */
   readonly log: readonly StepLogEntry[];
+  /** Rank 0 only: pictures made since its last report, for the job page. */
+  readonly pictures?: readonly { readonly name: string; readonly data: Buffer }[];
 }
 
 /** A worker's report of a failure no re-forming can mend. */
@@ -119,6 +130,8 @@ export interface HeartbeatAnswer {
 export class Coordinator {
   readonly workers = new WorkerRegistry();
   private readonly jobs: Job[] = [];
+  /** Job pages and pictures being written (settled() waits for them). */
+  private readonly writes = new Set<Promise<void>>();
   private readonly running = new Map<string, ElasticJob>();
   private readonly waiters = new Map<string, Array<(job: Job) => void>>();
   private readonly now: () => number;
@@ -455,6 +468,7 @@ export class Coordinator {
       job.step = p.step;
     }
     if (Number.isFinite(p.loss)) job.loss = p.loss;
+    for (const picture of p.pictures ?? []) this.keepPicture(run, w, picture);
     if (p.log.length > 0) {
       try {
         run.outputs.appendLog(p.log);
@@ -742,6 +756,96 @@ export class Coordinator {
     return { w, run: this.running.get(jobId) };
   }
 
+  /** Writes a picture rank 0 reported into the job's outputs; one that is not a PNG of a plain name is refused, naming it. */
+  private keepPicture(run: ElasticJob, w: WorkerRecord, picture: { name: string; data: Buffer }): void {
+    const where = `job ${run.job.id}: a picture from ${describeWorker(w)}`;
+    if (
+      !PICTURE_NAME.test(picture.name) ||
+      picture.data.length > LIVE_PICTURE_BYTES ||
+      !isPng(picture.data)
+    ) {
+      this.log(
+        `${where} was refused: ${JSON.stringify(picture.name.slice(0, 140))} is not a PNG of a plain name of at most ${LIVE_PICTURE_BYTES} bytes`,
+        { job: run.job.id },
+      );
+      return;
+    }
+    this.track(
+      run.outputs.writePicture(picture.name, picture.data).catch((err: unknown) => {
+        this.log(`${where} could not be written: ${(err as Error).message}`, { job: run.job.id });
+      }),
+    );
+  }
+
+  /** Keeps `write` until it settles, so that {@link settled} can wait for the job's files. */
+  private track(write: Promise<void>): void {
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+  }
+
+  /** Resolves once every page and picture write started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes]);
+  }
+
+  /** The jobs, oldest first, for the job pages' list. */
+  jobList(): readonly { id: string; state: string; model: string }[] {
+    return this.jobs.map((j) => ({ id: j.id, state: j.state, model: j.config.model }));
+  }
+
+  /** What job `jobId`'s page shows, or null when there is no such job. */
+  pageData(jobId: string): JobPageData | null {
+    const job = this.jobs.find((j) => j.id === jobId);
+    if (!job) return null;
+    const run = this.running.get(jobId);
+    const now = this.now();
+    return {
+      job: {
+        id: job.id,
+        state: job.state,
+        message: job.message,
+        model: job.config.model,
+        generation: job.generation,
+        step: job.step,
+        totalSteps: job.totalSteps,
+        worldSize: job.worldSize,
+        workers: job.config.workers,
+        minWorkers: job.config.minWorkers,
+        submittedAt: job.submittedAt,
+        endedAt: job.endedAt ?? null,
+      },
+      ranks: (run?.membersView() ?? []).map((w) => ({
+        rank: w.rank,
+        worker: w.id,
+        step: w.step,
+        heartbeatAgeSeconds: w.lastHeartbeat > 0 ? Math.max(0, (now - w.lastHeartbeat) / 1000) : null,
+      })),
+      generations: (run?.generations ?? []).map((g) => ({
+        generation: g.generation,
+        fromStep: g.from_step,
+        workers: g.workers,
+        start: g.start,
+        formedAt: g.formed_at,
+        firstStepAt: g.first_step_at,
+        endedBecause: g.ended_because,
+      })),
+      failures: (run?.failures ?? []).map((f) => ({
+        worker: f.worker_id,
+        reason: f.reason,
+        generation: f.generation,
+        step: f.step,
+      })),
+      curve: thinCurve(curveOf(run?.outputs.metricsRecords() ?? [])),
+      pictures: run?.outputs.pictureNames() ?? [],
+      updatedAt: now,
+    };
+  }
+
+  /** A picture of job `jobId`, or null. */
+  async picture(jobId: string, name: string): Promise<Buffer | null> {
+    return (await this.running.get(jobId)?.outputs.readPicture(name)) ?? null;
+  }
+
   private end(job: Job, state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', reason: string): void {
     if (job.terminal) return;
     const run = this.running.get(job.id);
@@ -757,6 +861,16 @@ export class Coordinator {
       step: job.step,
     });
     this.emit(job, 'state');
+    const data = run ? this.pageData(job.id) : null;
+    if (run && data) {
+      this.track(
+        run.outputs
+          .writeJobPage(renderJobPage(data, { live: false, picturesBase: '' }))
+          .catch((err: unknown) =>
+            this.log(`job ${job.id}: job.html: ${(err as Error).message}`, { job: job.id }),
+          ),
+      );
+    }
     for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
     this.waiters.delete(job.id);
     this.reconsider();

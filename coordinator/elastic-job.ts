@@ -233,6 +233,11 @@ export class ElasticJob {
     return w.jobId === this.job.id && w.generation === generation && this.members.includes(w);
   }
 
+  /** The current generation's members in rank order (none once the job has ended). */
+  membersView(): readonly WorkerRecord[] {
+    return this.members;
+  }
+
   /** Logs `line` about this job, as "job ID: line", with the job, generation and committed step. */
   private say(line: string): void {
     this.ctx.log(`job ${this.job.id}: ${line}`, {

@@ -9,7 +9,17 @@
  * crash cuts the logs back to it, and rank 0 (which drops nothing it was not told is recorded)
  * sends the rest again: no step is missing and none is written twice.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { CheckpointError, ConfigError } from '../core/errors.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/data/atomic-write.js';
@@ -20,7 +30,13 @@ import {
   type CheckpointData,
 } from '../core/train/checkpoint.js';
 import type { StepLogEntry } from '../core/elastic/step-log.js';
-import { MetricsLog, truncateMetricsLog } from '../core/train/metrics-log.js';
+import {
+  MetricsLog,
+  readMetricsLog,
+  truncateMetricsLog,
+  type MetricsRecord,
+} from '../core/train/metrics-log.js';
+import { JOB_PAGE_FILE, PICTURE_NAME } from '../core/job-page/job-page-data.js';
 import { SamplesLog, truncateSamplesLog } from '../core/train/samples-log.js';
 import type { ResultFile } from '../proto/result-codec.js';
 
@@ -169,6 +185,50 @@ export class JobOutputs {
   async writeResults(summary: Record<string, unknown>, files: readonly ResultFile[]): Promise<void> {
     for (const f of files) await writeFileAtomic(join(this.dir, f.name), f.data);
     await writeFileAtomic(join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  }
+
+  /** Writes a picture the job made (validated by the caller) beside its other outputs. */
+  async writePicture(name: string, png: Uint8Array): Promise<void> {
+    await writeFileAtomic(join(this.dir, name), png);
+  }
+
+  /** The run's pictures (PNG files of a plain name), oldest first. */
+  pictureNames(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((n) => PICTURE_NAME.test(n));
+    } catch {
+      return [];
+    }
+    const when = (n: string): number => {
+      try {
+        return statSync(join(this.dir, n)).mtimeMs;
+      } catch {
+        return Infinity;
+      }
+    };
+    const at = new Map(names.map((n) => [n, when(n)]));
+    return names.sort((a, b) => at.get(a)! - at.get(b)! || a.localeCompare(b));
+  }
+
+  /** A picture's bytes, or null when the run has none of that (plain) name. */
+  async readPicture(name: string): Promise<Buffer | null> {
+    if (!PICTURE_NAME.test(name)) return null;
+    try {
+      return await readFile(join(this.dir, name));
+    } catch {
+      return null;
+    }
+  }
+
+  /** The metrics.jsonl records written so far (none before the first). */
+  metricsRecords(): MetricsRecord[] {
+    return existsSync(this.metricsPath) ? readMetricsLog(this.metricsPath) : [];
+  }
+
+  /** Writes the run's job page (job.html), readable without the coordinator. */
+  async writeJobPage(html: string): Promise<void> {
+    await writeFileAtomic(join(this.dir, JOB_PAGE_FILE), html);
   }
 
   close(): void {

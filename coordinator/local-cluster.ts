@@ -27,6 +27,7 @@ import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
 import { NatsJobEvents } from './nats-job-events.js';
 import { logFormat, stderrLog, type Log } from '../core/logging/log.js';
+import { serveJobPages, type JobPageServer } from './job-page-server.js';
 
 /** The CLI entry point the worker processes run. */
 const HARMONIUM_BIN = fileURLToPath(new URL('../cli/harmonium.mjs', import.meta.url));
@@ -48,6 +49,8 @@ export interface LocalClusterOptions {
    * for this run.
    */
   readonly credentialFlags?: CredentialFlags;
+  /** Serve the job's page on 127.0.0.1 at this port (`--http-port`); 0 or absent: none. */
+  readonly httpPort?: number;
 }
 
 /** The credentials of a local run, the worker flags that give them, and what to delete at the end. */
@@ -153,6 +156,7 @@ export async function runLocalCluster(
     throw err;
   });
   let metrics: MetricsServer | null = null;
+  let pages: JobPageServer | null = null;
   const children: ChildProcess[] = [];
   // One coordinator, in this process: it leads for as long as the job runs.
   const presence = createCoordinatorPresence(() => true);
@@ -169,7 +173,11 @@ export async function runLocalCluster(
         port: config.metricsPort,
       });
     }
+    if (opts.httpPort) {
+      pages = await serveJobPages(coordinator, { host: '127.0.0.1', port: opts.httpPort });
+    }
     const job = coordinator.submit(config);
+    if (pages) log(`job page: ${pages.url}/jobs/${job.id}/`, { job: job.id });
     log(
       `coordinator on ${server.address} (${local.credentials.describe()}); starting ${config.workers} workers`,
     );
@@ -214,6 +222,8 @@ export async function runLocalCluster(
     };
     for (let i = 0; i < config.workers; i++) startWorker();
     const ended = await coordinator.waitFor(job.id);
+    // job.html and the last pictures are in the run directory before it is said done.
+    await coordinator.settled();
     bar.progress?.finish();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     const grace = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), EXIT_GRACE_MS);
@@ -231,6 +241,7 @@ export async function runLocalCluster(
     process.off('SIGTERM', onSignal);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await metrics?.close();
+    await pages?.close();
     await server.close();
     await events?.close();
     if (local.temp) await rm(local.temp, { recursive: true, force: true });

@@ -25,6 +25,7 @@ import { JobIntake } from './job-intake.js';
 import { JobJournal } from './job-journal.js';
 import { parseJobRecord, type JobRecord } from './job-record.js';
 import { stderrLog, type Log } from '../core/logging/log.js';
+import { serveJobPages } from './job-page-server.js';
 
 /** Where the coordinator serves. */
 export interface ServeOptions {
@@ -44,6 +45,10 @@ export interface ServeOptions {
   readonly adoptGraceMs?: number;
   /** The leader lease's time (standbys take over about this long after the leader stops). */
   readonly leaseTtlMs?: number;
+  /** Port of the job pages (`--http-port`); 0 or absent: none. */
+  readonly httpPort?: number;
+  /** Interface the job pages bind to; default 127.0.0.1. */
+  readonly httpHost?: string;
   readonly log?: Log;
 }
 
@@ -129,9 +134,13 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
       port: opts.metricsPort,
     });
   }
+  const pages = opts.httpPort
+    ? await serveJobPages(coordinator, { host: opts.httpHost ?? '127.0.0.1', port: opts.httpPort })
+    : null;
   log(
     `coordinator ${id} listening on ${server.address} (${credentials.describe()})` +
-      `${metrics ? `; metrics on ${opts.metricsHost ?? '127.0.0.1'}:${metrics.port}` : ''}`,
+      `${metrics ? `; metrics on ${opts.metricsHost ?? '127.0.0.1'}:${metrics.port}` : ''}` +
+      `${pages ? `; job pages on ${pages.url}/` : ''}`,
   );
   const signal$ = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -166,7 +175,9 @@ export async function serveCoordinator(opts: ServeOptions): Promise<void> {
     }
     if (!deposed) await journal?.flushAll();
     await lease?.stop(!deposed);
+    await coordinator.settled();
     await metrics?.close();
+    await pages?.close();
     await server.close();
     await store.close();
   }

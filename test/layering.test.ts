@@ -52,6 +52,7 @@ for (const dir of [
   'core/config',
   'core/control-plane',
   'core/elastic',
+  'core/job-page',
   'core/metrics',
   'core/report',
   'core/security',

@@ -59,6 +59,8 @@ export interface ReportDetails {
   readonly loss: number;
   /** Rank 0: committed steps' records the coordinator does not hold yet. */
   readonly log: readonly StepLogEntry[];
+  /** Rank 0: pictures made since its last report, for the job page. */
+  readonly pictures?: readonly { readonly name: string; readonly data: Uint8Array }[];
 }
 
 /** A member's GenerationDone. */
@@ -319,6 +321,7 @@ export class CoordinatorClient {
           imagesSeen: d.imagesSeen,
           loss: d.loss,
           logJson: d.log.length > 0 ? JSON.stringify(d.log) : '',
+          pictures: (d.pictures ?? []).map((p) => ({ name: p.name, png: p.data })),
         },
         o,
         cb,

@@ -15,6 +15,7 @@ import type { SamplesLine } from '../core/train/samples-log.js';
 import type { StepInfo, TrainingHost } from '../core/train/training-host.js';
 import type { ResultFile } from '../proto/result-codec.js';
 import type { CoordinatorClient } from './coordinator-client.js';
+import { LIVE_PICTURE_BYTES } from '../core/job-page/job-page-data.js';
 
 /** Milliseconds between the progress reports of ranks other than 0. */
 const REPORT_INTERVAL_MS = 2000;
@@ -39,6 +40,8 @@ export class CoordinatorHost implements TrainingHost {
   readonly log = new StepLog();
   /** Pictures made during training, sent with the results. */
   readonly pictures: ResultFile[] = [];
+  /** Rank 0's pictures not reported yet: the job page shows them while the job runs. */
+  private livePictures: ResultFile[] = [];
   /** The last step this rank completed. */
   last: StepInfo | null = null;
   /** Called with every step this rank commits (the control thread's heartbeats carry it). */
@@ -77,6 +80,9 @@ export class CoordinatorHost implements TrainingHost {
 
   async savePicture(name: string, png: Buffer): Promise<void> {
     this.pictures.push({ name, data: png });
+    // A picture too large for a report goes with the results only.
+    if (this.placementNow.rank === 0 && png.length <= LIVE_PICTURE_BYTES)
+      this.livePictures.push({ name, data: png });
   }
 
   stepDone(info: StepInfo): void {
@@ -149,6 +155,8 @@ export class CoordinatorHost implements TrainingHost {
       imagesSeen: s?.imagesSeen ?? 0,
       loss: s?.loss ?? NaN,
       log: p.rank === 0 ? this.log.pending() : [],
+      // Sent once: a lost report costs the page a picture until the results bring it.
+      pictures: p.rank === 0 ? this.livePictures.splice(0) : [],
     });
     this.log.confirm(recorded);
   }

@@ -18,6 +18,7 @@ import type { HeartbeatRequest as _harmonium_v1_HeartbeatRequest, HeartbeatReque
 import type { JobInfo as _harmonium_v1_JobInfo, JobInfo__Output as _harmonium_v1_JobInfo__Output } from './harmonium/v1/JobInfo';
 import type { JoinRequest as _harmonium_v1_JoinRequest, JoinRequest__Output as _harmonium_v1_JoinRequest__Output } from './harmonium/v1/JoinRequest';
 import type { LeaveRequest as _harmonium_v1_LeaveRequest, LeaveRequest__Output as _harmonium_v1_LeaveRequest__Output } from './harmonium/v1/LeaveRequest';
+import type { Picture as _harmonium_v1_Picture, Picture__Output as _harmonium_v1_Picture__Output } from './harmonium/v1/Picture';
 import type { ProgressReport as _harmonium_v1_ProgressReport, ProgressReport__Output as _harmonium_v1_ProgressReport__Output } from './harmonium/v1/ProgressReport';
 import type { ReportReply as _harmonium_v1_ReportReply, ReportReply__Output as _harmonium_v1_ReportReply__Output } from './harmonium/v1/ReportReply';
 import type { ResultPart as _harmonium_v1_ResultPart, ResultPart__Output as _harmonium_v1_ResultPart__Output } from './harmonium/v1/ResultPart';
@@ -52,6 +53,7 @@ export interface ProtoGrpcType {
       JobInfo: MessageTypeDefinition<_harmonium_v1_JobInfo, _harmonium_v1_JobInfo__Output>
       JoinRequest: MessageTypeDefinition<_harmonium_v1_JoinRequest, _harmonium_v1_JoinRequest__Output>
       LeaveRequest: MessageTypeDefinition<_harmonium_v1_LeaveRequest, _harmonium_v1_LeaveRequest__Output>
+      Picture: MessageTypeDefinition<_harmonium_v1_Picture, _harmonium_v1_Picture__Output>
       ProgressReport: MessageTypeDefinition<_harmonium_v1_ProgressReport, _harmonium_v1_ProgressReport__Output>
       ReportReply: MessageTypeDefinition<_harmonium_v1_ReportReply, _harmonium_v1_ReportReply__Output>
       ResultPart: MessageTypeDefinition<_harmonium_v1_ResultPart, _harmonium_v1_ResultPart__Output>

@@ -1,5 +1,6 @@
 // Original file: proto/harmonium/v1/coordinator.proto
 
+import type { Picture as _harmonium_v1_Picture, Picture__Output as _harmonium_v1_Picture__Output } from '../../harmonium/v1/Picture';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ProgressReport {
@@ -19,6 +20,11 @@ export interface ProgressReport {
    * Rank 0 only: JSON array of committed steps' records, {step, record?, samples?}, in step order.
    */
   'logJson'?: (string);
+  /**
+   * Rank 0 only: the pictures made since its last report (epoch sample grids), for the job page
+   * while the job runs; the results carry them again at the end. Each a PNG of at most 2 MiB.
+   */
+  'pictures'?: (_harmonium_v1_Picture)[];
 }
 
 export interface ProgressReport__Output {
@@ -38,4 +44,9 @@ export interface ProgressReport__Output {
    * Rank 0 only: JSON array of committed steps' records, {step, record?, samples?}, in step order.
    */
   'logJson': (string);
+  /**
+   * Rank 0 only: the pictures made since its last report (epoch sample grids), for the job page
+   * while the job runs; the results carry them again at the end. Each a PNG of at most 2 MiB.
+   */
+  'pictures': (_harmonium_v1_Picture__Output)[];
 }
