@@ -114,7 +114,7 @@ program
   .action(async (args: string[]) => {
     if (args.includes('--help') || args.includes('-h')) {
       await printTrainingHelp(
-        'harmonium train --model KIND [--config job.yaml] [--workers N [--insecure | --tls-dir DIR]] [options]',
+        'harmonium train --model KIND [--config job.yaml] [--workers N [--insecure | --tls-dir DIR] [--http-port P]] [--log-format text|json] [options]',
       );
       return;
     }
