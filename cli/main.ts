@@ -544,6 +544,12 @@ program.option(
   'log lines as text (default) or json: one JSON object per line with job, rank, generation and step (any command; or HARMONIUM_LOG_FORMAT)',
 );
 
+// `harmonium models | head`: a reader that stops early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 try {
   const { format, rest } = takeLogFormatFlag(process.argv);
   if (format) setLogFormat(format);
