@@ -4,9 +4,8 @@
  * pictures. Read-only and unauthenticated, like /metrics: it binds 127.0.0.1 unless told otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
-import { HarmoniumError } from '../core/errors.js';
+import { listenHttp, type ListeningHttp } from '../core/listen-http.js';
 import { PICTURE_NAME, type JobPageData } from '../core/job-page/job-page-data.js';
 import { renderJobPage } from '../core/job-page/job-page-html.js';
 import { escapeHtml } from '../core/report/html-escape.js';
@@ -22,12 +21,7 @@ export interface JobPageSource {
 }
 
 /** A listening page server. */
-export interface JobPageServer {
-  readonly port: number;
-  /** Base URL, e.g. http://127.0.0.1:8080. */
-  readonly url: string;
-  close(): Promise<void>;
-}
+export type JobPageServer = ListeningHttp;
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
 
@@ -42,27 +36,7 @@ export function serveJobPages(
       else res.writeHead(500, TEXT).end(`the job page failed: ${String(err)}\n`);
     });
   });
-  const where = options.host.includes(':')
-    ? `[${options.host}]:${options.port}`
-    : `${options.host}:${options.port}`;
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message;
-      reject(new HarmoniumError('IO', `job pages cannot listen on ${where}: ${why}`, { cause: err }));
-    });
-    server.listen(options.port, options.host, () => {
-      const { port, address } = server.address() as AddressInfo;
-      resolve({
-        port,
-        url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listenHttp(server, options.host, options.port, 'job pages');
 }
 
 async function respond(source: JobPageSource, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -234,6 +234,25 @@ function find<T extends K8sObject>(objects: readonly K8sObject[], kind: string, 
   return found as T;
 }
 
+/**
+ * The base with `component`, rendered by kubectl as an overlay of deploy/README.md's shape
+ * renders it (kustomize takes relative paths only).
+ */
+function renderWithComponent(component: string): K8sObject[] {
+  const overlay = mkdtempSync(join(tmpdir(), 'harmonium-overlay-'));
+  try {
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      `resources:\n  - ${relative(overlay, K8S)}\ncomponents:\n  - ${relative(overlay, component)}\n`,
+    );
+    const r = spawnSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `kubectl kustomize with ${relative(ROOT, component)} failed:\n${r.stderr}`);
+    return parseYamlDocuments(r.stdout, `the base with ${relative(ROOT, component)}`) as K8sObject[];
+  } finally {
+    rmSync(overlay, { recursive: true, force: true });
+  }
+}
+
 function onlyContainer(w: Workload): Container {
   const containers = w.spec.template.spec.containers;
   assert.equal(containers.length, 1, `${w.metadata.name} should run one container`);
@@ -1203,19 +1222,7 @@ describe('deploy/: security', () => {
     assert.equal(kustomization.kind, 'Component');
     let objects: K8sObject[];
     if (!kubectlMissing) {
-      // An overlay as deploy/README.md shows it; kustomize takes relative paths only.
-      const overlay = mkdtempSync(join(tmpdir(), 'harmonium-overlay-'));
-      try {
-        writeFileSync(
-          join(overlay, 'kustomization.yaml'),
-          `resources:\n  - ${relative(overlay, K8S)}\ncomponents:\n  - ${relative(overlay, component)}\n`,
-        );
-        const r = spawnSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
-        assert.equal(r.status, 0, `kubectl kustomize with the component failed:\n${r.stderr}`);
-        objects = parseYamlDocuments(r.stdout, 'the base with cert-manager/') as K8sObject[];
-      } finally {
-        rmSync(overlay, { recursive: true, force: true });
-      }
+      objects = renderWithComponent(component);
       // The base is all there.
       const base = baseObjects().map((o) => `${o.kind}/${o.metadata.name}`);
       assert.deepEqual(
@@ -1283,18 +1290,7 @@ describe('monitoring: deploy/k8s/monitoring, dashboards/kustomization.yaml, depl
         (f) => parseYamlDocuments(readFileSync(join(component, f), 'utf8'), f) as K8sObject[],
       );
     }
-    const overlay = mkdtempSync(join(tmpdir(), 'harmonium-overlay-'));
-    try {
-      writeFileSync(
-        join(overlay, 'kustomization.yaml'),
-        `resources:\n  - ${relative(overlay, K8S)}\ncomponents:\n  - ${relative(overlay, component)}\n`,
-      );
-      const r = spawnSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
-      assert.equal(r.status, 0, `kubectl kustomize with the monitoring component failed:\n${r.stderr}`);
-      return parseYamlDocuments(r.stdout, 'the base with monitoring/') as K8sObject[];
-    } finally {
-      rmSync(overlay, { recursive: true, force: true });
-    }
+    return renderWithComponent(component);
   }
 
   it('the PrometheusRule holds the alert rules of deploy/prometheus/rules, word for word', () => {

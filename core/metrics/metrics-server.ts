@@ -3,9 +3,8 @@
  * exposition format; every other path is a 404, every other method a 405.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { HarmoniumError } from '../errors.js';
+import { listenHttp, type ListeningHttp } from '../listen-http.js';
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
 
@@ -16,14 +15,7 @@ export interface MetricsServerOptions {
 }
 
 /** A listening metrics server. */
-export interface MetricsServer {
-  /** The port bound, the one picked when 0 was asked for. */
-  readonly port: number;
-  /** The address bound, e.g. `127.0.0.1`. */
-  readonly address: string;
-  /** Stops listening and drops open connections (Prometheus keeps them alive), so the process can exit. */
-  close(): Promise<void>;
-}
+export type MetricsServer = ListeningHttp;
 
 /**
  * Serves `registry` at `http://host:port/metrics`; a function is asked for the registry (or the
@@ -43,28 +35,7 @@ export function serveMetrics(
       else res.writeHead(500, TEXT).end(`collecting metrics failed: ${String(err)}\n`);
     });
   });
-  const where = options.host.includes(':')
-    ? `[${options.host}]:${options.port}`
-    : `${options.host}:${options.port}`;
-
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message;
-      reject(new HarmoniumError('IO', `metrics server cannot listen on ${where}: ${why}`, { cause: err }));
-    });
-    server.listen(options.port, options.host, () => {
-      const bound = server.address() as AddressInfo;
-      resolve({
-        port: bound.port,
-        address: bound.address,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listenHttp(server, options.host, options.port, 'metrics server');
 }
 
 async function respond(
