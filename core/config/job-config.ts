@@ -210,7 +210,16 @@ export const TRAINING_OPTIONS: readonly OptionSpec[] = [
     doc: 'steps between checkpoints (0: each epoch)',
   },
   { name: 'log-every', type: 'int', default: 10, min: 1, doc: 'steps between metrics.jsonl lines' },
-  { name: 'eval', type: 'bool', default: true, doc: 'compute the test block after training' },
+  {
+    name: 'eval',
+    type: 'bool',
+    default: true,
+    doc:
+      'compute the test block after training (on by default: each figure beside its baseline): test reconstruction error ' +
+      'and PCA of the code size fitted on the training set, linear probes on the codes and on the pixels, a 1,000-label ' +
+      'fine-tune against random init, the model figures (ELBO, pseudo-likelihood, AIS log-likelihood), sample quality; ' +
+      'about 7 s for the default ae on Fashion-MNIST; --no-eval skips it, --test-limit N shortens it',
+  },
   { name: 'pictures', type: 'bool', default: true, doc: 'write the PNG pictures after training' },
   {
     name: 'workers',
