@@ -82,6 +82,8 @@ export interface NativeAddon {
     out: Float32Array | Uint8Array,
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** dx = dy * step(x) (tfjs's step: NaN for NaN, 1 above 0, else 0), all of dy's length. */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /** x laid out [outer, mid, inner], reduced over mid into out [outer, inner]. */
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
   /** geom: batch, inH, inW, inC, outH, outW, outC, filterH, filterW, strideH, strideW, dilationH, dilationW, padTop, padLeft. */

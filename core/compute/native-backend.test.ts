@@ -434,6 +434,26 @@ describe('native convolution and pooling', () => {
     }
   });
 
+  it("relu's gradient, one native kernel, gives the cpu formula's values: zeros, negatives and NaN included", async () => {
+    const x = rand(3 * 50);
+    x[0] = 0;
+    x[1] = NaN;
+    x[2] = -0;
+    x[3] = Infinity;
+    x[4] = -Infinity;
+    const dy = rand(3 * 50);
+    dy[5] = Infinity;
+    dy[6] = NaN;
+    await same(
+      'relu gradient',
+      () =>
+        tf.grad((xt: tf.Tensor) => tf.sum(tf.mul(tf.relu(xt), tf.tensor2d(dy, [3, 50]))))(
+          tf.tensor2d(x, [3, 50]),
+        ),
+      0,
+    );
+  });
+
   it('maxPool and its gradient match the cpu kernels, ties included', async () => {
     const cases: { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid' }[] = [
       { x: [2, 8, 8, 3], k: 2, s: 2, pad: 'valid' },

@@ -1,6 +1,6 @@
 import { nativeAddon } from './native-addon.js';
 import { convKernels } from './native-conv.js';
-import { elementwiseKernels } from './native-elementwise.js';
+import { elementwiseKernels, reluGradient, reluGradKernel } from './native-elementwise.js';
 import { matmulKernels } from './native-matmul.js';
 import { reduceKernels } from './native-reduce.js';
 import { NativeTensorStore } from './native-tensor-store.js';
@@ -31,6 +31,10 @@ export function initNativeBackend(threads: number): { threads: number; blas: str
       tf.unregisterKernel(kernel.kernelName, 'native');
       tf.registerKernel(kernel);
     }
+    tf.registerKernel(reluGradKernel(addon));
+    // Replaces tfjs's own Relu gradient for every backend: it computes the same thing, in one
+    // kernel when the backend is native (see reluGradient).
+    tf.registerGradient(reluGradient);
     // Measured on the deep autoencoder step (batch 100): minor page faults per step fell from about
     // 2,100 to about 900.
     addon.keepFreedMemory();

@@ -223,6 +223,20 @@ static napi_value unary(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* reluGrad(dy, x, dx): dx = dy * step(x) */
+static napi_value reluGrad(napi_env env, napi_callback_info info) {
+  call c;
+  if (!open_call(&c, env, info, "reluGrad", 3)) return NULL;
+  size_t n = 0;
+  const float *dy = typed(&c, 0, napi_float32_array, 0);
+  if (!c.failed) napi_get_typedarray_info(env, c.argv[0], NULL, &n, NULL, NULL, NULL);
+  const float *x = typed(&c, 1, napi_float32_array, (int64_t)n);
+  float *dx = typed(&c, 2, napi_float32_array, (int64_t)n);
+  if (c.failed) return NULL;
+  hn_relu_grad(dy, x, dx, (int64_t)n);
+  return undefined(env);
+}
+
 /* reduce(op, x, out, outer, mid, inner) */
 static napi_value reduce(napi_env env, napi_callback_info info) {
   call c;
@@ -422,7 +436,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT(gemm),        EXPORT(binary),  EXPORT(unary),      EXPORT(reduce),     EXPORT(conv2d),
       EXPORT(conv2dBackpropInput), EXPORT(conv2dBackpropFilter), EXPORT(maxPool), EXPORT(maxPoolGrad),
       EXPORT(sgd),         EXPORT(adam),    EXPORT(setThreads), EXPORT(threads),    EXPORT(blasConfig), EXPORT(keepFreedMemory),
-      EXPORT(gatherBytes),
+      EXPORT(gatherBytes), EXPORT(reluGrad),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -194,3 +194,26 @@ void hn_unary(int op, const float *x, float *out, int64_t n, float alpha) {
   unary_job j = {op, x, out, alpha};
   hn_parallel_for(n, GRAIN, unary_part, &j);
 }
+
+typedef struct {
+  const float *dy, *x;
+  float *dx;
+} relu_grad_job;
+
+/* dy * step(x), step as tfjs has it (NaN for NaN, 1 above 0, else 0): the same bits in one pass. */
+static void relu_grad_part(void *ctx, int part, int64_t begin, int64_t end) {
+  (void)part;
+  const relu_grad_job *j = ctx;
+  const float *dy = j->dy, *x = j->x;
+  float *dx = j->dx;
+#pragma omp simd
+  for (int64_t i = begin; i < end; i++) {
+    const float v = x[i];
+    dx[i] = dy[i] * (v != v ? NAN : (v > 0.f ? 1.f : 0.f));
+  }
+}
+
+void hn_relu_grad(const float *dy, const float *x, float *dx, int64_t n) {
+  relu_grad_job j = {dy, x, dx};
+  hn_parallel_for(n, GRAIN, relu_grad_part, &j);
+}

@@ -53,6 +53,8 @@ enum hn_unary_op {
   HN_U_TANH, HN_U_SOFTPLUS, HN_U_STEP, HN_U_RECIPROCAL, HN_U_LOG1P, HN_U_RELU6, HN_U_LEAKYRELU, HN_U_ELU
 };
 void hn_unary(int op, const float *x, float *out, int64_t n, float alpha);
+/* dx = dy * step(x): the ReLU gradient in one pass (tfjs: a step, then a product). */
+void hn_relu_grad(const float *dy, const float *x, float *dx, int64_t n);
 
 enum hn_reduce_op { HN_R_SUM = 0, HN_R_MEAN, HN_R_MAX, HN_R_MIN };
 /* Reduces x laid out [outer, mid, inner] over mid into out [outer, inner]. */
