@@ -35,7 +35,7 @@ describe('the job page in headless Chromium', { skip: SKIP }, () => {
     const run = start([
       'train',
       ...['--model', 'vae', '--layers', '64', '--latent', '8', '--limit', '3000', '--batch-size', '60'],
-      ...['--epochs', '8', '--log-every', '5', '--test-limit', '100', '--no-eval'],
+      ...['--epochs', '12', '--log-every', '5', '--test-limit', '100', '--no-eval'],
       ...['--workers', '2', '--http-port', String(port), '--out', out],
     ]);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] });

@@ -121,7 +121,7 @@ const SCRIPT = String.raw`
     chart('loss-chart', d.curve, 'loss', 'training loss');
     chart('rate-chart', d.curve, 'imagesPerSecond', 'images/s');
     table('ranks', d.ranks.map(function (r) {
-      return [String(r.rank), r.worker, String(r.step), r.heartbeatAgeSeconds === null ? '-' : num(r.heartbeatAgeSeconds, 1) + ' s'];
+      return [String(r.rank), r.worker, String(r.step), r.heartbeatAgeSeconds === null ? '-' : r.heartbeatAgeSeconds.toFixed(1) + ' s'];
     }));
     table('generations', d.generations.map(function (g) {
       return [String(g.generation), String(g.fromStep), String(g.workers), g.start, when(g.formedAt), when(g.firstStepAt), g.endedBecause || ''];
