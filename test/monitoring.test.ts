@@ -91,6 +91,9 @@ describe('monitoring a real job with a real Prometheus', { skip: PROMETHEUS_SKIP
         scrapeIntervalS: SCRAPE_S,
         ruleFiles: [RULES],
       });
+      // Prometheus takes seconds to start scraping on a small machine: the job starts once it does,
+      // so that it is scraped from its first steps, whatever the machine's speed.
+      await prometheus.waitFor(`up{instance="127.0.0.1:${otherServer.port}"} == 1`, 60_000);
       const out = join(tmp, 'job');
       const from = Date.now() / 1000;
       const run = start([
