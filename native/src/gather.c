@@ -3,6 +3,8 @@
  * over rows. The scale is a table of i / 255 computed in double and rounded to float, so the values
  * are bit for bit those of the JavaScript path (core/data/corpus.ts gatherBatch).
  */
+#include <pthread.h>
+
 #include "kernels.h"
 
 /* Rows per part at least: below this the pool's wake-up costs more than the copy. */
@@ -26,13 +28,16 @@ static void gather_part(void *ctx, int part, int64_t r0, int64_t r1) {
   }
 }
 
+static float scale[256];
+static pthread_once_t scale_once = PTHREAD_ONCE_INIT;
+
+static void fill_scale(void) {
+  for (int i = 0; i < 256; i++) scale[i] = (float)((double)i / 255.0);
+}
+
 void hn_gather_bytes(const uint8_t *src, const uint32_t *indices, int64_t rows, int64_t row, float *out) {
-  static float scale[256];
-  static int ready = 0;
-  if (!ready) {
-    for (int i = 0; i < 256; i++) scale[i] = (float)((double)i / 255.0);
-    ready = 1;
-  }
+  /* Once per process, whichever Node thread (the training thread, a decode thread) gathers first. */
+  pthread_once(&scale_once, fill_scale);
   gather_job j = {src, indices, row, out, scale};
   const int64_t grain = row >= GATHER_GRAIN_VALUES ? 1 : GATHER_GRAIN_VALUES / (row > 0 ? row : 1);
   hn_parallel_for(rows, grain, gather_part, &j);
