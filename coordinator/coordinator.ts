@@ -783,9 +783,26 @@ export class Coordinator {
     void write.finally(() => this.writes.delete(write));
   }
 
-  /** Resolves once every page and picture write started so far has finished. */
-  async settled(): Promise<void> {
-    while (this.writes.size > 0) await Promise.all([...this.writes]);
+  /**
+   * Resolves once every page and picture write started so far has finished, or after `timeoutMs`
+   * (a volume that stopped answering), saying how many it gave up on.
+   */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.writes.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>(
+        (resolve) => (timer = setTimeout(() => resolve('late'), deadline - Date.now())),
+      );
+      const done = await Promise.race([Promise.all([...this.writes]), late]);
+      clearTimeout(timer);
+      if (done === 'late') {
+        this.log(
+          `${this.writes.size} job page or picture write(s) still unfinished after ${timeoutMs} ms; not waiting longer`,
+        );
+        return;
+      }
+    }
   }
 
   /** The jobs, oldest first, for the job pages' list. */
