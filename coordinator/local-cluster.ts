@@ -26,7 +26,7 @@ import { ProgressReporter, type ProgressStream } from '../core/train/progress.js
 import { Coordinator } from './coordinator.js';
 import { startCoordinatorServer } from './coordinator-server.js';
 import { NatsJobEvents } from './nats-job-events.js';
-import { logFormat, stderrLog, type Log } from '../core/logging/log.js';
+import { formatLogLine, logFormat, stderrLog, type Log } from '../core/logging/log.js';
 import { serveJobPages, type JobPageServer } from './job-page-server.js';
 
 /** The CLI entry point the worker processes run. */
@@ -89,11 +89,7 @@ function relayWorkerLines(stream: NodeJS.ReadableStream, pid: number, write: (s:
   const relay = (line: string): void => {
     if (json) {
       const own = line.startsWith('{') && line.endsWith('}');
-      write(
-        own
-          ? `${line}\n`
-          : `${JSON.stringify({ time: new Date().toISOString(), level: 'info', role: 'worker', pid, msg: line })}\n`,
-      );
+      write(`${own ? line : formatLogLine('json', 'worker', line, {}, 'info', new Date(), pid)}\n`);
     } else {
       write(/^(\[rank \d+\] |worker )/.test(line) ? `${line}\n` : `[worker pid ${pid}] ${line}\n`);
     }

@@ -68,9 +68,11 @@ export function formatLogLine(
   fields: LogFields = {},
   level: LogLevel = 'info',
   now: Date = new Date(),
+  /** The process that wrote it: this one, or a child whose output is relayed. */
+  pid: number = process.pid,
 ): string {
   if (f === 'json') {
-    return JSON.stringify({ time: now.toISOString(), level, role, pid: process.pid, ...fields, msg: line });
+    return JSON.stringify({ time: now.toISOString(), level, role, pid, ...fields, msg: line });
   }
   return role === 'worker' && fields.rank !== undefined ? `[rank ${fields.rank}] ${line}` : line;
 }
